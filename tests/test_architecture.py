@@ -1,0 +1,54 @@
+"""The layering of DESIGN.md is enforced, not a convention; generated wire code matches the
+.proto sources; the public API is pinned."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import vfl
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_import_layers_hold() -> None:
+    exe = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    proc = subprocess.run([exe], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "broken" not in proc.stdout.split("Contracts:")[-1].lower().replace("0 broken", "")
+
+
+def test_generated_wire_code_matches_proto_sources(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import gen_protos
+    finally:
+        sys.path.pop(0)
+    fresh = {p.name: p.read_text() for p in gen_protos.generate(tmp_path)}
+    checked_in = {p.name: p.read_text() for p in (REPO / "vfl" / "wire" / "v1").glob("*_pb2*.py*")}
+    assert fresh.keys() == checked_in.keys(), "run: python scripts/gen_protos.py"
+    for name, text in fresh.items():
+        assert checked_in[name] == text, f"{name} is stale: run python scripts/gen_protos.py"
+
+
+def test_no_pickle_in_package() -> None:
+    offenders = []
+    for p in (REPO / "vfl").rglob("*.py"):
+        text = p.read_text()
+        if "_pb2" in p.name:
+            continue
+        for bad in ("import pickle", "allow_pickle=True", "cloudpickle", "eval("):
+            if bad in text:
+                offenders.append(f"{p.relative_to(REPO)}: {bad}")
+    assert not offenders, offenders
+
+
+PUBLIC_API = ["__version__"]
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(vfl.__all__) == sorted(PUBLIC_API), "update PUBLIC_API deliberately when the API changes"
+    for name in vfl.__all__:
+        assert hasattr(vfl, name), name

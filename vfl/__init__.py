@@ -1,0 +1,14 @@
+"""vfl: vertical federated learning for organisations that hold different columns about the same
+people. Private ID alignment (multi-party ECDH PSI), HE-protected logistic regression and
+SecureBoost, over in-memory or mutually authenticated gRPC transports."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("vfl")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,1 @@
+"""scikit-learn style estimators, Federation (who the peers are) and simulate()."""

@@ -1,0 +1,1 @@
+"""The ``vfl`` command line (click)."""

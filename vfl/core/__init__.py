@@ -1,0 +1,1 @@
+"""What every layer shares and nothing else: party names, roles, errors, job ids."""

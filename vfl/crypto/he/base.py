@@ -1,0 +1,116 @@
+"""The one interface every HE backend implements, so protocol code never knows which library
+(tenseal, phe, sf-heu) is behind it.
+
+Roles (NVFlare's Encryptor / Adder / Decrypter split): the key holder (active party) calls
+``encrypt``/``decrypt``; a passive party holds a public-only scheme built with
+``from_public_context`` and may only compute on ciphertexts. Values are real numbers; each backend
+owns its fixed-point encoding and raises rather than wrapping on overflow.
+
+Contract for protocol authors (all arrays are numpy float64 unless said otherwise):
+- ``encrypt(v)`` -> CipherVector of len(v)
+- ``add(a, b)``, ``add_plain(a, v)``, ``mul_plain(a, v)`` elementwise
+- ``sum(a)`` -> CipherVector of length 1
+- ``dot_plain(a, X)`` with X shape (n, k) -> CipherVector of length k, equal to X.T @ a
+- ``encrypt_gh(g, h)`` -> CipherVector of length n carrying the (g, h) pair of each row
+- ``bucket_sums(enc_gh, bins, rows, n_bins)`` with bins an (n, F) integer array of bin indices
+  and rows the row indices of one tree node -> EncryptedHistogram; on the key holder,
+  ``decrypt_histogram`` returns (G, H), each of shape (F, n_bins). Backends pack many bin sums
+  into one ciphertext before a histogram travels.
+- ``serialize`` / ``deserialize`` go through vfl.wire.v1.he_pb2 messages that carry the scheme
+  name, the key fingerprint and the job id; deserialisation checks all three and range-checks.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = ["CipherVector", "EncryptedHistogram", "HEScheme"]
+
+
+class CipherVector(ABC):
+    """An opaque encrypted vector; only its scheme can operate on it."""
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+
+class EncryptedHistogram(ABC):
+    """Per-feature, per-bin encrypted (sum g, sum h), possibly packed; shape (F, n_bins)."""
+
+    n_features: int
+    n_bins: int
+
+
+class HEScheme(ABC):
+    name: ClassVar[str]
+
+    # -- keys ----------------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """SHA-256 hex of the serialized public key / public context."""
+
+    @property
+    @abstractmethod
+    def has_secret_key(self) -> bool: ...
+
+    @abstractmethod
+    def public_context(self) -> Any:
+        """A he_pb2 message a peer can build a public-only scheme from (never the secret key)."""
+
+    @classmethod
+    @abstractmethod
+    def from_public_context(cls, msg: Any, job_id: str) -> HEScheme:
+        """Build a public-only scheme from a peer's message; refuses secret material."""
+
+    # -- key holder ------------------------------------------------------------------------------
+    @abstractmethod
+    def encrypt(self, values: np.ndarray) -> CipherVector: ...
+
+    @abstractmethod
+    def decrypt(self, c: CipherVector) -> np.ndarray: ...
+
+    # -- anyone with the public context -------------------------------------------------------
+    @abstractmethod
+    def add(self, a: CipherVector, b: CipherVector) -> CipherVector: ...
+
+    @abstractmethod
+    def add_plain(self, a: CipherVector, values: np.ndarray) -> CipherVector: ...
+
+    @abstractmethod
+    def mul_plain(self, a: CipherVector, values: np.ndarray) -> CipherVector: ...
+
+    @abstractmethod
+    def sum(self, a: CipherVector) -> CipherVector: ...
+
+    @abstractmethod
+    def dot_plain(self, a: CipherVector, matrix: np.ndarray) -> CipherVector:
+        """``matrix.T @ a`` for a plaintext (n, k) matrix: the LR gradient X_p^T [[d]]."""
+
+    # -- SecureBoost -----------------------------------------------------------------------------
+    @abstractmethod
+    def encrypt_gh(self, g: np.ndarray, h: np.ndarray) -> CipherVector: ...
+
+    @abstractmethod
+    def bucket_sums(
+        self, enc_gh: CipherVector, bins: np.ndarray, rows: np.ndarray, n_bins: int
+    ) -> EncryptedHistogram: ...
+
+    @abstractmethod
+    def subtract_histograms(
+        self, parent: EncryptedHistogram, child: EncryptedHistogram
+    ) -> EncryptedHistogram:
+        """parent - child, for histogram subtraction (sibling = parent - built child)."""
+
+    @abstractmethod
+    def decrypt_histogram(self, hist: EncryptedHistogram) -> tuple[np.ndarray, np.ndarray]: ...
+
+    # -- wire ------------------------------------------------------------------------------------
+    @abstractmethod
+    def serialize(self, c: CipherVector | EncryptedHistogram, job_id: str) -> Any: ...
+
+    @abstractmethod
+    def deserialize(self, msg: Any, job_id: str) -> CipherVector | EncryptedHistogram: ...

@@ -1,0 +1,1 @@
+"""Protocol logic, one module per role, over a Channel (never a concrete transport)."""

@@ -1,0 +1,131 @@
+"""One party's whole PSI run: check the IDs, phase 1 round the ring, phase 2 by role, and map
+the intersection back to our rows in the agreed order."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+import numpy as np
+
+from vfl.core.errors import ConfigError, DataError, ProtocolError
+from vfl.crypto.psi_group import PsiGroup, points_as_keys
+from vfl.protocols.psi.compare import as_comparer, as_dealer, as_holder, receive_final
+from vfl.protocols.psi.ring import RingKeys, encrypt_own_list, finish_own_list, relay_list
+from vfl.protocols.psi.stages import Roles
+from vfl.transport.channel import Channel
+
+__all__ = ["PsiResult", "run_psi"]
+
+
+@dataclass(frozen=True)
+class PsiResult:
+    """``rows[i]`` is our row index of the i-th shared ID in the order every party agrees on."""
+
+    rows: np.ndarray
+    size: int
+    own_size: int
+    seconds: float
+    scalar_mults: int
+    hashes: int
+
+
+def _check_ids(ids: Sequence[str]) -> np.ndarray:
+    arr = np.asarray(ids, dtype=object)
+    if arr.ndim != 1:
+        raise DataError("PSI needs a flat list of IDs")
+    bad = [i for i, x in enumerate(arr[:1_000_000]) if not isinstance(x, str) or not x]
+    if bad:
+        raise DataError(
+            f"{len(bad)} IDs are empty or not text (first rows: {bad[:5]})", "clean the ID column"
+        )
+    uniq, counts = np.unique(arr.astype(str), return_counts=True)
+    if (counts > 1).any():
+        dup = uniq[counts > 1]
+        raise DataError(
+            f"{len(dup)} IDs occur more than once (e.g. {list(dup[:5])})",
+            "PSI needs each ID once: de-duplicate the file first",
+        )
+    return arr
+
+
+def run_psi(
+    channel: Channel,
+    ids: Sequence[str],
+    order: Sequence[str],
+    *,
+    group: PsiGroup | None = None,
+    threads: int | None = None,
+) -> PsiResult:
+    """Run our side of N-party PSI. ``order`` is the job's party order (first = comparer)."""
+    t0 = time.perf_counter()
+    roles = Roles(tuple(order))
+    if channel.me not in roles.order or sorted(roles.order) != sorted([channel.me, *channel.peers]):
+        raise ConfigError(
+            f"PSI party order {list(order)} does not match the federation {[channel.me, *channel.peers]}",
+            "every party must use the same job file",
+        )
+    arr = _check_ids(ids)
+    own_group = group is None
+    group = group or PsiGroup(threads)
+    rng = np.random.default_rng(secrets.randbits(128))
+    keys = RingKeys.random()
+    perm = rng.permutation(len(arr))
+    try:
+        f_own = _phase_one(channel, roles, group, keys, arr, perm)
+        if channel.me == roles.comparer:
+            as_comparer(channel, roles, group, f_own)
+            final = receive_final(channel, roles)
+        elif channel.me == roles.dealer:
+            final = as_dealer(channel, roles, group, f_own, rng)
+        else:
+            final = as_holder(channel, roles, group, f_own, rng)
+        rows = _rows_of(final, f_own, perm, roles.dealer)
+    finally:
+        if own_group:
+            group.close()
+    return PsiResult(
+        rows=rows,
+        size=len(rows),
+        own_size=len(arr),
+        seconds=time.perf_counter() - t0,
+        scalar_mults=group.scalar_mults,
+        hashes=group.hashes,
+    )
+
+
+def _phase_one(
+    channel: Channel, roles: Roles, group: PsiGroup, keys: RingKeys, ids: np.ndarray, perm: np.ndarray
+) -> np.ndarray:
+    """Our list out, the other lists relayed, our list back: all at once, batch-pipelined."""
+    others = [p for p in roles.order if p != channel.me]
+    pool = ThreadPoolExecutor(len(others) + 1, thread_name_prefix=f"psi-{channel.me}")
+    try:
+        futures = [pool.submit(encrypt_own_list, channel, roles, group, keys, ids, perm)]
+        futures += [pool.submit(relay_list, channel, roles, group, keys, o) for o in others]
+        mine = pool.submit(finish_own_list, channel, roles, group, keys)
+        done, _ = wait([*futures, mine], return_when=FIRST_EXCEPTION)
+        for f in done:
+            f.result()  # re-raise the first failure
+        return mine.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _rows_of(final: np.ndarray, f_own: np.ndarray, perm: np.ndarray, dealer: str) -> np.ndarray:
+    fin = points_as_keys(final)
+    if len(fin) > 1 and not (fin[1:] > fin[:-1]).all():
+        raise ProtocolError(f"{dealer} sent an intersection that is not sorted and unique")
+    own = points_as_keys(f_own)
+    sorter = np.argsort(own)
+    pos = np.searchsorted(own, fin, sorter=sorter)
+    pos = np.minimum(pos, len(own) - 1) if len(own) else pos
+    if len(fin) and (len(own) == 0 or not (own[sorter[pos]] == fin).all()):
+        raise ProtocolError(
+            f"{dealer} sent an intersection holding values we never had",
+            "the parties' runs are out of step or a peer is faulty; re-run the job",
+        )
+    return perm[sorter[pos]].astype(np.int64)

@@ -1,0 +1,1 @@
+"""Summary screens, tables and plots; reads results, never runs protocols."""

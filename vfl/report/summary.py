@@ -1,0 +1,49 @@
+"""The one-screen summary printed at the end of a job, rendered from summary.json's content so
+that what a person reads and what scripts read can never disagree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+
+__all__ = ["human_bytes", "print_summary", "render_summary"]
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
+def render_summary(s: dict[str, Any]) -> Panel:
+    parties = Table(title="Parties", show_edge=False, expand=False)
+    for col in ("party", "rows", "features", "label", "bytes sent"):
+        parties.add_column(col, justify="right" if col in ("rows", "features", "bytes sent") else "left")
+    for name, p in s["parties"].items():
+        parties.add_row(
+            name,
+            f"{p['rows']:,}",
+            str(p["features"]),
+            p.get("label") or "-",
+            human_bytes(s.get("bytes_sent", {}).get(name, 0)),
+        )
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    facts.add_row("aligned rows", f"{s['intersection']:,} shared by all parties (private set intersection)")
+    facts.add_row("model", f"{s.get('model')}" + (f" with {s['he']} encryption" if s.get("he") else ""))
+    for k, v in (s.get("metrics") or {}).items():
+        base = (s.get("baseline") or {}).get(k)
+        facts.add_row(k, f"{v:.4f}" + (f"   (centralised baseline {base:.4f})" if base is not None else ""))
+    secs = s.get("seconds") or {}
+    facts.add_row("time", "   ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
+    return Panel(Group(facts, parties), title="vfl summary", expand=False)
+
+
+def print_summary(s: dict[str, Any], console: Console | None = None) -> None:
+    (console or Console()).print(render_summary(s))

@@ -1,0 +1,106 @@
+"""What a simulation or a party run needs to know, parsed from CLI options or a job file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vfl.core.errors import ConfigError
+from vfl.core.parties import check_party_names
+from vfl.data.datasets import default_dataset
+from vfl.data.ids import IdRule
+from vfl.data.readers import NanPolicy
+
+__all__ = [
+    "PartySource",
+    "SimulationConfig",
+    "build_simulation_config",
+    "parse_data_options",
+    "parse_label_option",
+]
+
+
+@dataclass(frozen=True)
+class PartySource:
+    name: str
+    path: Path
+    label_column: str | None = None
+
+
+@dataclass
+class SimulationConfig:
+    parties: list[PartySource]
+    id_column: str = "id"
+    model: str = "none"
+    he: str = "ckks"
+    transport: str = "memory"
+    test_size: float = 0.2
+    seed: int = 42
+    out_dir: Path = Path("out")
+    nan_policy: NanPolicy = "error"
+    id_rule: IdRule = field(default_factory=IdRule)
+    model_params: dict[str, Any] = field(default_factory=dict)
+    dataset_note: str = ""
+
+    def __post_init__(self) -> None:
+        check_party_names([p.name for p in self.parties])
+        labelled = [p.name for p in self.parties if p.label_column]
+        if self.model != "none" and len(labelled) != 1:
+            raise ConfigError(
+                f"training needs exactly one party holding the label, got {labelled or 'none'}",
+                "name it with --label NAME:COLUMN",
+            )
+        if not 0.0 <= self.test_size < 1.0:
+            raise ConfigError(f"--test-size must be in [0, 1), got {self.test_size}", "e.g. --test-size 0.2")
+
+    @property
+    def active(self) -> str | None:
+        return next((p.name for p in self.parties if p.label_column), None)
+
+    @property
+    def order(self) -> list[str]:
+        """Job order: the label holder first (it is the PSI comparer and the HE key holder)."""
+        names = [p.name for p in self.parties]
+        a = self.active
+        return [a, *[n for n in names if n != a]] if a else names
+
+
+def parse_data_options(data: tuple[str, ...]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for item in data:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--data {item!r} is not NAME=PATH", "e.g. --data insurer=claims.csv")
+        if name in out:
+            raise ConfigError(f"--data names party {name!r} twice", "give each party one file")
+        out[name] = Path(path)
+    return out
+
+
+def parse_label_option(label: str | None) -> tuple[str, str] | None:
+    if label is None:
+        return None
+    name, sep, col = label.partition(":")
+    if not sep or not name or not col:
+        raise ConfigError(f"--label {label!r} is not NAME:COLUMN", "e.g. --label insurer:outcome")
+    return name, col
+
+
+def build_simulation_config(
+    data: tuple[str, ...], id_column: str | None, label: str | None, **kw: Any
+) -> SimulationConfig:
+    """From CLI options; no --data means the embedded default dataset."""
+    if not data:
+        ds = default_dataset()
+        lab = parse_label_option(label) or ds.label
+        parties = [PartySource(n, p, lab[1] if n == lab[0] else None) for n, p in ds.paths.items()]
+        return SimulationConfig(
+            parties, id_column=id_column or ds.id_column, dataset_note=ds.description, **kw
+        )
+    paths = parse_data_options(data)
+    lab = parse_label_option(label)
+    if lab and lab[0] not in paths:
+        raise ConfigError(f"--label names {lab[0]!r}, which has no --data", f"parties: {', '.join(paths)}")
+    parties = [PartySource(n, p, lab[1] if lab and n == lab[0] else None) for n, p in paths.items()]
+    return SimulationConfig(parties, id_column=id_column or "id", **kw)
