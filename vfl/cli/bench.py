@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from vfl.cli.bench_crypto import crypto
 from vfl.cli.errors import friendly_errors
 from vfl.runtime.atomic import write_json_atomic
 from vfl.runtime.bench_psi import run_psi_bench
@@ -83,3 +84,6 @@ def bench_psi(parties, rows, overlap, cores, baseline_rows, openmined_python, no
     Console().print(t)
     write_json_atomic(out_dir / "bench.json", {"bench": "psi", "records": records})
     click.echo(f"wrote {out_dir / 'bench.json'}")
+
+
+bench.add_command(crypto)

@@ -1,0 +1,58 @@
+"""`vfl bench crypto`: HE backends side by side (rates, bytes, ratio vs python-paillier)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from vfl.crypto.he import available_backends
+from vfl.crypto.he.bench import OPS, run_crypto_bench
+
+__all__ = ["crypto"]
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as err:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of integers") from err
+
+
+@click.command("crypto")
+@click.option("--backends", default="", help="comma-separated (default: all available)")
+@click.option("--sizes", default="10000", show_default=True, help="vector sizes, comma-separated")
+@click.option("--key-bits", default="2048,3072", show_default=True, help="Paillier-family keys")
+@click.option("--phe-sample", default=40, show_default=True,
+              help="values phe is measured on (its rates are extrapolated)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="write OUT/bench.json")
+def crypto(backends: str, sizes: str, key_bits: str, phe_sample: int,
+           out_dir: Path | None) -> None:
+    """Encrypt / add / mul_plain / sum / decrypt rates of each HE backend."""
+    names = [b.strip() for b in backends.split(",") if b.strip()] or available_backends()
+    records = run_crypto_bench(names, _ints(sizes), _ints(key_bits), phe_sample=phe_sample)
+    table = Table(title="HE backends (values/s; x = ratio vs phe at the same key size)")
+    for col in ("backend", "params", "n", *OPS, "bytes/value"):
+        table.add_column(col, justify="left" if col in ("backend", "params") else "right")
+    for r in records:
+        ratio = r.get("ratio_vs_phe") or {}
+        cells = [
+            f"{r['rates'][op]:,.0f}" + (f" ({ratio[op]:,.0f}x)" if ratio and r["backend"] !=
+                                         "paillier" else "")
+            for op in OPS
+        ]
+        params = ",".join(f"{k}={v}" for k, v in r["params"].items())
+        table.add_row(r["backend"], params, str(r["values"]), *cells, f"{r['bytes_per_value']:,.0f}")
+    console = Console(width=max(Console().width, 150))
+    console.print(table)
+    console.print(f"phe measured on {phe_sample} values, Paillier-family decryption on at most "
+                  "2,000; those rates are extrapolated.")
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "bench.json").write_text(json.dumps({"bench": "crypto", "records": records},
+                                                       indent=2))
+        console.print(f"wrote {out_dir / 'bench.json'}")

@@ -1,0 +1,269 @@
+"""The fast batched backends on sf-heu (SecretFlow's HE library): "zpaillier" and "ou".
+
+All crypto runs in heu's C++ on whole arrays (``heu.numpy``), on all cores heu's pool uses;
+SecureBoost histograms use heu's native ``feature_wise_bucket_sum``. Handles are (m, 1)
+CiphertextArrays. Ciphertexts travel in heu's own array serialisation; before heu parses them
+we walk that (msgpack) layout ourselves and range-check every ciphertext integer:
+ZPaillier 0 < c < n^2, OU 0 < c < n, and gcd(c, n) = 1. heu has no accessor for n, so n is read
+from the public key's printed form once per key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, ClassVar
+
+import numpy as np
+
+from vfl.core.errors import ConfigError, CryptoError, WireError
+from vfl.crypto.he.integer import DEFAULT_SCALE_BITS, IntegerScheme, IntOps
+from vfl.crypto.he.params import check_paillier_bits
+from vfl.wire.v1 import he_pb2
+
+__all__ = ["HeuOps", "OUScheme", "ZPaillierScheme", "parse_heu_array"]
+
+MAX_HEU_BINS = 127  # heu's bucket-sum takes int8 bin indices
+
+
+def _heu() -> tuple[Any, Any]:
+    try:
+        from heu import numpy as hnp  # type: ignore[import-not-found]
+        from heu import phe as hphe  # type: ignore[import-not-found]
+    except ImportError as err:  # pragma: no cover - sf-heu is a core dependency
+        raise ConfigError("sf-heu is not installed", "pip install sf-heu") from err
+    return hphe, hnp
+
+
+def _modulus(public_key: Any) -> int:
+    m = re.search(r"\bn=([0-9A-Fa-f]+)", str(public_key))
+    if not m:
+        raise CryptoError("could not read the modulus of an sf-heu public key")
+    return int(m.group(1), 16)
+
+
+class HeuOps(IntOps):
+    def __init__(self, kit: Any, schema: str, key_bits: int, secret: bool) -> None:
+        self._hphe, self._hnp = _heu()
+        self.kit, self.schema, self.key_bits = kit, schema, int(key_bits)
+        self._secret = secret
+        self._enc = kit.encryptor()
+        self._ev = kit.evaluator()
+        self._dec = kit.decryptor() if secret else None
+        self._pk = kit.public_key()
+        self._bp = self._hphe.BigintEncoderParams()
+        self.n = _modulus(self._pk)
+        self.ct_modulus = self.n * self.n if schema == "zpaillier" else self.n
+        self.schema_index = int(kit.get_schema().value)
+        self.capacity_bits = self._pk.plaintext_bound().bit_count() - 2
+
+    @property
+    def has_secret_key(self) -> bool:
+        return self._secret
+
+    def public_key_bytes(self) -> bytes:
+        return bytes(self._pk.serialize())
+
+    def _plain(self, ints: list[int], rows: int, cols: int = 1) -> Any:
+        arr = np.empty(len(ints), dtype=object)
+        arr[:] = [int(v) for v in ints]
+        return self.kit.array(arr.reshape(rows, cols), self._bp)
+
+    def encrypt(self, ints: list[int]) -> Any:
+        return self._enc.encrypt(self._plain(ints, len(ints)))
+
+    def decrypt(self, h: Any) -> list[int]:
+        if self._dec is None:
+            raise CryptoError("this sf-heu key has no secret part")
+        # decrypt_in_range also blocks OU's plaintext-overflow attack (heu docs)
+        try:
+            out = self._dec.decrypt_in_range(h, self.capacity_bits + 1)
+        except Exception as err:  # heu's PheRuntimeError: a plaintext outside the range
+            raise CryptoError(
+                f"a decrypted {self.schema} plaintext is out of range ({err})",
+                "the ciphertext was made under another key or tampered with; refuse the round",
+            ) from err
+        return [int(v) for v in out.to_numpy().ravel()]
+
+    def size(self, h: Any) -> int:
+        return int(h.shape[0])
+
+    def add(self, a: Any, b: Any) -> Any:
+        return self._ev.add(a, b)
+
+    def sub(self, a: Any, b: Any) -> Any:
+        return self._ev.sub(a, b)
+
+    def add_plain(self, a: Any, ints: list[int]) -> Any:
+        return self._ev.add(a, self._plain(ints, len(ints)))
+
+    def mul_plain(self, a: Any, ints: list[int]) -> Any:
+        return self._ev.mul(a, self._plain(ints, len(ints)))
+
+    def take(self, a: Any, idx: np.ndarray) -> Any:
+        return a[[int(i) for i in idx], :]
+
+    def matvec(self, a: Any, cols: list[list[int]]) -> Any:
+        k = len(cols)
+        flat = [v for col in cols for v in col]
+        return self._ev.matmul(self._plain(flat, k, self.size(a)), a)
+
+    def bucket_sums(self, a: Any, rows: np.ndarray, bins: np.ndarray, n_bins: int) -> Any:
+        n, f = bins.shape
+        sub = np.zeros((1, n), dtype=np.int8)
+        sub[0, rows] = 1
+        if n_bins <= MAX_HEU_BINS:
+            order = np.ascontiguousarray(bins, dtype=np.int8)
+            return self._ev.feature_wise_bucket_sum(a, sub, order, int(n_bins), False)
+        # wider histograms: split each feature into virtual features of 127 bins plus a
+        # dump bucket (127) for rows outside the range, then gather the wanted buckets
+        width = MAX_HEU_BINS
+        parts = -(-n_bins // width)
+        order = np.full((n, f * parts), width, dtype=np.int8)
+        want = np.empty(f * n_bins, dtype=np.int64)
+        for j in range(f):
+            for p in range(parts):
+                lo = p * width
+                inside = (bins[:, j] >= lo) & (bins[:, j] < lo + width)
+                order[inside, j * parts + p] = (bins[inside, j] - lo).astype(np.int8)
+                b = np.arange(lo, min(lo + width, n_bins))
+                want[j * n_bins + b] = (j * parts + p) * (width + 1) + (b - lo)
+        sums = self._ev.feature_wise_bucket_sum(a, sub, order, width + 1, False)
+        return self.take(sums, want)
+
+    def to_wire(self, h: Any, msg: he_pb2.CipherBatch) -> None:
+        msg.packed = bytes(h.serialize())
+
+    def from_wire(self, msg: he_pb2.CipherBatch) -> Any:
+        if msg.ciphertexts:
+            raise WireError("an sf-heu cipher batch carries one packed array, not entries")
+        data = bytes(msg.packed)
+        ints, rows, cols = parse_heu_array(data, self.schema_index)
+        if cols != 1 or rows != msg.n_ciphertexts:
+            raise WireError(f"sf-heu array has shape ({rows}, {cols}), expected "
+                            f"({msg.n_ciphertexts}, 1)", "the message was truncated or altered")
+        for c in ints:
+            if not (0 < c < self.ct_modulus) or math.gcd(c, self.n) != 1:
+                raise CryptoError(
+                    f"received an {self.schema} ciphertext outside its group "
+                    f"(0 < c < {'n^2' if self.schema == 'zpaillier' else 'n'}, gcd(c, n) = 1)",
+                    "the message was tampered with or made under another key; refuse the round",
+                )
+        try:
+            return self._hnp.CiphertextArray.load_from(data)
+        except Exception as err:  # heu raises its own RuntimeError subclasses
+            raise WireError(f"sf-heu could not parse a ciphertext array: {err}") from err
+
+
+# -- strict reader for heu's array layout: [rows, cols, ndim, [item, ...]] --------------------
+def _read(buf: bytes, pos: int) -> tuple[Any, int]:
+    """One msgpack item: ints, arrays and str/bin only (all heu's array format uses)."""
+    if pos >= len(buf):
+        raise WireError("sf-heu ciphertext bytes end early (truncated message)")
+    t = buf[pos]
+    if t <= 0x7F:
+        return t, pos + 1
+    if 0x90 <= t <= 0x9F:
+        return _read_array(buf, pos + 1, t & 0x0F)
+    if 0xA0 <= t <= 0xBF:
+        return _read_bytes(buf, pos + 1, t & 0x1F)
+    sizes = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD9: 1, 0xDA: 2, 0xDB: 4,
+             0xC4: 1, 0xC5: 2, 0xC6: 4, 0xDC: 2, 0xDD: 4}
+    if t not in sizes:
+        raise WireError(f"unexpected byte 0x{t:02x} in an sf-heu ciphertext array")
+    w = sizes[t]
+    if pos + 1 + w > len(buf):
+        raise WireError("sf-heu ciphertext bytes end early (truncated message)")
+    v = int.from_bytes(buf[pos + 1 : pos + 1 + w], "big")
+    if t in (0xCC, 0xCD, 0xCE, 0xCF):
+        return v, pos + 1 + w
+    if t in (0xDC, 0xDD):
+        return _read_array(buf, pos + 1 + w, v)
+    return _read_bytes(buf, pos + 1 + w, v)
+
+
+def _read_bytes(buf: bytes, pos: int, n: int) -> tuple[bytes, int]:
+    if pos + n > len(buf):
+        raise WireError("sf-heu ciphertext bytes end early (truncated message)")
+    return buf[pos : pos + n], pos + n
+
+
+def _read_array(buf: bytes, pos: int, n: int) -> tuple[list[Any], int]:
+    if n > (1 << 24):
+        raise WireError(f"sf-heu array claims {n} items")
+    out = []
+    for _ in range(n):
+        item, pos = _read(buf, pos)
+        out.append(item)
+    return out, pos
+
+
+def parse_heu_array(data: bytes, schema_index: int) -> tuple[list[int], int, int]:
+    """Ciphertext integers, rows and cols of a serialised heu CiphertextArray (strict).
+
+    Each item is msgpack([little-endian magnitude]) followed by heu's 8-byte scheme index
+    (SchemaType value: 4 ZPaillier, 1 OU), which we also check."""
+    top, end = _read(data, 0)
+    if end != len(data) or not isinstance(top, list) or len(top) != 4:
+        raise WireError("sf-heu ciphertext array has an unexpected layout")
+    rows, cols, _ndim, items = top
+    if not (isinstance(rows, int) and isinstance(cols, int) and isinstance(items, list)):
+        raise WireError("sf-heu ciphertext array has an unexpected header")
+    if len(items) != rows * cols:
+        raise WireError(f"sf-heu array header says {rows}x{cols} but carries {len(items)} items")
+    ints = []
+    tail = int(schema_index).to_bytes(8, "little")
+    for it in items:
+        inner, e = _read(it, 0) if isinstance(it, bytes) else (None, 0)
+        if not (isinstance(inner, list) and len(inner) == 1 and isinstance(inner[0], bytes)) or (
+            e != len(it) - 8 or it[e:] != tail
+        ):
+            raise WireError(
+                "an sf-heu ciphertext has an unexpected layout or belongs to another scheme"
+            )
+        ints.append(int.from_bytes(inner[0], "little"))
+    return ints, rows, cols
+
+
+class _HeuScheme(IntegerScheme):
+    schema_attr: ClassVar[str] = ""
+
+    @classmethod
+    def generate(cls, key_bits: int = 2048, scale_bits: int = DEFAULT_SCALE_BITS) -> _HeuScheme:
+        check_paillier_bits(key_bits, cls.name)
+        hphe, hnp = _heu()
+        kit = hnp.setup(getattr(hphe.SchemaType, cls.schema_attr), int(key_bits))
+        return cls(HeuOps(kit, cls.name, key_bits, secret=True), scale_bits)
+
+    @classmethod
+    def _from_public_key(cls, data: bytes, scale_bits: int) -> _HeuScheme:
+        hphe, hnp = _heu()
+        try:
+            pk = hphe.PublicKey.load_from(data)
+            kit = hnp.setup(pk)
+        except Exception as err:
+            raise WireError(f"sf-heu could not parse the {cls.name} public key: {err}") from err
+        if not str(pk).lower().startswith(cls.printed_prefix):
+            raise WireError(f"the received public key is not an {cls.name} key")
+        n_bits = _modulus(pk).bit_length()
+        key_bits = n_bits if cls.name == "zpaillier" else round(n_bits / 256) * 256
+        check_paillier_bits(key_bits, cls.name)
+        return cls(HeuOps(kit, cls.name, key_bits, secret=False), scale_bits or DEFAULT_SCALE_BITS)
+
+    printed_prefix: ClassVar[str] = ""
+
+
+class ZPaillierScheme(_HeuScheme):
+    """Paillier (heu's ZPaillier), >= 2048-bit modulus."""
+
+    name: ClassVar[str] = "zpaillier"
+    schema_attr: ClassVar[str] = "ZPaillier"
+    printed_prefix: ClassVar[str] = "z-paillier"
+
+
+class OUScheme(_HeuScheme):
+    """Okamoto-Uchiyama (n = p^2 q, >= 2048 bits): fast, ~680-bit plaintexts at 2048 bits."""
+
+    name: ClassVar[str] = "ou"
+    schema_attr: ClassVar[str] = "OU"
+    printed_prefix: ClassVar[str] = "ou"

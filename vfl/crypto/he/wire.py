@@ -1,0 +1,41 @@
+"""Checks every HE message gets on receipt: scheme, key fingerprint, job id, sizes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vfl.core.errors import CryptoError, WireError
+from vfl.core.jobs import check_job_id
+from vfl.crypto.fingerprints import short
+
+__all__ = ["MAX_CIPHERTEXTS", "check_binding", "stamp"]
+
+MAX_CIPHERTEXTS = 1 << 24
+
+
+def stamp(msg: Any, scheme: str, fingerprint: str, job_id: str) -> Any:
+    """Fill the binding fields of a CipherBatch / EncryptedHistogramMsg."""
+    msg.scheme = scheme
+    msg.key_fingerprint = fingerprint
+    msg.job_id = check_job_id(job_id)
+    return msg
+
+
+def check_binding(msg: Any, scheme: str, fingerprint: str, job_id: str, what: str) -> None:
+    """Refuse a message made under another scheme, another key, or for another job."""
+    if msg.scheme != scheme:
+        raise WireError(
+            f"received a {what} for scheme {msg.scheme!r}, but this job uses {scheme!r}",
+            "make every party use the same he setting in the job file",
+        )
+    if msg.job_id != job_id:
+        raise WireError(
+            f"received a {what} for job {msg.job_id!r} while running job {job_id!r}",
+            "a stale or misrouted message; restart the job on all parties",
+        )
+    if msg.key_fingerprint != fingerprint:
+        raise CryptoError(
+            f"received a {what} encrypted under key {short(msg.key_fingerprint)!r}, "
+            f"not this job's key {short(fingerprint)!r}",
+            "the sender uses another public key: re-send the public context and restart",
+        )

@@ -1,0 +1,227 @@
+"""gRPC transport with mutual TLS: each party runs one Mailbox server, and one client per peer.
+
+- The server requires a client certificate from the federation CA and checks that its CN equals
+  the envelope's sender, that the envelope is addressed to us and belongs to our job.
+- Large payloads are cut into chunks (each its own call, well under gRPC's message limit) and
+  reassembled by the receiver before anyone parses them.
+- Calls have deadlines and bounded retries with backoff while a peer is starting; while we wait
+  for a message, the peer is pinged, so a peer that died is reported in seconds, not at timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import grpc
+
+from vfl.core.errors import ConfigError, PeerError, WireError
+from vfl.transport.channel import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, Channel
+from vfl.transport.memory import MemoryHub
+from vfl.transport.tls import TlsFiles
+from vfl.wire.v1 import common_pb2, mailbox_pb2_grpc
+
+__all__ = ["GrpcChannel", "GrpcSettings", "CHUNK_BYTES"]
+
+CHUNK_BYTES = 2 << 20
+_GRPC_LIMIT = CHUNK_BYTES + (1 << 16)
+_OPTIONS = [
+    ("grpc.max_send_message_length", _GRPC_LIMIT),
+    ("grpc.max_receive_message_length", _GRPC_LIMIT),
+    ("grpc.keepalive_time_ms", 20_000),
+]
+
+
+@dataclass(frozen=True)
+class GrpcSettings:
+    connect_timeout: float = 30.0  # how long a peer may take to come up
+    call_timeout: float = 60.0  # deadline of one Deliver call
+    ping_every: float = 2.0  # liveness checks while waiting for a peer
+    dead_after: float = 10.0  # unreachable this long while we wait -> the peer is gone
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+
+
+class _Inbox(mailbox_pb2_grpc.MailboxServicer):
+    """Checks each delivery against mTLS identity, route and job; reassembles chunks."""
+
+    def __init__(self, me: str, peers: set[str], job_id: str, hub: MemoryHub, limit: int):
+        self.me, self.peers, self.job_id, self.hub, self.limit = me, peers, job_id, hub, limit
+        self._parts: dict[tuple[str, str], list[bytes]] = {}
+        self._lock = threading.Lock()
+
+    def Deliver(self, request: common_pb2.Envelope, context: grpc.ServicerContext) -> common_pb2.Ack:  # noqa: N802
+        cn = [v.decode() for v in context.auth_context().get("x509_common_name", [])]
+        if request.sender not in cn:
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"certificate CN {cn} does not match sender {request.sender!r}",
+            )
+        if request.sender not in self.peers or request.receiver != self.me:
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{request.sender}->{request.receiver} is not a route of {self.me} in this job",
+            )
+        if request.job_id != self.job_id:
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"{self.me} runs job {self.job_id!r}, not {request.job_id!r}",
+            )
+        if request.chunks < 1 or request.chunk >= request.chunks or request.chunks * CHUNK_BYTES > self.limit + CHUNK_BYTES:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad chunk numbering or message over the size limit")
+        key = (request.sender, request.topic)
+        with self._lock:
+            parts = self._parts.setdefault(key, [])
+            if request.chunk != len(parts):
+                self._parts.pop(key, None)
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"chunk {request.chunk} out of order on {request.topic}")
+            parts.append(request.payload)
+            if len(parts) < request.chunks:
+                return common_pb2.Ack(status="chunk")
+            del self._parts[key]
+        whole = common_pb2.Envelope()
+        whole.CopyFrom(request)
+        whole.payload = b"".join(parts)
+        whole.chunk, whole.chunks = 0, 1
+        self.hub.put(request.sender, self.me, request.topic, whole.SerializeToString())
+        return common_pb2.Ack(status="ok")
+
+    def Ping(self, request: common_pb2.Ack, context: grpc.ServicerContext) -> common_pb2.Ack:  # noqa: N802
+        return common_pb2.Ack(status=self.job_id)
+
+
+class GrpcChannel(Channel):
+    """A party's Channel over gRPC/mTLS. ``peers`` maps each peer's name to its address."""
+
+    def __init__(
+        self,
+        me: str,
+        listen: str,
+        peers: dict[str, str],
+        job_id: str,
+        tls: TlsFiles,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        settings: GrpcSettings | None = None,
+    ):
+        super().__init__(me, [me, *peers], job_id, timeout)
+        self.addresses = dict(peers)
+        self.settings = settings or GrpcSettings()
+        ca, cert, key = tls.read()
+        self._hub = MemoryHub([me, *peers], job_id, timeout)
+        self._server = grpc.server(ThreadPoolExecutor(max_workers=8), options=_OPTIONS)
+        mailbox_pb2_grpc.add_MailboxServicer_to_server(
+            _Inbox(me, set(peers), job_id, self._hub, self.settings.max_message_bytes), self._server
+        )
+        creds = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=True)
+        try:
+            port = self._server.add_secure_port(listen, creds)
+        except RuntimeError as exc:
+            raise ConfigError(f"{me} cannot listen on {listen}: {exc}", "is another process using the port?") from exc
+        if port == 0:
+            raise ConfigError(f"{me} cannot listen on {listen}", "is another process using the port?")
+        self.port = port
+        self._server.start()
+        client_creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+        self._stubs = {}
+        self._channels = []
+        for name, addr in peers.items():
+            ch = grpc.secure_channel(addr, client_creds, options=[*_OPTIONS, ("grpc.ssl_target_name_override", name)])
+            self._channels.append(ch)
+            self._stubs[name] = mailbox_pb2_grpc.MailboxStub(ch)
+
+    # -- sending ---------------------------------------------------------------------------------
+    def _deliver(self, peer: str, topic: str, env: common_pb2.Envelope) -> None:
+        payload = env.payload
+        chunks = max(1, -(-len(payload) // CHUNK_BYTES))
+        for i in range(chunks):
+            part = common_pb2.Envelope()
+            part.CopyFrom(env)
+            part.payload = payload[i * CHUNK_BYTES : (i + 1) * CHUNK_BYTES]
+            part.chunk, part.chunks = i, chunks
+            self._call(peer, part)
+
+    def _call(self, peer: str, env: common_pb2.Envelope) -> None:
+        s = self.settings
+        start = time.monotonic()
+        backoff = 0.1
+        while True:
+            try:
+                self._stubs[peer].Deliver(env, timeout=s.call_timeout, wait_for_ready=False)
+                return
+            except grpc.RpcError as exc:
+                code = exc.code()  # type: ignore[attr-defined]
+                details = (exc.details() or "").lower()  # type: ignore[attr-defined]
+                if code == grpc.StatusCode.UNAVAILABLE and any(
+                    w in details for w in ("handshake", "ssl", "certificate", "tls")
+                ):
+                    raise PeerError(
+                        f"the TLS handshake with {peer} at {self.addresses[peer]} failed: {exc.details()}",  # type: ignore[attr-defined]
+                        "both parties need certificates issued by the same federation CA "
+                        "(`vfl certs issue DIR NAME`), and the right address",
+                    ) from exc
+                if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    if time.monotonic() - start + backoff > s.connect_timeout:
+                        raise PeerError(
+                            f"{peer} at {self.addresses[peer]} did not answer in {s.connect_timeout:.0f} s "
+                            f"({exc.details()})",  # type: ignore[attr-defined]
+                            "is `vfl serve` / `vfl run` running there, and is the address right?",
+                        ) from exc
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+                raise _rejected(peer, self.addresses[peer], exc) from exc
+
+    # -- receiving -------------------------------------------------------------------------------
+    def _collect(self, peer: str, topic: str, timeout: float) -> common_pb2.Envelope:
+        s = self.settings
+        deadline = time.monotonic() + timeout
+        unreachable_since: float | None = None
+        while True:
+            step = min(s.ping_every, max(0.0, deadline - time.monotonic()))
+            try:
+                data = self._hub.take(peer, self.me, topic, step)
+                env = common_pb2.Envelope()
+                env.ParseFromString(data)
+                return env
+            except PeerError:
+                if time.monotonic() >= deadline:
+                    raise PeerError(
+                        f"{peer} did not send '{topic}' within {timeout:.0f} s",
+                        f"check {peer}'s log; it may be stuck or running another job",
+                    ) from None
+            if self._alive(peer):
+                unreachable_since = None
+            else:
+                unreachable_since = unreachable_since or time.monotonic()
+                if time.monotonic() - unreachable_since >= s.dead_after:
+                    raise PeerError(
+                        f"{peer} at {self.addresses[peer]} stopped answering while we waited for '{topic}'",
+                        f"{peer}'s process probably died: check its log, then re-run the job (use --resume "
+                        "where the model supports it)",
+                    )
+
+    def _alive(self, peer: str) -> bool:
+        try:
+            self._stubs[peer].Ping(common_pb2.Ack(status="ping"), timeout=2.0)
+            return True
+        except grpc.RpcError:
+            return False
+
+    def close(self) -> None:
+        self._server.stop(grace=1.0).wait(5.0)
+        for ch in self._channels:
+            ch.close()
+
+
+def _rejected(peer: str, address: str, exc: grpc.RpcError) -> Exception:
+    code = exc.code()  # type: ignore[attr-defined]
+    details = exc.details() or ""  # type: ignore[attr-defined]
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return PeerError(f"{peer} at {address} refused our message: {details}", "check the certificates and the party names")
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        return WireError(f"{peer} refused our message: {details}", "make sure every party runs the same job file")
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return WireError(f"{peer} refused a message over its size limit: {details}", "raise the limit on both sides")
+    return PeerError(f"{peer} at {address} failed: {code.name} {details}", "check its log")
