@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vfl.cli.bench_crypto import crypto
+from vfl.cli.bench_lr import lr
 from vfl.cli.errors import friendly_errors
 from vfl.runtime.atomic import write_json_atomic
 from vfl.runtime.bench_psi import run_psi_bench
@@ -87,3 +88,4 @@ def bench_psi(parties, rows, overlap, cores, baseline_rows, openmined_python, no
 
 
 bench.add_command(crypto)
+bench.add_command(lr)

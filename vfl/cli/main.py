@@ -15,11 +15,15 @@ from rich.console import Console
 
 from vfl.cli.bench import bench
 from vfl.cli.errors import friendly_errors
+from vfl.core.errors import ConfigError
 from vfl.data.ids import IdRule
 from vfl.data.synth import write_synthetic
 from vfl.report.summary import print_summary
 from vfl.runtime.config import build_simulation_config
+from vfl.runtime.jobfile import load_job, load_party_config
+from vfl.runtime.party import run_as
 from vfl.runtime.simulate import simulate as run_simulation
+from vfl.transport.tls import init_ca, issue_party_cert
 
 __all__ = ["cli", "main"]
 
@@ -67,19 +71,24 @@ def _common_data_options(fn):  # type: ignore[no-untyped-def]
 )
 @click.option(
     "--model",
-    type=click.Choice(["none"]),
-    default="none",
+    type=click.Choice(["lr", "sbt", "none"]),
+    default="lr",
     show_default=True,
-    help="Model to train after alignment.",
+    help="Model to train after alignment (none: alignment only).",
 )
 @click.option(
     "--he",
     type=click.Choice(["ckks", "paillier", "zpaillier", "ou"]),
-    default="ckks",
-    show_default=True,
-    help="Homomorphic encryption backend.",
+    default=None,
+    help="Homomorphic encryption backend [default: ckks for lr, zpaillier for sbt].",
 )
-@click.option("--transport", type=click.Choice(["memory"]), default="memory", show_default=True)
+@click.option(
+    "--transport",
+    type=click.Choice(["memory", "grpc"]),
+    default="memory",
+    show_default=True,
+    help="memory: parties as threads; grpc: separate processes over mutual TLS on loopback.",
+)
 @click.option("--test-size", type=float, default=0.2, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
@@ -99,7 +108,7 @@ def simulate(
         id_column,
         label,
         model=model,
-        he=he,
+        he=he or ("zpaillier" if model == "sbt" else "ckks"),
         transport=transport,
         test_size=test_size,
         seed=seed,
@@ -167,6 +176,57 @@ def synth(rows, parties, overlap, features, fmt, seed, out_dir):  # type: ignore
         click.echo(f"{name}: {p}")
     args = " ".join(f"--data {n}={p}" for n, p in paths.items())
     click.echo(f"try: vfl simulate {args} --label party0:y")
+
+
+@cli.command()
+@click.argument("job_file", type=click.Path(path_type=Path))
+@click.option("--as", "party", required=True, help="Which party of the job this process is.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="This party's config [default: NAME.toml beside the job file].")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@friendly_errors
+def run(job_file, party, config_path, quiet):  # type: ignore[no-untyped-def]
+    """Run one party's side of a job, talking to its peers over gRPC with mutual TLS.
+
+    \b
+    Example (three terminals, one per party):
+      vfl run parties/job.toml --as insurer
+      vfl run parties/job.toml --as hospital
+      vfl run parties/job.toml --as pharma
+    """
+    job = load_job(job_file)
+    cfg = load_party_config(config_path or job.party_config_path(party))
+    if cfg.name != party:
+        raise ConfigError(f"{cfg.source} is the config of {cfg.name!r}, not {party!r}", "pass --config for this party")
+    outcome = run_as(job, cfg)
+    if not quiet:
+        click.echo(f"{party}: aligned rows {outcome.intersection}; outputs in {cfg.out_dir / party}")
+        for k, v in outcome.metrics.items():
+            click.echo(f"  {k}: {v:.4f}")
+
+
+@cli.group()
+def certs() -> None:
+    """Federation certificates for mutual TLS."""
+
+
+@certs.command("init")
+@click.argument("cert_dir", type=click.Path(path_type=Path))
+@friendly_errors
+def certs_init(cert_dir):  # type: ignore[no-untyped-def]
+    """Create the federation CA in CERT_DIR (keep ca.key offline in real deployments)."""
+    click.echo(f"CA certificate: {init_ca(cert_dir)}")
+
+
+@certs.command("issue")
+@click.argument("cert_dir", type=click.Path(path_type=Path))
+@click.argument("name")
+@click.option("--host", "hosts", multiple=True, help="Extra DNS name or IP the party is reached at.")
+@friendly_errors
+def certs_issue(cert_dir, name, hosts):  # type: ignore[no-untyped-def]
+    """Issue NAME's key (mode 0600) and certificate, signed by the CA in CERT_DIR."""
+    files = issue_party_cert(cert_dir, name, list(hosts))
+    click.echo(f"{name}: {files.cert} and {files.key}")
 
 
 cli.add_command(bench)

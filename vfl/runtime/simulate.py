@@ -6,9 +6,8 @@ nothing written. Outputs: ``OUT/summary.json`` and, per party, only that party's
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +16,16 @@ import numpy as np
 from vfl.core.jobs import new_job_id
 from vfl.data.readers import read_party_table
 from vfl.data.table import PartyTable
-from vfl.runtime.atomic import write_bytes_atomic, write_json_atomic
+from vfl.runtime.atomic import write_json_atomic
+from vfl.runtime.baseline import centralised_baseline
 from vfl.runtime.config import SimulationConfig
+from vfl.runtime.job import JobSpec, PartyOutcome, run_party_job, split_rows
 from vfl.runtime.local import run_in_memory
-from vfl.runtime.psi_job import AlignedParty, align_party
-from vfl.transport.channel import Channel, ChannelStats
+from vfl.runtime.outputs import write_party_outputs
+from vfl.runtime.processes import run_as_processes, write_federation
+from vfl.transport.channel import Channel
 
-__all__ = ["PartyRun", "load_tables", "run_psi_only", "simulate"]
-
-Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class PartyRun:
-    aligned: AlignedParty
-    stats: ChannelStats
-    seconds: dict[str, float]
+__all__ = ["add_baseline", "job_spec", "load_tables", "simulate", "summarise"]
 
 
 def load_tables(cfg: SimulationConfig) -> dict[str, PartyTable]:
@@ -50,69 +43,113 @@ def load_tables(cfg: SimulationConfig) -> dict[str, PartyTable]:
     }
 
 
-def _psi_party(cfg: SimulationConfig, tables: dict[str, PartyTable]) -> Callable[[str, Channel], PartyRun]:
-    def work(name: str, channel: Channel) -> PartyRun:
-        t0 = time.perf_counter()
-        aligned = align_party(channel, tables[name], cfg.order)
-        return PartyRun(aligned, channel.stats, {"psi": time.perf_counter() - t0})
-
-    return work
-
-
-def run_psi_only(cfg: SimulationConfig, tables: dict[str, PartyTable]) -> dict[str, PartyRun]:
-    return run_in_memory(cfg.order, new_job_id("psi"), _psi_party(cfg, tables))
-
-
-def _write_party_outputs(out: Path, runs: dict[str, PartyRun]) -> None:
-    for name, run in runs.items():
-        ids = "\n".join(["id", *map(str, run.aligned.table.ids)]) + "\n"
-        write_bytes_atomic(out / name / "aligned_ids.csv", ids.encode())
+def job_spec(cfg: SimulationConfig, job_id: str | None = None) -> JobSpec:
+    return JobSpec(
+        job_id=job_id or new_job_id("sim"),
+        order=tuple(cfg.order),
+        active=cfg.active,
+        model=cfg.model,
+        he=cfg.he,
+        test_size=cfg.test_size,
+        seed=cfg.seed,
+        model_params=dict(cfg.model_params),
+    )
 
 
-def psi_summary(
-    cfg: SimulationConfig, tables: dict[str, PartyTable], runs: dict[str, PartyRun]
+def summarise(
+    cfg: SimulationConfig, tables: dict[str, PartyTable], outcomes: dict[str, dict[str, Any]], total_s: float
 ) -> dict[str, Any]:
-    sizes = {r.aligned.psi.size for r in runs.values()}
-    assert len(sizes) == 1, "parties disagree on the intersection size"
-    first = next(iter(runs.values()))
-    order_ok = all(np.array_equal(r.aligned.table.ids, first.aligned.table.ids) for r in runs.values())
+    """summary.json from each party's own report (the same whether parties ran in threads or
+    as separate processes)."""
+    sizes = {o["intersection"] for o in outcomes.values()}
+    if len(sizes) != 1:
+        raise AssertionError(f"parties disagree on the intersection size: {sizes}")
+    active = cfg.active
+    # the label holder's split of its own wall time: it is on the critical path of every round
+    fit = outcomes[active]["fit_stats"].get("seconds", {}) if active and cfg.model != "none" else {}
+    seconds = {
+        "psi": max(o["seconds"]["psi"] for o in outcomes.values()),
+        "train": max(o["seconds"].get("train", 0.0) for o in outcomes.values()),
+        "total": total_s,
+    }
+    for part in ("crypto", "compute", "network"):
+        if fit.get(part) is not None:
+            seconds[part] = float(fit[part])
     return {
         "parties": {
             n: {"rows": t.n_rows, "features": t.n_features, "label": t.label_name} for n, t in tables.items()
         },
         "intersection": sizes.pop(),
-        "aligned_order_agreed": bool(order_ok),
+        "dataset": cfg.dataset_note or {p.name: str(p.path) for p in cfg.parties},
+        "model": cfg.model,
+        "he": cfg.he if cfg.model != "none" else None,
+        "transport": cfg.transport,
+        "active": active,
+        "test_size": cfg.test_size,
+        "seed": cfg.seed,
+        "metrics": outcomes[active]["metrics"] if active and cfg.model != "none" else {},
+        "baseline": {},
+        "seconds": seconds,
+        "bytes_sent": {n: o["bytes_sent"] for n, o in outcomes.items()},
         "psi": {
-            "protocol": "n-party ecdh (ristretto255), comparer blinded by a dealer exponent",
+            "protocol": "n-party ecdh on ristretto255; comparer blinded by a dealer exponent",
             "comparer": cfg.order[0],
             "dealer": cfg.order[1],
-            "scalar_mults": int(sum(r.aligned.psi.scalar_mults for r in runs.values())),
+            "scalar_mults": int(sum(o["psi_scalar_mults"] for o in outcomes.values())),
         },
-        "bytes_sent": {n: r.stats.total_bytes_sent for n, r in runs.items()},
+        "fit_stats": {n: o["fit_stats"] for n, o in outcomes.items() if o["fit_stats"]},
     }
 
 
+def add_baseline(summary: dict[str, Any], cfg: SimulationConfig, tables: dict[str, PartyTable],
+                 aligned_ids: np.ndarray) -> None:
+    """Centralised model on the same aligned rows and split (simulation only: it sees all rows)."""
+    if cfg.model == "none":
+        return
+    aligned = []
+    for name in cfg.order:
+        t = tables[name]
+        pos = {x: i for i, x in enumerate(t.ids)}
+        aligned.append(t.take(np.array([pos[x] for x in aligned_ids], dtype=np.int64)))
+    train_rows, test_rows = split_rows(len(aligned_ids), cfg.test_size, cfg.seed)
+    summary["baseline"] = centralised_baseline(cfg.model, cfg.model_params, aligned, train_rows, test_rows)
+    summary["baseline"]["model"] = "scikit-learn LogisticRegression" if cfg.model == "lr" else "xgboost hist"
+
+
+def _in_memory(cfg: SimulationConfig, spec: JobSpec, tables: dict[str, PartyTable]) -> dict[str, dict[str, Any]]:
+    def work(name: str, channel: Channel) -> PartyOutcome:
+        return run_party_job(spec, tables[name], channel)
+
+    runs = run_in_memory(list(spec.order), spec.job_id, work)
+    for r in runs.values():
+        write_party_outputs(Path(cfg.out_dir), r)
+    return {n: r.to_dict() for n, r in runs.items()}
+
+
+def _as_processes(cfg: SimulationConfig, spec: JobSpec) -> dict[str, dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="vfl-federation-") as tmp:
+        job = write_federation(cfg, spec, Path(tmp), Path(cfg.out_dir))
+        return run_as_processes(job, list(spec.order), Path(cfg.out_dir))
+
+
+def _aligned_ids(out: Path, party: str) -> np.ndarray:
+    return np.array((out / party / "aligned_ids.csv").read_text().split()[1:], dtype=object)
+
+
 def simulate(cfg: SimulationConfig) -> dict[str, Any]:
-    """Run PSI (and, when asked, training) for all parties; write and return summary.json."""
+    """Run PSI (and, when asked, training) for all parties; write and return summary.json.
+
+    ``transport="memory"`` runs the parties as threads; ``"grpc"`` as separate processes over
+    gRPC with mutual TLS on loopback. Both run the same per-party job code.
+    """
     t0 = time.perf_counter()
     tables = load_tables(cfg)
-    runs = run_psi_only(cfg, tables)
-    summary = psi_summary(cfg, tables, runs)
-    summary.update(
-        {
-            "dataset": cfg.dataset_note or {n: str(p.path) for n, p in ((p.name, p) for p in cfg.parties)},
-            "model": cfg.model,
-            "he": cfg.he if cfg.model != "none" else None,
-            "transport": cfg.transport,
-            "metrics": {},
-            "baseline": {},
-            "seconds": {
-                "psi": max(r.seconds["psi"] for r in runs.values()),
-                "total": time.perf_counter() - t0,
-            },
-        }
-    )
+    spec = job_spec(cfg)
+    outcomes = _in_memory(cfg, spec, tables) if cfg.transport == "memory" else _as_processes(cfg, spec)
     out = Path(cfg.out_dir)
-    _write_party_outputs(out, runs)
+    ids = {n: _aligned_ids(out, n) for n in spec.order}
+    summary = summarise(cfg, tables, outcomes, time.perf_counter() - t0)
+    summary["aligned_order_agreed"] = all(np.array_equal(v, ids[spec.order[0]]) for v in ids.values())
+    add_baseline(summary, cfg, tables, ids[spec.order[0]])
     write_json_atomic(out / "summary.json", summary)
     return summary

@@ -23,7 +23,8 @@ __all__ = ["PsiResult", "run_psi"]
 
 @dataclass(frozen=True)
 class PsiResult:
-    """``rows[i]`` is our row index of the i-th shared ID in the order every party agrees on."""
+    """``rows[i]`` is our row index of the i-th shared ID in the order every party agrees on
+    (the shared IDs sorted as text)."""
 
     rows: np.ndarray
     size: int
@@ -84,6 +85,10 @@ def run_psi(
         else:
             final = as_holder(channel, roles, group, f_own, rng)
         rows = _rows_of(final, f_own, perm, roles.dealer)
+        # The agreed order: the shared IDs themselves, sorted. Every party now knows exactly these
+        # IDs, so this reveals nothing new, and unlike the order of H(x)^K (whose K is fresh each
+        # run) it is the same in every run: seeded training and --resume reproduce exactly.
+        rows = rows[np.argsort(arr[rows].astype(str), kind="stable")]
     finally:
         if own_group:
             group.close()

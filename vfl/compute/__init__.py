@@ -1,0 +1,59 @@
+"""Local plaintext compute on one array-API namespace (NumPy by default, PyTorch or CuPy on
+request): binning, gradients, histograms, split search, leaf weights, routing and metrics.
+
+Every function takes the namespace ``xp`` explicitly (as scikit-learn's array-API support does),
+so one code path runs on NumPy in CI, on PyTorch-CPU in the comparison tests, and on a GPU.
+"""
+
+from vfl.compute.backend import Backend, bincount, get_backend, to_numpy
+from vfl.compute.binning import BinMapper, fit_bins
+from vfl.compute.histogram import histogram
+from vfl.compute.metrics import accuracy, auc, auc_ovr, rmse
+from vfl.compute.objectives import (
+    OBJECTIVES,
+    base_margin,
+    check_labels,
+    grad_hess,
+    n_outputs,
+    sigmoid,
+    softmax,
+    transform_margin,
+)
+from vfl.compute.split import (
+    BestSplit,
+    SplitRule,
+    best_split,
+    leaf_weight,
+    split_gains,
+    tie_tolerance,
+)
+from vfl.compute.trees import route_rows
+
+__all__ = [
+    "OBJECTIVES",
+    "Backend",
+    "BestSplit",
+    "BinMapper",
+    "SplitRule",
+    "accuracy",
+    "auc",
+    "auc_ovr",
+    "base_margin",
+    "best_split",
+    "bincount",
+    "check_labels",
+    "fit_bins",
+    "get_backend",
+    "grad_hess",
+    "histogram",
+    "leaf_weight",
+    "n_outputs",
+    "rmse",
+    "route_rows",
+    "sigmoid",
+    "softmax",
+    "split_gains",
+    "tie_tolerance",
+    "to_numpy",
+    "transform_margin",
+]

@@ -1,0 +1,97 @@
+"""Quantile binning, fitted once per job: each feature's values become small integer bins.
+
+Bin ``j`` of a feature holds ``cuts[j-1] < x <= cuts[j]``; the split "bin <= j goes left" is
+therefore the threshold rule ``x <= cuts[j]``. Missing values (NaN) get their own last bin
+(index ``max_bin``), so a split can learn where they go. Cuts are kept as NumPy float64 because
+they are the party's private thresholds, stored in its model file and never sent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from array_api_compat import device as _dev
+
+from vfl.compute.backend import to_numpy
+from vfl.core.errors import ConfigError
+
+__all__ = ["BinMapper", "fit_bins"]
+
+
+@dataclass
+class BinMapper:
+    """Per-feature cut points; ``n_bins = max_bin + 1`` counting the missing bin."""
+
+    cuts: list[np.ndarray]
+    max_bin: int
+
+    @property
+    def n_features(self) -> int:
+        return len(self.cuts)
+
+    @property
+    def n_bins(self) -> int:
+        return self.max_bin + 1
+
+    @property
+    def missing_bin(self) -> int:
+        return self.max_bin
+
+    def transform(self, xp: Any, X: Any) -> Any:
+        """(n, F) float features -> (n, F) int64 bins on the same namespace."""
+        if X.shape[1] != self.n_features:
+            raise ConfigError(
+                f"data has {X.shape[1]} features, the bins were fitted on {self.n_features}",
+                "bin the same columns that the model was trained on",
+            )
+        cols = []
+        for f in range(self.n_features):
+            col = xp.asarray(X[:, f], copy=True)  # contiguous, for torch's searchsorted
+            cuts = xp.asarray(self.cuts[f], dtype=col.dtype, device=_dev(col))
+            b = xp.astype(xp.searchsorted(cuts, col, side="left"), xp.int64)
+            cols.append(xp.where(xp.isnan(col), xp.asarray(self.missing_bin, dtype=xp.int64,
+                                                             device=_dev(col)), b))
+        return xp.stack(cols, axis=1)
+
+    def threshold(self, feature: int, bin_: int) -> float:
+        """The value behind candidate ``bin <= bin_``; +inf when every present value goes left."""
+        cuts = self.cuts[feature]
+        return float(cuts[bin_]) if bin_ < len(cuts) else math.inf
+
+    def to_dict(self) -> dict[str, object]:
+        return {"max_bin": self.max_bin, "cuts": [c.tolist() for c in self.cuts]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BinMapper:
+        return cls([np.asarray(c, dtype=np.float64) for c in d["cuts"]], int(d["max_bin"]))
+
+
+def fit_bins(xp: Any, X: Any, max_bin: int) -> BinMapper:
+    """Quantile cut points per feature, at most ``max_bin`` bins for present values.
+
+    A feature with at most ``max_bin`` distinct values gets one bin per value (cuts halfway
+    between neighbours); otherwise cuts sit at the i/max_bin quantiles of its present values.
+    """
+    if not 2 <= max_bin <= 1024:
+        raise ConfigError(f"max_bin={max_bin} is out of range", "use 2 <= max_bin <= 1024")
+    cuts: list[np.ndarray] = []
+    for f in range(X.shape[1]):
+        col = X[:, f]
+        v = xp.sort(col[~xp.isnan(col)])
+        n = v.shape[0]
+        if n == 0:
+            cuts.append(np.empty(0))
+            continue
+        uniq = xp.sort(xp.unique_values(v))
+        if uniq.shape[0] <= max_bin:
+            c = (uniq[:-1] + uniq[1:]) / 2
+        else:
+            idx = xp.asarray([(i * n) // max_bin for i in range(1, max_bin)], dtype=xp.int64,
+                             device=_dev(v))
+            c = xp.sort(xp.unique_values(xp.take(v, idx)))
+            c = c[c < uniq[-1]]  # a cut at the maximum would leave an empty last bin
+        cuts.append(np.asarray(to_numpy(c), dtype=np.float64))
+    return BinMapper(cuts, max_bin)

@@ -1,0 +1,235 @@
+"""The active party of vertical LR: holds the label and the HE secret key.
+
+Per batch it learns the sum of the passives' partial scores (each passive's own score when there
+is only one passive), computes the residual, sends it encrypted, and decrypts gradients that the
+passives have masked with one-time pads. It never sees a passive's features or gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vfl.core.errors import ConfigError, ProtocolError
+from vfl.crypto.dp import DPAccountant, calibrate_noise, clip_rows, gaussian_noise, secure_rng
+from vfl.crypto.he.base import HEScheme
+from vfl.protocols.lr import stages as S
+from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
+from vfl.protocols.lr.masking import decode_fixed
+from vfl.protocols.lr.params import LRParams, PartFit, Progress, part_fingerprint
+from vfl.transport.channel import Channel
+from vfl.wire.arrays import from_ndarray, to_ndarray
+from vfl.wire.v1 import he_pb2, lr_pb2
+
+__all__ = ["predict_active", "train_active"]
+
+
+def train_active(
+    channel: Channel,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    passives: list[str],
+    scheme: HEScheme,
+    params: LRParams,
+    progress: Progress | None = None,
+) -> PartFit:
+    """Run the active side of one training job; returns the active's weights and intercept."""
+    clock = Clock()
+    y = _check_labels(y)
+    n = len(y)
+    sched = Schedule(n, params.seed, params.batch_size, params.validation_fraction
+                     if params.early_stopping else 0.0)
+    if sched.n_train < 1:
+        raise ConfigError(f"{n} rows leave nothing to train on", "use more rows")
+    n_parties = 1 + len(passives)
+    sigma, row_clip = _dp_setup(params, sched, n_parties)
+    mode = S.SCORE_MASKED if len(passives) >= 2 else S.SCORE_CLEAR
+
+    setup = lr_pb2.LRSetup(
+        n_rows=n, seed=params.seed, epochs=params.epochs, batch_size=params.batch_size,
+        validation_fraction=sched.validation_fraction, early_stopping=sched.n_val > 0,
+        passives=passives, score_mode=mode, frac_bits=S.FRAC_BITS,
+        row_clip=row_clip, noise_multiplier=sigma, grad_mask_bound=params.grad_mask_bound,
+    )
+    setup.he_context.CopyFrom(scheme.public_context())
+    channel.broadcast(S.T_SETUP, setup, passives)
+
+    std = Standardiser.fit(x[sched.train_rows])
+    xa = np.hstack([std.transform(x), np.ones((n, 1))])  # last column: the intercept
+    if row_clip:
+        xa = clip_rows(xa, row_clip)
+    sw = _sample_weights(y, params.class_weight, normalise=sigma > 0)
+    w = np.zeros(xa.shape[1])
+    l2_mask = np.r_[np.ones(xa.shape[1] - 1), 0.0]
+    opt = make_optimizer(params.optimizer, params.learning_rate, params.l2, params.lr_decay)
+    rng = secure_rng()
+    flood = params.ckks_flood_sigma if scheme.name == "ckks" else 0.0
+
+    losses: list[float] = []
+    val_losses: list[float] = []
+    best, stale, epochs_run = np.inf, 0, 0
+    for epoch in range(params.epochs):
+        epoch_loss = 0.0
+        for b, rows in enumerate(sched.batches(epoch)):
+            u = xa[rows] @ w + _passive_sum(channel, passives, S.t_score(epoch, b), mode, len(rows))
+            p = _sigmoid(u)
+            epoch_loss += float(np.sum(sw[rows] * _logloss(p, y[rows])))
+            d = sw[rows] * (p - y[rows]) / len(rows)
+            with clock.in_crypto():
+                enc = scheme.serialize(scheme.encrypt(d), channel.job_id)
+            channel.broadcast(S.t_residual(epoch, b), enc, passives)
+            noise_sd = sigma * params.clip_norm / len(rows)
+            g = xa[rows].T @ d + gaussian_noise(len(w), noise_sd, rng)
+            w = opt.step(w, g, epoch, l2_mask)
+            for peer in passives:
+                msg = channel.recv(peer, S.t_grad(epoch, b), he_pb2.CipherBatch)
+                with clock.in_crypto():
+                    masked = scheme.decrypt(scheme.deserialize(msg, channel.job_id))
+                masked = _blur(masked, noise_sd, flood, rng)
+                channel.send(peer, S.t_grad_plain(epoch, b), lr_pb2.MaskedGradient(values=to_ndarray(masked)))
+        losses.append(epoch_loss / float(np.sum(sw[sched.train_rows])))
+        epochs_run = epoch + 1
+        decision = S.CONTINUE if epoch + 1 < params.epochs else S.STOP
+        if sched.n_val:
+            vr = sched.val_rows
+            u = xa[vr] @ w + _passive_sum(channel, passives, S.t_val_score(epoch), mode, len(vr))
+            val = float(np.sum(sw[vr] * _logloss(_sigmoid(u), y[vr])) / np.sum(sw[vr]))
+            val_losses.append(val)
+            if val < best - params.tol:
+                best, stale = val, 0
+            else:
+                stale += 1
+                if stale >= params.patience:
+                    decision = S.STOP
+        channel.broadcast(S.t_control(epoch), lr_pb2.LRControl(decision=decision, epoch=epoch), passives)
+        if progress:
+            progress("epoch", epochs_run, params.epochs)
+        if decision == S.STOP:
+            break
+
+    mine = part_fingerprint(w[:-1], float(w[-1]), std)
+    parts = {channel.me: mine}
+    for peer in passives:
+        got = channel.recv(peer, S.T_FINAL_PART, lr_pb2.PartFingerprints)
+        if set(got.parts) != {peer}:
+            raise ProtocolError(f"{peer} reported fingerprints for {sorted(got.parts)}, not itself")
+        parts[peer] = got.parts[peer]
+    channel.broadcast(S.T_FINAL_PARTS, lr_pb2.PartFingerprints(parts=parts), passives)
+
+    eps = None
+    if sigma > 0:
+        steps = epochs_run * sched.batches_per_epoch
+        eps = DPAccountant(sigma, _sample_rate(sched), steps, params.dp_delta).epsilon()
+    return PartFit(
+        weights=w[:-1], intercept=float(w[-1]), standardiser=std, epochs_run=epochs_run,
+        loss_history=losses, val_loss_history=val_losses,
+        seconds=clock.split(channel.stats.wait_seconds), bytes_sent=channel.stats.total_bytes_sent,
+        dp_epsilon=eps, dp_delta=params.dp_delta if sigma > 0 else None,
+        noise_multiplier=sigma if sigma > 0 else None, parts=parts,
+    )
+
+
+def predict_active(
+    channel: Channel,
+    x: np.ndarray,
+    *,
+    weights: np.ndarray,
+    intercept: float,
+    standardiser: Standardiser,
+    passives: list[str],
+    model_job_id: str,
+    parts: dict[str, str],
+) -> np.ndarray:
+    """Federated scoring: returns P(y=1) for every aligned row (passives learn nothing)."""
+    mode = S.SCORE_MASKED if len(passives) >= 2 else S.SCORE_CLEAR
+    n = x.shape[0]
+    channel.broadcast(
+        S.T_PREDICT_SETUP,
+        lr_pb2.LRPredictSetup(model_job_id=model_job_id, n_rows=n, passives=passives,
+                              score_mode=mode, frac_bits=S.FRAC_BITS, parts=parts),
+        passives,
+    )
+    u = standardiser.transform(x) @ weights + intercept
+    return _sigmoid(u + _passive_sum(channel, passives, S.T_PREDICT_SCORE, mode, n))
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _passive_sum(channel: Channel, passives: list[str], topic: str, mode: str, n: int) -> np.ndarray:
+    """Sum of the passives' partial scores: plain floats, or uint64 shares whose masks cancel."""
+    if mode == S.SCORE_CLEAR:
+        total = np.zeros(n)
+    else:
+        acc = np.zeros(n, dtype=np.uint64)
+    for peer in passives:
+        msg = channel.recv(peer, topic, lr_pb2.ScoreShare)
+        kind = msg.WhichOneof("share")
+        if kind != mode or (mode == S.SCORE_MASKED and msg.frac_bits != S.FRAC_BITS):
+            raise ProtocolError(f"{peer} sent a {kind} score share on '{topic}', expected {mode}")
+        arr = from_ndarray(getattr(msg, kind), max_elements=n)
+        want = np.float64 if mode == S.SCORE_CLEAR else np.uint64
+        if arr.shape != (n,) or arr.dtype != want:
+            raise ProtocolError(f"{peer} sent scores of shape {arr.shape}/{arr.dtype}, expected ({n},)")
+        if mode == S.SCORE_CLEAR:
+            total += arr
+        else:
+            acc += arr
+    return total if mode == S.SCORE_CLEAR else decode_fixed(acc, S.FRAC_BITS)
+
+
+def _blur(values: np.ndarray, dp_sd: float, flood_sd: float, rng: np.random.Generator) -> np.ndarray:
+    """DP noise on a passive's (masked) gradient, or, for CKKS, flooding noise plus rounding to
+    2^-32 so that the approximate decryption error is not returned as is (IND-CPA-D)."""
+    if dp_sd > 0:
+        return values + gaussian_noise(values.shape, dp_sd, rng)
+    if flood_sd > 0:
+        noisy = values + gaussian_noise(values.shape, flood_sd, rng)
+        return np.round(noisy * 2.0**32) / 2.0**32
+    return values
+
+
+def _dp_setup(params: LRParams, sched: Schedule, n_parties: int) -> tuple[float, float]:
+    """(noise multiplier, per-party row clip): each party clips its rows to C / sqrt(parties),
+    so a person's joint row has norm <= C and the joint gradient's sensitivity is C."""
+    if params.dp_epsilon is None:
+        return 0.0, 0.0
+    steps = params.epochs * sched.batches_per_epoch
+    sigma = calibrate_noise(params.dp_epsilon, params.dp_delta, _sample_rate(sched), steps)
+    return sigma, params.clip_norm / np.sqrt(n_parties)
+
+
+def _sample_rate(sched: Schedule) -> float:
+    return min(1.0, sched.batch_size / sched.n_train)
+
+
+def _sample_weights(y: np.ndarray, cw: str | dict[int, float] | None, normalise: bool) -> np.ndarray:
+    if cw is None:
+        per = {0: 1.0, 1: 1.0}
+    elif cw == "balanced":
+        n1 = float(y.sum())
+        n0 = len(y) - n1
+        per = {0: len(y) / (2 * max(n0, 1.0)), 1: len(y) / (2 * max(n1, 1.0))}
+    else:
+        per = {0: float(cw.get(0, 1.0)), 1: float(cw.get(1, 1.0))}  # type: ignore[union-attr]
+    if normalise:  # DP: |d_i| <= 1 bounds a row's influence
+        top = max(per.values())
+        per = {k: v / top for k, v in per.items()}
+    return np.where(y == 1, per[1], per[0])
+
+
+def _check_labels(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    if not np.all((y == 0) | (y == 1)):
+        raise ConfigError("LR needs a binary label with values 0 and 1",
+                          "recode the label column to 0/1")
+    if y.min() == y.max():
+        raise ConfigError("the label has only one class", "check the label column and the alignment")
+    return y
+
+
+def _sigmoid(u: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * u))
+
+
+def _logloss(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))

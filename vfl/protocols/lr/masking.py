@@ -1,0 +1,97 @@
+"""Masks that hide values in transit: pairwise score masks between passives and one-time
+gradient masks.
+
+Pairwise masks (secure aggregation in the style of Bonawitz et al.): every pair of passives
+agrees on a 32-byte seed with X25519 + HKDF-SHA256 (``cryptography``), and each passive adds, per
+round, the ChaCha20 keystream of every pair seed (``+`` if its name sorts first, ``-`` otherwise)
+to its fixed-point scores in Z_2^64. The masks cancel exactly in the active's sum, and each
+single share is uniform in Z_2^64, i.e. perfectly hidden.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from vfl.core.errors import ProtocolError
+from vfl.transport.channel import Channel
+from vfl.wire.v1 import lr_pb2
+
+__all__ = [
+    "agree_pair_seeds",
+    "decode_fixed",
+    "encode_fixed",
+    "keystream_u64",
+    "mask_scores",
+    "uniform_mask",
+]
+
+_MAX_ABS = 2.0**30  # |score| bound for FRAC_BITS=32 in Z_2^64 (2^62 / 2^32, with margin)
+
+
+def agree_pair_seeds(channel: Channel, passives: list[str], topic: str) -> dict[str, bytes]:
+    """Run X25519 with every other passive over ``channel``; return {peer: 32-byte seed}.
+
+    The seed is bound to the job, the topic and both names, so it is never reused elsewhere.
+    """
+    others = [p for p in passives if p != channel.me]
+    if not others:
+        return {}
+    sk = X25519PrivateKey.generate()
+    pub = sk.public_key().public_bytes_raw()
+    for peer in others:
+        channel.send(peer, topic, lr_pb2.MaskKey(x25519_public=pub))
+    seeds: dict[str, bytes] = {}
+    for peer in others:
+        msg = channel.recv(peer, topic, lr_pb2.MaskKey)
+        if len(msg.x25519_public) != 32:
+            raise ProtocolError(f"{peer} sent a {len(msg.x25519_public)}-byte X25519 key, not 32")
+        shared = sk.exchange(X25519PublicKey.from_public_bytes(msg.x25519_public))
+        a, b = sorted([channel.me, peer])
+        info = f"vfl/lr/pair-mask|{channel.job_id}|{topic}|{a}|{b}".encode()
+        seeds[peer] = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(shared)
+    return seeds
+
+
+def keystream_u64(seed: bytes, label: str, n: int) -> np.ndarray:
+    """``n`` uint64 words of ChaCha20 keystream under ``seed``, domain-separated by ``label``."""
+    nonce = hashlib.sha256(label.encode()).digest()[:16]
+    enc = Cipher(algorithms.ChaCha20(seed, nonce), mode=None).encryptor()
+    return np.frombuffer(enc.update(bytes(8 * n)), dtype="<u8").copy()
+
+
+def encode_fixed(values: np.ndarray, frac_bits: int) -> np.ndarray:
+    """Float scores to two's-complement fixed point in Z_2^64 (raises rather than wraps)."""
+    if not np.all(np.isfinite(values)) or np.max(np.abs(values), initial=0.0) >= _MAX_ABS:
+        raise ProtocolError(
+            "a partial score is not finite or too large to encode",
+            "the model diverged: lower the learning rate",
+        )
+    return np.round(values * 2.0**frac_bits).astype(np.int64).view(np.uint64)
+
+
+def decode_fixed(words: np.ndarray, frac_bits: int) -> np.ndarray:
+    return words.view(np.int64).astype(np.float64) / 2.0**frac_bits
+
+
+def mask_scores(
+    scores: np.ndarray, me: str, seeds: dict[str, bytes], label: str, frac_bits: int
+) -> np.ndarray:
+    """Fixed-point ``scores`` plus the pairwise masks of this round (uint64, wraps mod 2^64)."""
+    out = encode_fixed(scores, frac_bits)
+    for peer, seed in seeds.items():
+        ks = keystream_u64(seed, label, len(scores))
+        out = out + ks if me < peer else out - ks
+    return out
+
+
+def uniform_mask(n: int, bound: float) -> np.ndarray:
+    """One-time mask, uniform in [-bound, bound), from the OS CSPRNG (53-bit resolution)."""
+    words = np.frombuffer(os.urandom(8 * n), dtype="<u8") >> np.uint64(11)
+    return (words.astype(np.float64) / 2.0**53 * 2.0 - 1.0) * bound

@@ -1,0 +1,155 @@
+"""A passive party of vertical LR: features only, a public-only HE scheme.
+
+It sends its partial scores (pairwise-masked when there are other passives), computes its
+gradient on the encrypted residual, hides it under a one-time mask before the active decrypts
+it, and removes the mask itself. It learns nothing but its own gradient (noised under DP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from vfl.core.errors import CryptoError, ProtocolError
+from vfl.crypto.dp import clip_rows
+from vfl.crypto.he.base import HEScheme
+from vfl.protocols.lr import stages as S
+from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
+from vfl.protocols.lr.masking import agree_pair_seeds, mask_scores, uniform_mask
+from vfl.protocols.lr.params import LRParams, PartFit, Progress, part_fingerprint
+from vfl.transport.channel import Channel
+from vfl.wire.arrays import from_ndarray, to_ndarray
+from vfl.wire.v1 import he_pb2, lr_pb2
+
+__all__ = ["predict_passive", "train_passive"]
+
+#: builds a public-only scheme from the active's context (the runtime injects the HE factory)
+OpenScheme = Callable[[he_pb2.PublicContext], HEScheme]
+
+
+def train_passive(
+    channel: Channel,
+    x: np.ndarray,
+    *,
+    active: str,
+    open_scheme: OpenScheme,
+    params: LRParams,
+    progress: Progress | None = None,
+) -> PartFit:
+    """Run one passive's side of a training job; returns this passive's weights only."""
+    clock = Clock()
+    setup = channel.recv(active, S.T_SETUP, lr_pb2.LRSetup)
+    n = x.shape[0]
+    if setup.n_rows != n:
+        raise ProtocolError(
+            f"{active} trains on {setup.n_rows} aligned rows, {channel.me} holds {n}",
+            "re-run the alignment (vfl psi) so that every party holds the same rows",
+        )
+    if channel.me not in setup.passives or active in setup.passives:
+        raise ProtocolError(f"{active}'s setup lists passives {list(setup.passives)}")
+    with clock.in_crypto():
+        scheme = open_scheme(setup.he_context)
+    if scheme.has_secret_key:
+        raise CryptoError("the active sent a context with a secret key", "refusing to train")
+    mode = S.SCORE_MASKED if len(setup.passives) >= 2 else S.SCORE_CLEAR
+    if setup.score_mode != mode:
+        raise ProtocolError(f"{active} asked for '{setup.score_mode}' scores with "
+                            f"{len(setup.passives)} passive(s); the protocol requires '{mode}'")
+    seeds = agree_pair_seeds(channel, list(setup.passives), S.T_SETUP_KEY) if mode == S.SCORE_MASKED else {}
+    sched = Schedule(n, setup.seed, setup.batch_size, setup.validation_fraction)
+    if setup.early_stopping != (sched.n_val > 0):
+        raise ProtocolError(f"{active}'s validation settings are inconsistent")
+
+    std = Standardiser.fit(x[sched.train_rows])
+    xs = std.transform(x)
+    if setup.row_clip > 0:
+        xs = clip_rows(xs, setup.row_clip)
+    w = np.zeros(xs.shape[1])
+    opt = make_optimizer(params.optimizer, params.learning_rate, params.l2, params.lr_decay)
+    ones = np.ones_like(w)
+    bound = setup.grad_mask_bound
+
+    def send_scores(topic: str, rows: np.ndarray) -> None:
+        _send_share(channel, active, topic, xs[rows] @ w, mode, seeds)
+
+    epochs_run = 0
+    for epoch in range(setup.epochs):
+        for b, rows in enumerate(sched.batches(epoch)):
+            send_scores(S.t_score(epoch, b), rows)
+            msg = channel.recv(active, S.t_residual(epoch, b), he_pb2.CipherBatch)
+            r = uniform_mask(len(w), bound)
+            with clock.in_crypto():
+                enc_d = scheme.deserialize(msg, channel.job_id)
+                if len(enc_d) != len(rows):
+                    raise ProtocolError(f"{active} sent {len(enc_d)} residuals for {len(rows)} rows")
+                enc_g = scheme.add_plain(scheme.dot_plain(enc_d, xs[rows]), r)
+                out = scheme.serialize(enc_g, channel.job_id)
+            channel.send(active, S.t_grad(epoch, b), out)
+            back = channel.recv(active, S.t_grad_plain(epoch, b), lr_pb2.MaskedGradient)
+            masked = from_ndarray(back.values, max_elements=len(w))
+            if masked.shape != w.shape:
+                raise ProtocolError(f"{active} returned a gradient of shape {masked.shape}")
+            w = opt.step(w, masked - r, epoch, ones)
+        if sched.n_val:
+            send_scores(S.t_val_score(epoch), sched.val_rows)
+        ctl = channel.recv(active, S.t_control(epoch), lr_pb2.LRControl)
+        if ctl.decision not in (S.CONTINUE, S.STOP) or ctl.epoch != epoch:
+            raise ProtocolError(f"{active} sent control {ctl.decision!r} for epoch {ctl.epoch}")
+        epochs_run = epoch + 1
+        if progress:
+            progress("epoch", epochs_run, setup.epochs)
+        if ctl.decision == S.STOP:
+            break
+
+    mine = part_fingerprint(w, None, std)
+    channel.send(active, S.T_FINAL_PART, lr_pb2.PartFingerprints(parts={channel.me: mine}))
+    parts = dict(channel.recv(active, S.T_FINAL_PARTS, lr_pb2.PartFingerprints).parts)
+    if parts.get(channel.me) != mine:
+        raise ProtocolError(f"{active} recorded a different fingerprint for {channel.me}'s part")
+    dp = setup.noise_multiplier > 0
+    return PartFit(
+        weights=w, intercept=None, standardiser=std, epochs_run=epochs_run,
+        seconds=clock.split(channel.stats.wait_seconds), bytes_sent=channel.stats.total_bytes_sent,
+        noise_multiplier=setup.noise_multiplier if dp else None, parts=parts,
+    )
+
+
+def predict_passive(
+    channel: Channel,
+    x: np.ndarray,
+    *,
+    weights: np.ndarray,
+    standardiser: Standardiser,
+    active: str,
+    model_job_id: str,
+    fingerprint: str,
+) -> None:
+    """Send this passive's partial scores (masked if other passives take part); learn nothing."""
+    setup = channel.recv(active, S.T_PREDICT_SETUP, lr_pb2.LRPredictSetup)
+    if setup.model_job_id != model_job_id or setup.parts.get(channel.me) != fingerprint:
+        raise ProtocolError(
+            f"{active} scores with the model of job {setup.model_job_id}, but {channel.me}'s "
+            f"part comes from job {model_job_id} or differs from the part trained there",
+            "use model files from the same training job at every party",
+        )
+    n = x.shape[0]
+    if setup.n_rows != n:
+        raise ProtocolError(f"{active} scores {setup.n_rows} rows, {channel.me} holds {n}",
+                            "align the scoring data (vfl psi) first")
+    mode = S.SCORE_MASKED if len(setup.passives) >= 2 else S.SCORE_CLEAR
+    if setup.score_mode != mode or channel.me not in setup.passives:
+        raise ProtocolError(f"{active}'s scoring setup is inconsistent ({setup.score_mode})")
+    seeds = agree_pair_seeds(channel, list(setup.passives), S.T_PREDICT_KEY) if mode == S.SCORE_MASKED else {}
+    u = standardiser.transform(x) @ weights
+    _send_share(channel, active, S.T_PREDICT_SCORE, u, mode, seeds)
+
+
+def _send_share(channel: Channel, active: str, topic: str, u: np.ndarray, mode: str,
+                seeds: dict[str, bytes]) -> None:
+    if mode == S.SCORE_CLEAR:
+        share = lr_pb2.ScoreShare(clear=to_ndarray(u))
+    else:
+        masked = mask_scores(u, channel.me, seeds, f"{channel.job_id}|{topic}", S.FRAC_BITS)
+        share = lr_pb2.ScoreShare(masked=to_ndarray(masked), frac_bits=S.FRAC_BITS)
+    channel.send(active, topic, share)

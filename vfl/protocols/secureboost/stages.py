@@ -1,0 +1,221 @@
+"""What both SecureBoost roles share: topics (one per message and round), the hyper-parameters,
+bit packing of row partitions, the level-wise histogram builder and the time/byte clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from vfl.compute import OBJECTIVES, n_outputs
+from vfl.core.errors import ConfigError, ProtocolError
+from vfl.transport import Channel
+from vfl.wire.arrays import from_ndarray, to_ndarray
+from vfl.wire.v1 import common_pb2, secureboost_pb2
+
+__all__ = [
+    "SBTConfig",
+    "Topics",
+    "TreeClock",
+    "apply_partitions",
+    "complete_level",
+    "pack_bits",
+    "plan_level",
+    "unpack_bits",
+]
+
+H = TypeVar("H")
+
+
+@dataclass(frozen=True)
+class SBTConfig:
+    """Hyper-parameters with xgboost's names and meanings."""
+
+    n_estimators: int = 5
+    max_depth: int = 3
+    learning_rate: float = 0.3
+    min_child_weight: float = 1.0
+    reg_lambda: float = 1.0
+    gamma: float = 0.0
+    max_bin: int = 32
+    max_leaves: int | None = None
+    objective: str = "binary:logistic"
+    num_class: int | None = None
+    base_score: float | None = None
+    dp_epsilon: float | None = None  # label-DP on g/h (Gaussian, RDP-accounted); None = off
+    dp_delta: float = 1e-5
+    dp_clip: float = 1.0  # |g| and h are clipped to this bound before noise
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"unknown objective {self.objective!r}", f"use one of {OBJECTIVES}")
+        checks = [
+            (self.n_estimators >= 1, "n_estimators must be >= 1"),
+            (1 <= self.max_depth <= 16, "max_depth must be in 1..16"),
+            (0 < self.learning_rate <= 1, "learning_rate must be in (0, 1]"),
+            (self.min_child_weight >= 0, "min_child_weight must be >= 0"),
+            (self.reg_lambda >= 0, "reg_lambda must be >= 0"),
+            (self.gamma >= 0, "gamma must be >= 0"),
+            (2 <= self.max_bin <= 1024, "max_bin must be in 2..1024"),
+            (self.max_leaves is None or self.max_leaves >= 2, "max_leaves must be >= 2"),
+            (self.dp_clip > 0, "dp_clip must be > 0"),
+        ]
+        for ok, what in checks:
+            if not ok:
+                raise ConfigError(f"invalid SecureBoost parameter: {what}", "fix the job parameters")
+        n_outputs(self.objective, self.num_class)
+
+    @property
+    def trees_per_round(self) -> int:
+        return n_outputs(self.objective, self.num_class)
+
+    @property
+    def n_trees(self) -> int:
+        return self.n_estimators * self.trees_per_round
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Topics:
+    """Every SecureBoost topic, each naming its round so no message can stand in for another."""
+
+    SETUP = "sbt/setup"
+    INFO = "sbt/info"
+    PREDICT_REQUEST = "sbt/predict/request"
+    PREDICT_ROUTING = "sbt/predict/routing"
+
+    @staticmethod
+    def gradients(tree: int) -> str:
+        return f"sbt/tree{tree}/gh"
+
+    @staticmethod
+    def plan(tree: int, level: int) -> str:
+        return f"sbt/tree{tree}/level{level}/plan"
+
+    @staticmethod
+    def histograms(tree: int, level: int) -> str:
+        return f"sbt/tree{tree}/level{level}/hist"
+
+    @staticmethod
+    def decisions(tree: int, level: int) -> str:
+        return f"sbt/tree{tree}/level{level}/split"
+
+    @staticmethod
+    def outcomes(tree: int, level: int) -> str:
+        return f"sbt/tree{tree}/level{level}/outcome"
+
+
+def pack_bits(bits: np.ndarray) -> common_pb2.NDArray:
+    """A bool vector as packed bytes (8 rows per byte)."""
+    return to_ndarray(np.packbits(np.asarray(bits, dtype=bool)))
+
+
+def unpack_bits(msg: common_pb2.NDArray, n: int, what: str) -> np.ndarray:
+    """The inverse of :func:`pack_bits`, refusing a payload whose size does not fit ``n`` rows."""
+    raw = from_ndarray(msg)
+    if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size != (n + 7) // 8:
+        raise ProtocolError(f"{what}: expected {(n + 7) // 8} packed bytes for {n} rows, "
+                            f"got {raw.dtype} {raw.shape}")
+    return np.unpackbits(raw, count=n).astype(bool)
+
+
+def apply_partitions(
+    node_rows: dict[int, np.ndarray], partitions: Iterator[secureboost_pb2.NodePartition] | list
+) -> list[tuple[int, int, int]]:
+    """Split each partitioned node's rows into its children; returns (parent, left, right)."""
+    pairs = []
+    for p in partitions:
+        if p.node not in node_rows:
+            raise ProtocolError(f"partition names unknown node {p.node}")
+        rows = node_rows[p.node]
+        if p.n_rows != len(rows):
+            raise ProtocolError(f"partition of node {p.node} covers {p.n_rows} rows, "
+                                f"the node has {len(rows)}")
+        bits = unpack_bits(p.left_bits, len(rows), f"partition of node {p.node}")
+        node_rows[p.left], node_rows[p.right] = rows[bits], rows[~bits]
+        pairs.append((p.node, p.left, p.right))
+    return pairs
+
+
+def plan_level(
+    expand: list[int],
+    pairs: list[tuple[int, int, int]],
+    node_rows: dict[int, np.ndarray],
+) -> tuple[list[int], list[tuple[int, int, int]]]:
+    """Which of the ``expand`` nodes to build, and which to derive by histogram subtraction.
+
+    Where both children of last level's split are wanted, only the child with fewer rows is
+    built (ties: the left one); its sibling is ``parent - built``, derived by the active party
+    on decrypted plaintext histograms, which costs nothing (subtracting under HE costs about one
+    modular exponentiation per bin, more than building a child of a few thousand rows). Returns
+    (build, derive) with derive entries (sibling, parent, built).
+    """
+    want = set(expand)
+    derive = []
+    for parent, left, right in pairs:
+        if left in want and right in want:
+            small, big = (left, right) if len(node_rows[left]) <= len(node_rows[right]) else (right, left)
+            derive.append((big, parent, small))
+    derived = {big for big, _, _ in derive}
+    return [nd for nd in expand if nd not in derived], derive
+
+
+def complete_level(
+    built: dict[int, tuple[H, H]],
+    derive: list[tuple[int, int, int]],
+    parents: dict[int, tuple[H, H]],
+) -> dict[int, tuple[H, H]]:
+    """Add the derived siblings (parent - built) to the built (G, H) histograms."""
+    out = dict(built)
+    for big, parent, small in derive:
+        (pg, ph), (sg, sh) = parents[parent], built[small]
+        out[big] = (pg - sg, ph - sh)
+    return out
+
+
+@dataclass
+class TreeClock:
+    """Splits one party's wall time per tree into crypto, network (waiting on peers) and compute."""
+
+    channel: Channel
+    trees: list[dict[str, Any]] = field(default_factory=list)
+    _crypto: float = 0.0
+    _t0: float = 0.0
+    _wait0: float = 0.0
+    _bytes0: int = 0
+
+    def start(self) -> None:
+        self._crypto = 0.0
+        self._t0 = time.perf_counter()
+        self._wait0 = self.channel.stats.wait_seconds
+        self._bytes0 = self.channel.stats.total_bytes_sent
+
+    @contextmanager
+    def crypto(self) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._crypto += time.perf_counter() - t
+
+    def stop(self, tree: int) -> dict[str, Any]:
+        total = time.perf_counter() - self._t0
+        network = self.channel.stats.wait_seconds - self._wait0
+        rec = {
+            "tree": tree,
+            "seconds": {
+                "total": total,
+                "crypto": self._crypto,
+                "network": network,
+                "compute": max(total - self._crypto - network, 0.0),
+            },
+            "bytes_sent": self.channel.stats.total_bytes_sent - self._bytes0,
+        }
+        self.trees.append(rec)
+        return rec

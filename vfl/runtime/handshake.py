@@ -1,0 +1,95 @@
+"""The job handshake: the label holder proposes the job, every other party checks it against its
+own job file (``vfl run``) or its policy (``vfl serve``) and answers, before any data is touched.
+
+It catches the classic deployment mistake (two parties with different job files) with a clear
+message instead of a protocol error halfway through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from vfl.core.errors import ConfigError, ProtocolError
+from vfl.runtime.job import JobSpec
+from vfl.transport.channel import Channel
+from vfl.wire.v1 import job_pb2
+
+__all__ = ["proposal_of", "spec_of", "propose", "answer"]
+
+_TOPIC_PROPOSE = "job/propose"
+_TOPIC_ANSWER = "job/answer"
+
+
+def _canonical(spec: JobSpec) -> str:
+    return json.dumps(
+        {
+            "job_id": spec.job_id, "parties": list(spec.order), "active": spec.active, "model": spec.model,
+            "he": spec.he, "test_size": spec.test_size, "seed": spec.seed, "params": spec.model_params,
+        },
+        sort_keys=True,
+    )
+
+
+def proposal_of(spec: JobSpec) -> job_pb2.JobProposal:
+    return job_pb2.JobProposal(
+        job_id=spec.job_id, parties=list(spec.order), active=spec.active or "", model=spec.model, he=spec.he,
+        test_size=spec.test_size, seed=spec.seed, params_json=json.dumps(spec.model_params, sort_keys=True),
+        spec_sha256=hashlib.sha256(_canonical(spec).encode()).hexdigest(),
+    )
+
+
+def spec_of(msg: job_pb2.JobProposal) -> JobSpec:
+    """Rebuild (and verify) the proposer's spec; params must be a JSON object of scalars."""
+    try:
+        params = json.loads(msg.params_json or "{}")
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"job proposal parameters are not JSON: {exc}") from exc
+    if not isinstance(params, dict) or any(isinstance(v, dict | list) for v in params.values()):
+        raise ProtocolError("job proposal parameters must be a flat JSON object")
+    spec = JobSpec(job_id=msg.job_id, order=tuple(msg.parties), active=msg.active or None, model=msg.model,
+                   he=msg.he, test_size=msg.test_size, seed=int(msg.seed), model_params=params)
+    if hashlib.sha256(_canonical(spec).encode()).hexdigest() != msg.spec_sha256:
+        raise ProtocolError("job proposal does not match its own hash")
+    return spec
+
+
+def propose(channel: Channel, spec: JobSpec) -> None:
+    """Label holder: send the proposal to every peer and require every answer to be yes."""
+    msg = proposal_of(spec)
+    for peer in channel.peers:
+        channel.send(peer, _TOPIC_PROPOSE, msg)
+    refusals = []
+    for peer in channel.peers:
+        ans = channel.recv(peer, _TOPIC_ANSWER, job_pb2.JobAnswer)
+        if not ans.accepted:
+            refusals.append(f"{peer}: {ans.reason}")
+    if refusals:
+        raise ConfigError("the job was refused: " + "; ".join(refusals),
+                          "give every party the same job file, or change the refusing party's policy")
+
+
+def answer(channel: Channel, proposer: str, check: Callable[[JobSpec], str | None]) -> JobSpec:
+    """Passive: receive the proposal, run ``check`` (None = accept, else the reason), answer."""
+    msg = channel.recv(proposer, _TOPIC_PROPOSE, job_pb2.JobProposal)
+    spec = spec_of(msg)
+    reason = check(spec)
+    channel.send(proposer, _TOPIC_ANSWER,
+                 job_pb2.JobAnswer(accepted=reason is None, reason=reason or "", spec_sha256=msg.spec_sha256))
+    if reason is not None:
+        raise ConfigError(f"we refused {proposer}'s job: {reason}", "compare the job files of both parties")
+    return spec
+
+
+def same_job(mine: JobSpec) -> Callable[[JobSpec], str | None]:
+    """The ``vfl run`` check: the proposal must equal our own job file."""
+
+    def check(theirs: JobSpec) -> str | None:
+        if _canonical(theirs) == _canonical(mine):
+            return None
+        a, b = json.loads(_canonical(mine)), json.loads(_canonical(theirs))
+        diff = [k for k in a if a[k] != b[k]]
+        return f"job files differ in {', '.join(diff)}"
+
+    return check

@@ -1,0 +1,117 @@
+"""Job files and party configs (TOML), read the same way by every party.
+
+A **party config** (``parties/NAME.toml``) is private to its party: where it listens, its data
+file and columns, its certificates, and its peers' addresses. A **job file** (``parties/job.toml``)
+is shared: the parties in order (label holder first), the model, HE scheme, split and parameters.
+Relative paths are resolved against the file that names them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vfl.core.errors import ConfigError
+from vfl.core.jobs import check_job_id
+from vfl.core.parties import check_party_name, check_party_names
+from vfl.data.ids import IdRule
+from vfl.runtime.job import JobSpec
+
+__all__ = ["JobFile", "PartyConfig", "load_job", "load_party_config"]
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} not found", "check the path (relative paths start at the current folder)")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}", "fix the line named above") from exc
+
+
+def _need(d: dict[str, Any], key: str, path: Path, section: str) -> Any:
+    if key not in d:
+        raise ConfigError(f"{path}: [{section}] has no '{key}'", f"add {key} = ... under [{section}]")
+    return d[key]
+
+
+@dataclass(frozen=True)
+class PartyConfig:
+    name: str
+    listen: str
+    data: Path
+    id_column: str
+    label_column: str | None
+    cert_dir: Path
+    peers: dict[str, str]
+    nan_policy: str = "error"
+    id_rule: IdRule = field(default_factory=IdRule)
+    out_dir: Path = Path("out")
+    source: Path = Path()
+
+
+def load_party_config(path: str | Path) -> PartyConfig:
+    p = Path(path).resolve()
+    d = _read_toml(p, "party config")
+    party = d.get("party")
+    if not isinstance(party, dict):
+        raise ConfigError(f"{p}: no [party] section", "start the file with [party] name = ... listen = ...")
+    base = p.parent
+    name = check_party_name(_need(party, "name", p, "party"))
+    peers = {check_party_name(k): str(v) for k, v in (d.get("peers") or {}).items()}
+    if not peers:
+        raise ConfigError(f"{p}: no [peers]", "list every other party as name = \"host:port\"")
+    data = d.get("data") or {}
+    return PartyConfig(
+        name=name,
+        listen=str(_need(party, "listen", p, "party")),
+        data=(base / str(_need(data, "path", p, "data"))).resolve(),
+        id_column=str(data.get("id_column", "id")),
+        label_column=data.get("label_column"),
+        nan_policy=str(data.get("nan", "error")),
+        id_rule=IdRule(strip=bool(data.get("id_strip", True)), case=data.get("id_case", "preserve")),
+        cert_dir=(base / str(party.get("certs", "certs"))).resolve(),
+        peers=peers,
+        out_dir=(base / str(party.get("out", "../out"))).resolve(),
+        source=p,
+    )
+
+
+@dataclass(frozen=True)
+class JobFile:
+    spec: JobSpec
+    source: Path
+
+    def party_config_path(self, name: str) -> Path:
+        """Where ``--as NAME`` finds its party config by default: beside the job file."""
+        return self.source.parent / f"{name}.toml"
+
+
+def load_job(path: str | Path) -> JobFile:
+    p = Path(path).resolve()
+    d = _read_toml(p, "job file")
+    job = _need(d, "job", p, "job")
+    parties = list(_need(job, "parties", p, "job"))
+    check_party_names(parties)
+    active = job.get("active")
+    if active is not None and active not in parties:
+        raise ConfigError(f"{p}: active party {active!r} is not in parties {parties}", "fix [job] active")
+    model = str(job.get("model", "lr"))
+    if model not in ("lr", "sbt", "none"):
+        raise ConfigError(f"{p}: unknown model {model!r}", "use lr, sbt or none")
+    if model != "none" and active is None:
+        raise ConfigError(f"{p}: training needs [job] active = the label holder", "e.g. active = \"insurer\"")
+    order = [active, *[q for q in parties if q != active]] if active else parties
+    spec = JobSpec(
+        job_id=check_job_id(str(_need(job, "id", p, "job"))),
+        order=tuple(order),
+        active=active,
+        model=model,
+        he=str(job.get("he", "zpaillier" if model == "sbt" else "ckks")),
+        test_size=float(job.get("test_size", 0.2)),
+        seed=int(job.get("seed", 42)),
+        model_params=dict(d.get("params") or {}),
+    )
+    return JobFile(spec=spec, source=p)

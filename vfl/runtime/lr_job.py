@@ -1,0 +1,156 @@
+"""One party's side of vertical LR: training and federated scoring over an open Channel.
+
+The simulation and the CLI call :func:`fit_lr_party` at every party (on its aligned rows) and
+:func:`predict_lr_party` to score. Keys are generated here at the active; passives build a
+public-only scheme from the context the active sends. A party's model holds only its own part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vfl.core.errors import ConfigError, DataError
+from vfl.crypto.he import make_scheme, scheme_from_public_context
+from vfl.data.table import PartyTable
+from vfl.protocols.lr import (
+    LRParams,
+    PartFit,
+    Standardiser,
+    part_fingerprint,
+    predict_active,
+    predict_passive,
+    train_active,
+    train_passive,
+)
+from vfl.protocols.lr.params import Progress
+from vfl.transport.channel import Channel
+
+__all__ = ["LRParams", "LRPartyModel", "fit_lr_party", "predict_lr_party"]
+
+MODEL_FORMAT = "vfl.lr.part/v1"
+
+
+@dataclass
+class LRPartyModel:
+    """This party's part of a vertical LR model (JSON-able; never pickled)."""
+
+    party: str
+    role: str  # "active" | "passive"
+    active: str
+    parties: list[str]
+    job_id: str
+    feature_names: list[str]
+    weights: np.ndarray
+    intercept: float | None
+    mean: np.ndarray
+    scale: np.ndarray
+    he: str
+    parts: dict[str, str]  # fingerprint of every party's part, from training
+    params: dict[str, Any] = field(default_factory=dict)
+    fit_stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def standardiser(self) -> Standardiser:
+        return Standardiser(self.mean, self.scale)
+
+    @property
+    def fingerprint(self) -> str:
+        return part_fingerprint(self.weights, self.intercept, self.standardiser)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("weights", "mean", "scale"):
+            d[k] = [float(v) for v in getattr(self, k)]
+        return {"format": MODEL_FORMAT, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LRPartyModel:
+        if d.get("format") != MODEL_FORMAT:
+            raise DataError(f"not a vfl LR model part (format {d.get('format')!r})",
+                            "point at the model folder written by `vfl train`")
+        body = {k: v for k, v in d.items() if k != "format"}
+        expected = set(cls.__dataclass_fields__)
+        if set(body) != expected:
+            raise DataError(f"LR model part has fields {sorted(set(body) ^ expected)} wrong",
+                            "use a model file written by this version of vfl")
+        for k in ("weights", "mean", "scale"):
+            body[k] = np.asarray(body[k], dtype=np.float64)
+        model = cls(**body)
+        if model.parts.get(model.party) != model.fingerprint:
+            raise DataError(f"{model.party}'s LR model part does not match its fingerprint",
+                            "the file was edited or corrupted; re-train or restore it")
+        return model
+
+
+def fit_lr_party(
+    channel: Channel,
+    table: PartyTable,
+    *,
+    active: str,
+    params: LRParams,
+    progress: Progress | None = None,
+) -> LRPartyModel:
+    """Train this party's part; every party of the job calls this on its aligned rows."""
+    parties = sorted([channel.me, *channel.peers])
+    if active not in parties:
+        raise ConfigError(f"active party {active!r} is not in the job ({', '.join(parties)})",
+                          "name one of the job's parties as the label holder")
+    if channel.me == active:
+        if table.label is None:
+            raise DataError(f"{table.name} is the active party but has no label column",
+                            "pass --label NAME:COLUMN for the party that holds the label")
+        passives = [p for p in parties if p != active]
+        scheme = make_scheme(params.he)
+        fit = train_active(channel, table.features, table.label, passives=passives,
+                           scheme=scheme, params=params, progress=progress)
+    else:
+        fit = train_passive(
+            channel, table.features, active=active,
+            open_scheme=lambda msg: scheme_from_public_context(msg, channel.job_id),
+            params=params, progress=progress,
+        )
+    return _model(channel, table, active, parties, params, fit)
+
+
+def predict_lr_party(channel: Channel, model: LRPartyModel, table: PartyTable) -> np.ndarray | None:
+    """Federated scoring of the aligned rows: P(y=1) at the active, None at passives."""
+    if table.feature_names != model.feature_names:
+        raise DataError(f"{table.name}'s columns differ from those its model was trained on",
+                        f"provide the columns {model.feature_names}")
+    if model.role == "active":
+        passives = [p for p in model.parties if p != model.party]
+        if sorted(channel.peers) != sorted(passives):
+            raise ConfigError(f"the model was trained with {passives}, this job has {channel.peers}",
+                              "score with the same parties that trained the model")
+        assert model.intercept is not None
+        return predict_active(channel, table.features, weights=model.weights,
+                              intercept=model.intercept, standardiser=model.standardiser,
+                              passives=passives, model_job_id=model.job_id, parts=model.parts)
+    predict_passive(channel, table.features, weights=model.weights,
+                    standardiser=model.standardiser, active=model.active,
+                    model_job_id=model.job_id, fingerprint=model.fingerprint)
+    return None
+
+
+def _model(channel: Channel, table: PartyTable, active: str, parties: list[str],
+           params: LRParams, fit: PartFit) -> LRPartyModel:
+    stats = {
+        "seconds": {k: round(v, 4) for k, v in fit.seconds.items()},
+        "bytes_sent": fit.bytes_sent,
+        "epochs_run": fit.epochs_run,
+        "loss_history": fit.loss_history,
+        "val_loss_history": fit.val_loss_history,
+        "dp_epsilon": fit.dp_epsilon,
+        "dp_delta": fit.dp_delta,
+        "noise_multiplier": fit.noise_multiplier,
+    }
+    return LRPartyModel(
+        party=channel.me, role="active" if channel.me == active else "passive", active=active,
+        parties=parties, job_id=channel.job_id, feature_names=list(table.feature_names),
+        weights=fit.weights, intercept=fit.intercept, mean=fit.standardiser.mean,
+        scale=fit.standardiser.scale, he=params.he, parts=fit.parts, params=asdict(params),
+        fit_stats=stats,
+    )

@@ -1,0 +1,56 @@
+"""``vfl run JOB --as NAME``: one party's side of a job in its own process, over gRPC + mTLS.
+
+The party reads only its own config and data, talks only to the peers its config names, and
+writes only its own outputs (``OUT/NAME/``), atomically and only once the job succeeded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vfl.core.errors import ConfigError
+from vfl.data.readers import read_party_table
+from vfl.runtime.job import PartyOutcome, run_party_job
+from vfl.runtime.jobfile import JobFile, PartyConfig
+from vfl.runtime.outputs import write_party_outputs
+from vfl.transport.grpc import GrpcChannel, GrpcSettings
+from vfl.transport.tls import party_files
+
+__all__ = ["party_out_dir", "run_as"]
+
+
+def party_out_dir(cfg: PartyConfig, job: JobFile) -> Path:
+    """Outputs go to ``OUT/NAME/`` (``out`` in the party config); result.json names the job."""
+    return cfg.out_dir
+
+
+def _check(job: JobFile, cfg: PartyConfig) -> None:
+    spec = job.spec
+    if cfg.name not in spec.order:
+        raise ConfigError(f"{cfg.name} is not a party of job {spec.job_id} ({', '.join(spec.order)})",
+                          "run with --as one of the job's parties")
+    missing = [p for p in spec.order if p != cfg.name and p not in cfg.peers]
+    if missing:
+        raise ConfigError(f"{cfg.source}: no address for {', '.join(missing)}", "add them under [peers]")
+    is_active = cfg.name == spec.active
+    if spec.model != "none" and is_active and not cfg.label_column:
+        raise ConfigError(f"{cfg.name} is the job's label holder but its config names no label column",
+                          "set label_column under [data]")
+    if not is_active and cfg.label_column:
+        raise ConfigError(f"{cfg.name} is not the label holder but its config names a label column",
+                          "only the active party's config has label_column")
+
+
+def run_as(job: JobFile, cfg: PartyConfig, settings: GrpcSettings | None = None) -> PartyOutcome:
+    _check(job, cfg)
+    table = read_party_table(cfg.data, name=cfg.name, id_column=cfg.id_column, label_column=cfg.label_column,
+                             nan_policy=cfg.nan_policy, id_rule=cfg.id_rule)  # type: ignore[arg-type]
+    peers = {p: cfg.peers[p] for p in job.spec.order if p != cfg.name}
+    channel = GrpcChannel(cfg.name, cfg.listen, peers, job.spec.job_id, party_files(cfg.cert_dir, cfg.name),
+                          settings=settings)
+    try:
+        outcome = run_party_job(job.spec, table, channel)
+    finally:
+        channel.close()
+    write_party_outputs(party_out_dir(cfg, job), outcome)
+    return outcome

@@ -1,0 +1,213 @@
+"""One party's side of SecureBoost: training and federated inference over an open Channel.
+
+The simulation and the CLI call :func:`fit_sbt_party` at every party (on its aligned rows) and
+:func:`predict_sbt_party` to score. Keys are generated here at the active party; passives build a
+public-only scheme from the context it sends. A party's model holds only its own part: the
+active the trees, leaf values and its own splits; a passive its private split table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vfl.compute import get_backend, n_outputs, transform_margin
+from vfl.core.errors import ConfigError, DataError
+from vfl.crypto.he import make_scheme, scheme_from_public_context
+from vfl.data.table import PartyTable
+from vfl.protocols.secureboost import (
+    PassiveSplit,
+    SBTConfig,
+    Tree,
+    decode_number,
+    encode_number,
+    predict_active,
+    serve_predict,
+    train_active,
+    train_passive,
+)
+from vfl.transport.channel import Channel
+
+__all__ = ["SBTParams", "SBTPartyModel", "fit_sbt_party", "predict_sbt_party"]
+
+MODEL_FORMAT = "vfl.sbt.part/v1"
+
+
+@dataclass
+class SBTParams:
+    """SecureBoost job parameters (xgboost's names and meanings) plus HE, DP and device."""
+
+    n_estimators: int = 5
+    max_depth: int = 3
+    learning_rate: float = 0.3
+    min_child_weight: float = 1.0
+    reg_lambda: float = 1.0
+    gamma: float = 0.0
+    max_bin: int = 32
+    objective: str = "binary:logistic"
+    num_class: int | None = None
+    base_score: float | None = None
+    he: str = "zpaillier"
+    seed: int = 0
+    dp_epsilon: float | None = None
+    dp_delta: float = 1e-5
+    device: str = "cpu"
+    max_leaves: int | None = None
+
+    def config(self) -> SBTConfig:
+        return SBTConfig(
+            n_estimators=self.n_estimators, max_depth=self.max_depth,
+            learning_rate=self.learning_rate, min_child_weight=self.min_child_weight,
+            reg_lambda=self.reg_lambda, gamma=self.gamma, max_bin=self.max_bin,
+            max_leaves=self.max_leaves, objective=self.objective, num_class=self.num_class,
+            base_score=self.base_score, dp_epsilon=self.dp_epsilon, dp_delta=self.dp_delta,
+        )
+
+
+@dataclass
+class SBTPartyModel:
+    """This party's part of a SecureBoost model (JSON-able; never pickled)."""
+
+    party: str
+    role: str  # "active" | "passive"
+    active: str
+    parties: list[str]
+    job_id: str
+    feature_names: list[str]
+    params: dict[str, Any]
+    trees: list[Tree] = field(default_factory=list)  # active only
+    base_margin: float = 0.0  # active only
+    splits: dict[int, PassiveSplit] = field(default_factory=dict)  # passive only
+    fit_stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def objective(self) -> str:
+        return str(self.params["objective"])
+
+    @property
+    def n_outputs(self) -> int:
+        return n_outputs(self.objective, self.params.get("num_class"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": MODEL_FORMAT,
+            "party": self.party,
+            "role": self.role,
+            "active": self.active,
+            "parties": list(self.parties),
+            "job_id": self.job_id,
+            "feature_names": list(self.feature_names),
+            "params": dict(self.params),
+            "trees": [t.to_dict() for t in self.trees],
+            "base_margin": self.base_margin,
+            "splits": {str(k): {"feature": s.feature, "threshold": encode_number(s.threshold),
+                                "default_left": s.default_left} for k, s in self.splits.items()},
+            "fit_stats": self.fit_stats,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SBTPartyModel:
+        if d.get("format") != MODEL_FORMAT:
+            raise DataError(f"not a vfl SecureBoost model part (format {d.get('format')!r})",
+                            "point at the model folder written by `vfl train --model sbt`")
+        try:
+            return cls(
+                party=str(d["party"]), role=str(d["role"]), active=str(d["active"]),
+                parties=[str(p) for p in d["parties"]], job_id=str(d["job_id"]),
+                feature_names=[str(f) for f in d["feature_names"]], params=dict(d["params"]),
+                trees=[Tree.from_dict(t) for t in d["trees"]], base_margin=float(d["base_margin"]),
+                splits={int(k): PassiveSplit(int(s["feature"]), decode_number(s["threshold"]),
+                                             bool(s["default_left"]))
+                        for k, s in d["splits"].items()},
+                fit_stats=dict(d.get("fit_stats", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"the SecureBoost model part is malformed ({exc})",
+                            "restore the file written by training, or re-train") from exc
+
+
+def fit_sbt_party(
+    channel: Channel,
+    table: PartyTable,
+    *,
+    active: str,
+    params: SBTParams,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> SBTPartyModel:
+    """Train this party's part; every party of the job calls this on its aligned rows."""
+    parties = sorted([channel.me, *channel.peers])
+    if active not in parties:
+        raise ConfigError(f"active party {active!r} is not in the job ({', '.join(parties)})",
+                          "name one of the job's parties as the label holder")
+    cfg = params.config()
+    backend = get_backend(params.device)
+    model = SBTPartyModel(party=channel.me, role="active" if channel.me == active else "passive",
+                          active=active, parties=parties, job_id=channel.job_id,
+                          feature_names=list(table.feature_names), params=asdict(params))
+    if channel.me == active:
+        if table.label is None:
+            raise DataError(f"{table.name} is the active party but has no label column",
+                            "pass --label NAME:COLUMN for the party that holds the label")
+        passives = [p for p in parties if p != active]
+        scheme = make_scheme(params.he)
+        res = train_active(channel, table.features, table.label, scheme, cfg, passives=passives,
+                           backend=backend, progress=progress)
+        model.trees, model.base_margin = res.trees, res.base_margin
+        stats = res.stats
+    else:
+        pres = train_passive(channel, table.features, active=active,
+                             open_scheme=scheme_from_public_context, backend=backend,
+                             progress=progress)
+        model.splits = pres.splits
+        stats = pres.stats
+    model.fit_stats = _summarise(stats, channel)
+    return model
+
+
+def predict_sbt_party(channel: Channel, model: SBTPartyModel, table: PartyTable) -> np.ndarray | None:
+    """Federated inference on aligned rows: predictions at the active party, None at passives.
+
+    binary:logistic -> P(y=1) (n,); multi:softmax -> class probabilities (n, K);
+    reg:squarederror -> predicted values (n,).
+    """
+    if table.feature_names != model.feature_names:
+        raise DataError(f"{table.name}'s columns differ from those its model was trained on",
+                        f"provide the columns {model.feature_names}")
+    if model.role != "active":
+        serve_predict(channel, table.features, model.splits, active=model.active)
+        return None
+    passives = [p for p in model.parties if p != model.party]
+    if sorted(channel.peers) != sorted(passives):
+        raise ConfigError(f"the model was trained with {passives}, this job has {channel.peers}",
+                          "score with the same parties that trained the model")
+    backend = get_backend(str(model.params.get("device", "cpu")))
+    margin = predict_active(channel, table.features, model.trees, base=model.base_margin,
+                            n_outputs=model.n_outputs, passives=passives, backend=backend)
+    xp = backend.xp
+    out = np.asarray(backend.to_numpy(transform_margin(
+        xp, model.objective, backend.asarray(margin if model.n_outputs > 1 else margin[:, 0]))))
+    return out
+
+
+def _summarise(stats: dict[str, Any], channel: Channel) -> dict[str, Any]:
+    """Per-tree seconds plus totals, bytes per peer, and (active) each party's gain share."""
+    trees = stats.get("trees", [])
+    totals = {k: round(sum(t["seconds"][k] for t in trees), 4)
+              for k in ("total", "crypto", "compute", "network")}
+    out: dict[str, Any] = {
+        "he": stats.get("he"),
+        "trees": trees,
+        "seconds": totals,
+        "bytes_sent": dict(channel.stats.bytes_sent),
+        "bytes_sent_total": channel.stats.total_bytes_sent,
+    }
+    if "gain" in stats:
+        total_gain = sum(stats["gain"].values()) or 1.0
+        out["gain"] = stats["gain"]
+        out["gain_share"] = {p: g / total_gain for p, g in stats["gain"].items()}
+        out["splits"] = stats["splits"]
+        out["dp"] = stats.get("dp", {})
+    return out
