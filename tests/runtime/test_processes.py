@@ -36,7 +36,9 @@ def _close(a: Any, b: Any, ids: dict[str, str], path: str = "") -> list[str]:
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return [f"{path}: lengths {len(a)} != {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _close(x, y, ids, f"{path}[{i}]")]
+        return [
+            d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _close(x, y, ids, f"{path}[{i}]")
+        ]
     if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
         return [] if abs(a - b) <= 1e-6 else [f"{path}: {a} != {b}"]
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
@@ -50,8 +52,15 @@ def test_three_processes_equal_the_in_memory_run(
     runs = {}
     for transport in ("memory", "grpc"):
         cfg = build_simulation_config(
-            data, "pid", "insurer:y", model=model, he="ou", transport=transport, seed=7,
-            out_dir=tmp_path / transport, model_params=params,
+            data,
+            "pid",
+            "insurer:y",
+            model=model,
+            he="ou",
+            transport=transport,
+            seed=7,
+            out_dir=tmp_path / transport,
+            model_params=params,
         )
         runs[transport] = simulate(cfg)
     mem, grpc = runs["memory"], runs["grpc"]

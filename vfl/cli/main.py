@@ -22,6 +22,7 @@ from vfl.report.summary import print_summary
 from vfl.runtime.config import build_simulation_config
 from vfl.runtime.jobfile import load_job, load_party_config
 from vfl.runtime.party import run_as
+from vfl.runtime.serve import serve as serve_party
 from vfl.runtime.simulate import simulate as run_simulation
 from vfl.transport.tls import init_ca, issue_party_cert
 
@@ -181,8 +182,13 @@ def synth(rows, parties, overlap, features, fmt, seed, out_dir):  # type: ignore
 @cli.command()
 @click.argument("job_file", type=click.Path(path_type=Path))
 @click.option("--as", "party", required=True, help="Which party of the job this process is.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="This party's config [default: NAME.toml beside the job file].")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="This party's config [default: NAME.toml beside the job file].",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @friendly_errors
 def run(job_file, party, config_path, quiet):  # type: ignore[no-untyped-def]
@@ -197,12 +203,42 @@ def run(job_file, party, config_path, quiet):  # type: ignore[no-untyped-def]
     job = load_job(job_file)
     cfg = load_party_config(config_path or job.party_config_path(party))
     if cfg.name != party:
-        raise ConfigError(f"{cfg.source} is the config of {cfg.name!r}, not {party!r}", "pass --config for this party")
+        raise ConfigError(
+            f"{cfg.source} is the config of {cfg.name!r}, not {party!r}", "pass --config for this party"
+        )
     outcome = run_as(job, cfg)
     if not quiet:
         click.echo(f"{party}: aligned rows {outcome.intersection}; outputs in {cfg.out_dir / party}")
         for k, v in outcome.metrics.items():
             click.echo(f"  {k}: {v:.4f}")
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="This party's config, e.g. parties/hospital.toml.",
+)
+@click.option("--max-jobs", type=int, default=None, help="Stop after this many jobs [default: run forever].")
+@click.option("--idle-timeout", type=float, default=None, help="Stop after this many idle seconds.")
+@friendly_errors
+def serve(config_path, max_jobs, idle_timeout):  # type: ignore[no-untyped-def]
+    """Run this party as a long-lived process that accepts jobs from its peers.
+
+    \b
+    The label holder then starts jobs with `vfl run JOB --as NAME` or from Python
+    (Federation.from_config). Policy: [serve] accept_from = [...], models = [...].
+    Example:
+      vfl serve --config parties/hospital.toml
+    """
+    serve_party(
+        load_party_config(config_path),
+        max_jobs=max_jobs,
+        idle_timeout=idle_timeout,
+        log=lambda m: click.echo(m, err=True),
+    )
 
 
 @cli.group()

@@ -18,7 +18,9 @@ from vfl.runtime.metrics import binary_metrics
 __all__ = ["centralised_baseline"]
 
 
-def _fit_predict(model: str, params: dict[str, Any], x_tr: np.ndarray, y_tr: np.ndarray, xs: list[np.ndarray]) -> list[np.ndarray]:
+def _fit_predict(
+    model: str, params: dict[str, Any], x_tr: np.ndarray, y_tr: np.ndarray, xs: list[np.ndarray]
+) -> list[np.ndarray]:
     if model == "lr":
         est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
         est.fit(x_tr, y_tr)

@@ -16,7 +16,7 @@ from vfl.runtime.job import JobSpec
 from vfl.transport.channel import Channel
 from vfl.wire.v1 import job_pb2
 
-__all__ = ["proposal_of", "spec_of", "propose", "answer"]
+__all__ = ["answer", "proposal_of", "propose", "spec_of"]
 
 _TOPIC_PROPOSE = "job/propose"
 _TOPIC_ANSWER = "job/answer"
@@ -25,8 +25,14 @@ _TOPIC_ANSWER = "job/answer"
 def _canonical(spec: JobSpec) -> str:
     return json.dumps(
         {
-            "job_id": spec.job_id, "parties": list(spec.order), "active": spec.active, "model": spec.model,
-            "he": spec.he, "test_size": spec.test_size, "seed": spec.seed, "params": spec.model_params,
+            "job_id": spec.job_id,
+            "parties": list(spec.order),
+            "active": spec.active,
+            "model": spec.model,
+            "he": spec.he,
+            "test_size": spec.test_size,
+            "seed": spec.seed,
+            "params": spec.model_params,
         },
         sort_keys=True,
     )
@@ -34,8 +40,14 @@ def _canonical(spec: JobSpec) -> str:
 
 def proposal_of(spec: JobSpec) -> job_pb2.JobProposal:
     return job_pb2.JobProposal(
-        job_id=spec.job_id, parties=list(spec.order), active=spec.active or "", model=spec.model, he=spec.he,
-        test_size=spec.test_size, seed=spec.seed, params_json=json.dumps(spec.model_params, sort_keys=True),
+        job_id=spec.job_id,
+        parties=list(spec.order),
+        active=spec.active or "",
+        model=spec.model,
+        he=spec.he,
+        test_size=spec.test_size,
+        seed=spec.seed,
+        params_json=json.dumps(spec.model_params, sort_keys=True),
         spec_sha256=hashlib.sha256(_canonical(spec).encode()).hexdigest(),
     )
 
@@ -48,8 +60,16 @@ def spec_of(msg: job_pb2.JobProposal) -> JobSpec:
         raise ProtocolError(f"job proposal parameters are not JSON: {exc}") from exc
     if not isinstance(params, dict) or any(isinstance(v, dict | list) for v in params.values()):
         raise ProtocolError("job proposal parameters must be a flat JSON object")
-    spec = JobSpec(job_id=msg.job_id, order=tuple(msg.parties), active=msg.active or None, model=msg.model,
-                   he=msg.he, test_size=msg.test_size, seed=int(msg.seed), model_params=params)
+    spec = JobSpec(
+        job_id=msg.job_id,
+        order=tuple(msg.parties),
+        active=msg.active or None,
+        model=msg.model,
+        he=msg.he,
+        test_size=msg.test_size,
+        seed=int(msg.seed),
+        model_params=params,
+    )
     if hashlib.sha256(_canonical(spec).encode()).hexdigest() != msg.spec_sha256:
         raise ProtocolError("job proposal does not match its own hash")
     return spec
@@ -66,8 +86,10 @@ def propose(channel: Channel, spec: JobSpec) -> None:
         if not ans.accepted:
             refusals.append(f"{peer}: {ans.reason}")
     if refusals:
-        raise ConfigError("the job was refused: " + "; ".join(refusals),
-                          "give every party the same job file, or change the refusing party's policy")
+        raise ConfigError(
+            "the job was refused: " + "; ".join(refusals),
+            "give every party the same job file, or change the refusing party's policy",
+        )
 
 
 def answer(channel: Channel, proposer: str, check: Callable[[JobSpec], str | None]) -> JobSpec:
@@ -75,8 +97,11 @@ def answer(channel: Channel, proposer: str, check: Callable[[JobSpec], str | Non
     msg = channel.recv(proposer, _TOPIC_PROPOSE, job_pb2.JobProposal)
     spec = spec_of(msg)
     reason = check(spec)
-    channel.send(proposer, _TOPIC_ANSWER,
-                 job_pb2.JobAnswer(accepted=reason is None, reason=reason or "", spec_sha256=msg.spec_sha256))
+    channel.send(
+        proposer,
+        _TOPIC_ANSWER,
+        job_pb2.JobAnswer(accepted=reason is None, reason=reason or "", spec_sha256=msg.spec_sha256),
+    )
     if reason is not None:
         raise ConfigError(f"we refused {proposer}'s job: {reason}", "compare the job files of both parties")
     return spec

@@ -63,12 +63,17 @@ class PartyOutcome:
 def split_rows(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The same split at every party: rows are aligned, so a shared seed is enough."""
     perm = np.random.default_rng(seed).permutation(n)
-    n_test = int(round(n * test_size))
+    n_test = round(n * test_size)
     return np.sort(perm[n_test:]), np.sort(perm[:n_test])
 
 
 def run_party_job(
-    spec: JobSpec, table: PartyTable, channel: Channel, progress: Progress | None = None, *, agreed: bool = False
+    spec: JobSpec,
+    table: PartyTable,
+    channel: Channel,
+    progress: Progress | None = None,
+    *,
+    agreed: bool = False,
 ) -> PartyOutcome:
     """Our side of the whole job. ``agreed``: the handshake already ran (``vfl serve``)."""
     from vfl.runtime.handshake import answer, propose, same_job

@@ -24,7 +24,9 @@ __all__ = ["JobFile", "PartyConfig", "load_job", "load_party_config"]
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
     if not path.is_file():
-        raise ConfigError(f"{what} {path} not found", "check the path (relative paths start at the current folder)")
+        raise ConfigError(
+            f"{what} {path} not found", "check the path (relative paths start at the current folder)"
+        )
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -50,6 +52,8 @@ class PartyConfig:
     id_rule: IdRule = field(default_factory=IdRule)
     out_dir: Path = Path("out")
     source: Path = Path()
+    accept_from: tuple[str, ...] = ()  # vfl serve: who may propose jobs
+    allowed_models: tuple[str, ...] = ("lr", "sbt", "none")
 
 
 def load_party_config(path: str | Path) -> PartyConfig:
@@ -62,8 +66,9 @@ def load_party_config(path: str | Path) -> PartyConfig:
     name = check_party_name(_need(party, "name", p, "party"))
     peers = {check_party_name(k): str(v) for k, v in (d.get("peers") or {}).items()}
     if not peers:
-        raise ConfigError(f"{p}: no [peers]", "list every other party as name = \"host:port\"")
+        raise ConfigError(f"{p}: no [peers]", 'list every other party as name = "host:port"')
     data = d.get("data") or {}
+    policy = d.get("serve") or {}
     return PartyConfig(
         name=name,
         listen=str(_need(party, "listen", p, "party")),
@@ -76,6 +81,8 @@ def load_party_config(path: str | Path) -> PartyConfig:
         peers=peers,
         out_dir=(base / str(party.get("out", "../out"))).resolve(),
         source=p,
+        accept_from=tuple(policy.get("accept_from", list(peers))),
+        allowed_models=tuple(policy.get("models", ["lr", "sbt", "none"])),
     )
 
 
@@ -102,7 +109,7 @@ def load_job(path: str | Path) -> JobFile:
     if model not in ("lr", "sbt", "none"):
         raise ConfigError(f"{p}: unknown model {model!r}", "use lr, sbt or none")
     if model != "none" and active is None:
-        raise ConfigError(f"{p}: training needs [job] active = the label holder", "e.g. active = \"insurer\"")
+        raise ConfigError(f"{p}: training needs [job] active = the label holder", 'e.g. active = "insurer"')
     order = [active, *[q for q in parties if q != active]] if active else parties
     spec = JobSpec(
         job_id=check_job_id(str(_need(job, "id", p, "job"))),

@@ -13,7 +13,10 @@ def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     y = np.asarray(y).astype(int)
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
     if len(np.unique(y)) < 2:
-        return {"log_loss": float(log_loss(y, p, labels=[0, 1])), "accuracy": float(accuracy_score(y, p >= 0.5))}
+        return {
+            "log_loss": float(log_loss(y, p, labels=[0, 1])),
+            "accuracy": float(accuracy_score(y, p >= 0.5)),
+        }
     fpr, tpr, _ = roc_curve(y, p)
     return {
         "auc": float(roc_auc_score(y, p)),

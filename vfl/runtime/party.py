@@ -27,27 +27,40 @@ def party_out_dir(cfg: PartyConfig, job: JobFile) -> Path:
 def _check(job: JobFile, cfg: PartyConfig) -> None:
     spec = job.spec
     if cfg.name not in spec.order:
-        raise ConfigError(f"{cfg.name} is not a party of job {spec.job_id} ({', '.join(spec.order)})",
-                          "run with --as one of the job's parties")
+        raise ConfigError(
+            f"{cfg.name} is not a party of job {spec.job_id} ({', '.join(spec.order)})",
+            "run with --as one of the job's parties",
+        )
     missing = [p for p in spec.order if p != cfg.name and p not in cfg.peers]
     if missing:
         raise ConfigError(f"{cfg.source}: no address for {', '.join(missing)}", "add them under [peers]")
     is_active = cfg.name == spec.active
     if spec.model != "none" and is_active and not cfg.label_column:
-        raise ConfigError(f"{cfg.name} is the job's label holder but its config names no label column",
-                          "set label_column under [data]")
+        raise ConfigError(
+            f"{cfg.name} is the job's label holder but its config names no label column",
+            "set label_column under [data]",
+        )
     if not is_active and cfg.label_column:
-        raise ConfigError(f"{cfg.name} is not the label holder but its config names a label column",
-                          "only the active party's config has label_column")
+        raise ConfigError(
+            f"{cfg.name} is not the label holder but its config names a label column",
+            "only the active party's config has label_column",
+        )
 
 
 def run_as(job: JobFile, cfg: PartyConfig, settings: GrpcSettings | None = None) -> PartyOutcome:
     _check(job, cfg)
-    table = read_party_table(cfg.data, name=cfg.name, id_column=cfg.id_column, label_column=cfg.label_column,
-                             nan_policy=cfg.nan_policy, id_rule=cfg.id_rule)  # type: ignore[arg-type]
+    table = read_party_table(
+        cfg.data,
+        name=cfg.name,
+        id_column=cfg.id_column,
+        label_column=cfg.label_column,
+        nan_policy=cfg.nan_policy,
+        id_rule=cfg.id_rule,
+    )  # type: ignore[arg-type]
     peers = {p: cfg.peers[p] for p in job.spec.order if p != cfg.name}
-    channel = GrpcChannel(cfg.name, cfg.listen, peers, job.spec.job_id, party_files(cfg.cert_dir, cfg.name),
-                          settings=settings)
+    channel = GrpcChannel(
+        cfg.name, cfg.listen, peers, job.spec.job_id, party_files(cfg.cert_dir, cfg.name), settings=settings
+    )
     try:
         outcome = run_party_job(job.spec, table, channel)
     finally:

@@ -45,8 +45,8 @@ def write_federation(cfg: SimulationConfig, spec: JobSpec, root: Path, out_dir: 
         lines = [
             "[party]",
             f"name = {_toml_value(p.name)}",
-            f"listen = \"127.0.0.1:{ports[p.name]}\"",
-            "certs = \"certs\"",
+            f'listen = "127.0.0.1:{ports[p.name]}"',
+            'certs = "certs"',
             f"out = {_toml_value(str(out_dir.resolve()))}",
             "",
             "[data]",
@@ -59,7 +59,7 @@ def write_federation(cfg: SimulationConfig, spec: JobSpec, root: Path, out_dir: 
         if p.label_column:
             lines.append(f"label_column = {_toml_value(p.label_column)}")
         lines += ["", "[peers]"]
-        lines += [f"{q} = \"127.0.0.1:{ports[q]}\"" for q in spec.order if q != p.name]
+        lines += [f'{q} = "127.0.0.1:{ports[q]}"' for q in spec.order if q != p.name]
         (root / f"{p.name}.toml").write_text("\n".join(lines) + "\n")
     job = [
         "[job]",
@@ -90,7 +90,9 @@ def run_as_processes(
         logs[name] = open(root / f"{name}.log", "wb")
         procs[name] = subprocess.Popen(
             [sys.executable, "-m", "vfl", "run", str(job_path), "--as", name, "--quiet"],
-            stdout=logs[name], stderr=subprocess.STDOUT, env=env,
+            stdout=logs[name],
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     deadline = time.monotonic() + timeout
     failed: list[str] = []
@@ -115,5 +117,7 @@ def run_as_processes(
     if failed or any(p.returncode != 0 for p in procs.values()):
         name = failed[0] if failed else next(n for n, p in procs.items() if p.returncode != 0)
         tail = (root / f"{name}.log").read_text(errors="replace").strip().splitlines()[-6:]
-        raise PeerError(f"party process {name} failed:\n    " + "\n    ".join(tail), f"full log: {root / name}.log")
+        raise PeerError(
+            f"party process {name} failed:\n    " + "\n    ".join(tail), f"full log: {root / name}.log"
+        )
     return {name: json.loads((out_dir / name / "result.json").read_text()) for name in parties}

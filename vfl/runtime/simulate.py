@@ -101,8 +101,9 @@ def summarise(
     }
 
 
-def add_baseline(summary: dict[str, Any], cfg: SimulationConfig, tables: dict[str, PartyTable],
-                 aligned_ids: np.ndarray) -> None:
+def add_baseline(
+    summary: dict[str, Any], cfg: SimulationConfig, tables: dict[str, PartyTable], aligned_ids: np.ndarray
+) -> None:
     """Centralised model on the same aligned rows and split (simulation only: it sees all rows)."""
     if cfg.model == "none":
         return
@@ -116,7 +117,9 @@ def add_baseline(summary: dict[str, Any], cfg: SimulationConfig, tables: dict[st
     summary["baseline"]["model"] = "scikit-learn LogisticRegression" if cfg.model == "lr" else "xgboost hist"
 
 
-def _in_memory(cfg: SimulationConfig, spec: JobSpec, tables: dict[str, PartyTable]) -> dict[str, dict[str, Any]]:
+def _in_memory(
+    cfg: SimulationConfig, spec: JobSpec, tables: dict[str, PartyTable]
+) -> dict[str, dict[str, Any]]:
     def work(name: str, channel: Channel) -> PartyOutcome:
         return run_party_job(spec, tables[name], channel)
 

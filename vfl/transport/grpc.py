@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from vfl.transport.memory import MemoryHub
 from vfl.transport.tls import TlsFiles
 from vfl.wire.v1 import common_pb2, mailbox_pb2_grpc
 
-__all__ = ["GrpcChannel", "GrpcSettings", "CHUNK_BYTES"]
+__all__ = ["CHUNK_BYTES", "GrpcChannel", "GrpcSettings", "MailboxServer"]
 
 CHUNK_BYTES = 2 << 20
 _GRPC_LIMIT = CHUNK_BYTES + (1 << 16)
@@ -43,15 +44,22 @@ class GrpcSettings:
     max_message_bytes: int = MAX_MESSAGE_BYTES
 
 
-class _Inbox(mailbox_pb2_grpc.MailboxServicer):
-    """Checks each delivery against mTLS identity, route and job; reassembles chunks."""
+_PROPOSE_TOPIC = "job/propose"
 
-    def __init__(self, me: str, peers: set[str], job_id: str, hub: MemoryHub, limit: int):
-        self.me, self.peers, self.job_id, self.hub, self.limit = me, peers, job_id, hub, limit
-        self._parts: dict[tuple[str, str], list[bytes]] = {}
+
+class _Router(mailbox_pb2_grpc.MailboxServicer):
+    """Checks each delivery against mTLS identity and route, reassembles chunks, and files it in
+    the inbox of its job. A job proposal for a job not yet open is queued for ``vfl serve``."""
+
+    def __init__(self, me: str, peers: set[str], limit: int):
+        self.me, self.peers, self.limit = me, peers, limit
+        self.jobs: dict[str, MemoryHub] = {}
+        self.proposals: queue.Queue[common_pb2.Envelope] = queue.Queue()
+        self.accept_proposals = False
+        self._parts: dict[tuple[str, str, str], list[bytes]] = {}
         self._lock = threading.Lock()
 
-    def Deliver(self, request: common_pb2.Envelope, context: grpc.ServicerContext) -> common_pb2.Ack:  # noqa: N802
+    def Deliver(self, request: common_pb2.Envelope, context: grpc.ServicerContext) -> common_pb2.Ack:
         cn = [v.decode() for v in context.auth_context().get("x509_common_name", [])]
         if request.sender not in cn:
             context.abort(
@@ -61,21 +69,32 @@ class _Inbox(mailbox_pb2_grpc.MailboxServicer):
         if request.sender not in self.peers or request.receiver != self.me:
             context.abort(
                 grpc.StatusCode.PERMISSION_DENIED,
-                f"{request.sender}->{request.receiver} is not a route of {self.me} in this job",
+                f"{request.sender}->{request.receiver} is not a route of {self.me}",
             )
-        if request.job_id != self.job_id:
+        hub = self.jobs.get(request.job_id)
+        proposal = hub is None and self.accept_proposals and request.topic == _PROPOSE_TOPIC
+        if hub is None and not proposal:
+            open_jobs = ", ".join(repr(j) for j in self.jobs) or "none"
             context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
-                f"{self.me} runs job {self.job_id!r}, not {request.job_id!r}",
+                f"{self.me} runs job {open_jobs}, not {request.job_id!r}",
             )
-        if request.chunks < 1 or request.chunk >= request.chunks or request.chunks * CHUNK_BYTES > self.limit + CHUNK_BYTES:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad chunk numbering or message over the size limit")
-        key = (request.sender, request.topic)
+        if (
+            request.chunks < 1
+            or request.chunk >= request.chunks
+            or (request.chunks - 1) * CHUNK_BYTES > self.limit
+        ):
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "bad chunk numbering or message over the size limit"
+            )
+        key = (request.job_id, request.sender, request.topic)
         with self._lock:
             parts = self._parts.setdefault(key, [])
             if request.chunk != len(parts):
                 self._parts.pop(key, None)
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"chunk {request.chunk} out of order on {request.topic}")
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"chunk {request.chunk} out of order on {request.topic}"
+                )
             parts.append(request.payload)
             if len(parts) < request.chunks:
                 return common_pb2.Ack(status="chunk")
@@ -84,15 +103,78 @@ class _Inbox(mailbox_pb2_grpc.MailboxServicer):
         whole.CopyFrom(request)
         whole.payload = b"".join(parts)
         whole.chunk, whole.chunks = 0, 1
-        self.hub.put(request.sender, self.me, request.topic, whole.SerializeToString())
+        if proposal:
+            self.proposals.put(whole)
+        else:
+            assert hub is not None
+            hub.put(request.sender, self.me, request.topic, whole.SerializeToString())
         return common_pb2.Ack(status="ok")
 
-    def Ping(self, request: common_pb2.Ack, context: grpc.ServicerContext) -> common_pb2.Ack:  # noqa: N802
-        return common_pb2.Ack(status=self.job_id)
+    def Ping(self, request: common_pb2.Ack, context: grpc.ServicerContext) -> common_pb2.Ack:
+        return common_pb2.Ack(status="alive")
+
+
+class MailboxServer:
+    """One party's gRPC server (mTLS required) and its clients to every peer. Lives for one job
+    (``vfl run``) or for many (``vfl serve``)."""
+
+    def __init__(self, me: str, listen: str, peers: dict[str, str], tls: TlsFiles, settings: GrpcSettings):
+        self.me, self.addresses, self.settings = me, dict(peers), settings
+        ca, cert, key = tls.read()
+        self.router = _Router(me, set(peers), settings.max_message_bytes)
+        self._server = grpc.server(ThreadPoolExecutor(max_workers=8), options=_OPTIONS)
+        mailbox_pb2_grpc.add_MailboxServicer_to_server(self.router, self._server)
+        creds = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=True)
+        try:
+            port = self._server.add_secure_port(listen, creds)
+        except RuntimeError as exc:
+            raise ConfigError(
+                f"{me} cannot listen on {listen}: {exc}", "is another process using the port?"
+            ) from exc
+        if port == 0:
+            raise ConfigError(f"{me} cannot listen on {listen}", "is another process using the port?")
+        self.port = port
+        self._server.start()
+        client_creds = grpc.ssl_channel_credentials(
+            root_certificates=ca, private_key=key, certificate_chain=cert
+        )
+        self.stubs: dict[str, mailbox_pb2_grpc.MailboxStub] = {}
+        self._channels = []
+        for name, addr in peers.items():
+            ch = grpc.secure_channel(
+                addr, client_creds, options=[*_OPTIONS, ("grpc.ssl_target_name_override", name)]
+            )
+            self._channels.append(ch)
+            self.stubs[name] = mailbox_pb2_grpc.MailboxStub(ch)
+
+    def open_job(self, job_id: str, parties: list[str], timeout: float) -> MemoryHub:
+        hub = MemoryHub(parties, job_id, timeout)
+        self.router.jobs[job_id] = hub
+        return hub
+
+    def close_job(self, job_id: str) -> None:
+        self.router.jobs.pop(job_id, None)
+
+    def next_proposal(self, timeout: float | None = None) -> common_pb2.Envelope | None:
+        """``vfl serve``: the next job proposal from a peer (None when ``timeout`` passes)."""
+        self.router.accept_proposals = True
+        try:
+            return self.router.proposals.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def stop(self) -> None:
+        self._server.stop(grace=1.0).wait(5.0)
+        for ch in self._channels:
+            ch.close()
 
 
 class GrpcChannel(Channel):
-    """A party's Channel over gRPC/mTLS. ``peers`` maps each peer's name to its address."""
+    """A party's Channel for one job over gRPC/mTLS. ``peers`` maps each peer to its address.
+
+    With ``server`` given (``vfl serve``), the job uses that long-lived server; otherwise the
+    channel runs its own server on ``listen`` and stops it on close.
+    """
 
     def __init__(
         self,
@@ -104,32 +186,19 @@ class GrpcChannel(Channel):
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         settings: GrpcSettings | None = None,
+        server: MailboxServer | None = None,
     ):
         super().__init__(me, [me, *peers], job_id, timeout)
-        self.addresses = dict(peers)
         self.settings = settings or GrpcSettings()
-        ca, cert, key = tls.read()
-        self._hub = MemoryHub([me, *peers], job_id, timeout)
-        self._server = grpc.server(ThreadPoolExecutor(max_workers=8), options=_OPTIONS)
-        mailbox_pb2_grpc.add_MailboxServicer_to_server(
-            _Inbox(me, set(peers), job_id, self._hub, self.settings.max_message_bytes), self._server
-        )
-        creds = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=True)
-        try:
-            port = self._server.add_secure_port(listen, creds)
-        except RuntimeError as exc:
-            raise ConfigError(f"{me} cannot listen on {listen}: {exc}", "is another process using the port?") from exc
-        if port == 0:
-            raise ConfigError(f"{me} cannot listen on {listen}", "is another process using the port?")
-        self.port = port
-        self._server.start()
-        client_creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
-        self._stubs = {}
-        self._channels = []
-        for name, addr in peers.items():
-            ch = grpc.secure_channel(addr, client_creds, options=[*_OPTIONS, ("grpc.ssl_target_name_override", name)])
-            self._channels.append(ch)
-            self._stubs[name] = mailbox_pb2_grpc.MailboxStub(ch)
+        self._own_server = server is None
+        self.server = server or MailboxServer(me, listen, peers, tls, self.settings)
+        self.addresses = self.server.addresses
+        self._stubs = self.server.stubs
+        self._hub = self.server.open_job(job_id, [me, *peers], timeout)
+
+    def inject(self, env: common_pb2.Envelope) -> None:
+        """File an envelope that reached the server before this job was open (the proposal)."""
+        self._hub.put(env.sender, self.me, env.topic, env.SerializeToString())
 
     # -- sending ---------------------------------------------------------------------------------
     def _deliver(self, peer: str, topic: str, env: common_pb2.Envelope) -> None:
@@ -210,18 +279,25 @@ class GrpcChannel(Channel):
             return False
 
     def close(self) -> None:
-        self._server.stop(grace=1.0).wait(5.0)
-        for ch in self._channels:
-            ch.close()
+        self.server.close_job(self.job_id)
+        if self._own_server:
+            self.server.stop()
 
 
 def _rejected(peer: str, address: str, exc: grpc.RpcError) -> Exception:
     code = exc.code()  # type: ignore[attr-defined]
     details = exc.details() or ""  # type: ignore[attr-defined]
     if code == grpc.StatusCode.PERMISSION_DENIED:
-        return PeerError(f"{peer} at {address} refused our message: {details}", "check the certificates and the party names")
+        return PeerError(
+            f"{peer} at {address} refused our message: {details}",
+            "check the certificates and the party names",
+        )
     if code == grpc.StatusCode.FAILED_PRECONDITION:
-        return WireError(f"{peer} refused our message: {details}", "make sure every party runs the same job file")
+        return WireError(
+            f"{peer} refused our message: {details}", "make sure every party runs the same job file"
+        )
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return WireError(f"{peer} refused a message over its size limit: {details}", "raise the limit on both sides")
+        return WireError(
+            f"{peer} refused a message over its size limit: {details}", "raise the limit on both sides"
+        )
     return PeerError(f"{peer} at {address} failed: {code.name} {details}", "check its log")
