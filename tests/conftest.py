@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -13,3 +15,25 @@ def fate_dir() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"shared data missing at {SHARED_DATA}: CI clones the repo with shared/ beside it")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def three_party_breast(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """breast (569 rows) as insurer (label + 10), hospital (10) and pharma (10), each missing a
+    few patients and in its own order: small enough for process-level tests."""
+    guest = pd.read_csv(SHARED_DATA / "breast_hetero_guest.csv")
+    host = pd.read_csv(SHARED_DATA / "breast_hetero_host.csv").set_index("id").loc[guest["id"]].reset_index()
+    ids = guest["id"].map(lambda i: f"B-{int(i):04d}")
+    frames = {
+        "insurer": pd.concat([ids.rename("pid"), guest.drop(columns="id")], axis=1),
+        "hospital": pd.concat([ids.rename("pid"), host[[f"x{i}" for i in range(10)]]], axis=1),
+        "pharma": pd.concat([ids.rename("pid"), host[[f"x{i}" for i in range(10, 20)]]], axis=1),
+    }
+    rng = np.random.default_rng(3)
+    d = tmp_path_factory.mktemp("breast3")
+    out = {}
+    for name, df in frames.items():
+        df = df[rng.random(len(df)) < 0.95].sample(frac=1.0, random_state=int(rng.integers(1000)))
+        out[name] = d / f"{name}.csv"
+        df.to_csv(out[name], index=False)
+    return out

@@ -45,7 +45,13 @@ def test_no_pickle_in_package() -> None:
     assert not offenders, offenders
 
 
-PUBLIC_API = ["__version__"]
+PUBLIC_API = [
+    "Federation",
+    "SecureBoostClassifier",
+    "SecureBoostRegressor",
+    "VerticalLogisticRegression",
+    "__version__",
+]
 
 
 def test_public_api_is_pinned() -> None:

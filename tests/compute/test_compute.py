@@ -185,3 +185,16 @@ def test_route_rows(backend: Backend) -> None:
 def test_unknown_device() -> None:
     with pytest.raises(ConfigError, match="unknown compute device"):
         get_backend("tpu")
+
+
+def test_public_names_are_pinned() -> None:
+    import vfl.compute as c
+
+    assert sorted(c.__all__) == sorted([
+        "Backend", "BestSplit", "BinMapper", "OBJECTIVES", "SplitRule", "accuracy", "auc",
+        "auc_ovr", "base_margin", "best_split", "bincount", "check_labels", "fit_bins",
+        "get_backend", "grad_hess", "histogram", "leaf_weight", "n_outputs", "rmse",
+        "route_rows", "sigmoid", "softmax", "split_gains", "tie_tolerance", "to_numpy",
+        "transform_margin",
+    ])
+    assert all(hasattr(c, name) for name in c.__all__)

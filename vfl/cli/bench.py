@@ -11,6 +11,7 @@ from rich.table import Table
 
 from vfl.cli.bench_crypto import crypto
 from vfl.cli.bench_lr import lr
+from vfl.cli.bench_sbt import sbt
 from vfl.cli.errors import friendly_errors
 from vfl.runtime.atomic import write_json_atomic
 from vfl.runtime.bench_psi import run_psi_bench
@@ -89,3 +90,4 @@ def bench_psi(parties, rows, overlap, cores, baseline_rows, openmined_python, no
 
 bench.add_command(crypto)
 bench.add_command(lr)
+bench.add_command(sbt)

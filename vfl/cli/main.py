@@ -8,6 +8,7 @@ Quick start (three parties, embedded data, all in this process):
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -15,9 +16,13 @@ from rich.console import Console
 
 from vfl.cli.bench import bench
 from vfl.cli.errors import friendly_errors
+from vfl.cli.report import report
 from vfl.core.errors import ConfigError
 from vfl.data.ids import IdRule
 from vfl.data.synth import write_synthetic
+from vfl.report.html import build_report
+from vfl.report.plots import write_plots
+from vfl.report.progress import make_progress
 from vfl.report.summary import print_summary
 from vfl.runtime.config import build_simulation_config
 from vfl.runtime.jobfile import load_job, load_party_config
@@ -93,9 +98,28 @@ def _common_data_options(fn):  # type: ignore[no-untyped-def]
 @click.option("--test-size", type=float, default=0.2, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: progress and the summary as JSON lines, for scripts and CI.",
+)
 @friendly_errors
 def simulate(
-    data, id_column, id_case, nan_policy, out_dir, label, model, he, transport, test_size, seed, quiet
+    data,
+    id_column,
+    id_case,
+    nan_policy,
+    out_dir,
+    label,
+    model,
+    he,
+    transport,
+    test_size,
+    seed,
+    quiet,
+    log_format,
 ):  # type: ignore[no-untyped-def]
     """Run all parties in one command: PSI alignment, then training.
 
@@ -117,10 +141,18 @@ def simulate(
         nan_policy=nan_policy,
         id_rule=IdRule(case=id_case),
     )
-    summary = run_simulation(cfg)
-    if not quiet:
+    with make_progress("json" if log_format == "json" else "quiet" if quiet else "rich") as sink:
+        summary = run_simulation(cfg, progress=sink.callback)
+    if model != "none":
+        write_plots(out_dir, summary)
+        build_report(out_dir)
+    if log_format == "json":
+        click.echo(json.dumps({"event": "summary", **summary}))
+    elif not quiet:
         print_summary(summary, Console())
         click.echo(f"aligned rows: {summary['intersection']}   summary: {out_dir / 'summary.json'}")
+        if model != "none":
+            click.echo(f"report: {out_dir / 'report.html'}   plots: {out_dir / 'plots'}/")
 
 
 @cli.command()
@@ -266,6 +298,7 @@ def certs_issue(cert_dir, name, hosts):  # type: ignore[no-untyped-def]
 
 
 cli.add_command(bench)
+cli.add_command(report)
 
 
 def main() -> None:

@@ -73,7 +73,8 @@ def fit_bins(xp: Any, X: Any, max_bin: int) -> BinMapper:
     """Quantile cut points per feature, at most ``max_bin`` bins for present values.
 
     A feature with at most ``max_bin`` distinct values gets one bin per value (cuts halfway
-    between neighbours); otherwise cuts sit at the i/max_bin quantiles of its present values.
+    between neighbours); otherwise the i/max_bin quantile values v_i of its present values
+    start new bins, as in xgboost's ``hist`` (left of the cut means ``x < v_i``).
     """
     if not 2 <= max_bin <= 1024:
         raise ConfigError(f"max_bin={max_bin} is out of range", "use 2 <= max_bin <= 1024")
@@ -92,6 +93,8 @@ def fit_bins(xp: Any, X: Any, max_bin: int) -> BinMapper:
             idx = xp.asarray([(i * n) // max_bin for i in range(1, max_bin)], dtype=xp.int64,
                              device=_dev(v))
             c = xp.sort(xp.unique_values(xp.take(v, idx)))
-            c = c[c < uniq[-1]]  # a cut at the maximum would leave an empty last bin
+            c = c[c > uniq[0]]  # a cut below every value would leave an empty first bin
+            # "x < v" (xgboost's rule for a cut value v) is "x <= the float just below v".
+            c = xp.nextafter(c, xp.full_like(c, -xp.inf))
         cuts.append(np.asarray(to_numpy(c), dtype=np.float64))
     return BinMapper(cuts, max_bin)

@@ -13,6 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from vfl.data.table import PartyTable
+from vfl.report.curves import roc_points
 from vfl.runtime.metrics import binary_metrics
 
 __all__ = ["centralised_baseline"]
@@ -48,8 +49,9 @@ def centralised_baseline(
     aligned: list[PartyTable],
     train_rows: np.ndarray,
     test_rows: np.ndarray,
-) -> dict[str, float]:
-    """Fit the centralised counterpart (scikit-learn LR or xgboost hist) on the same split."""
+) -> dict[str, Any]:
+    """Fit the centralised counterpart (scikit-learn LR or xgboost hist) on the same split; the
+    test ROC comes back under "curve"."""
     x = np.hstack([t.features for t in aligned])
     y = next(t.label for t in aligned if t.label is not None)
     assert y is not None
@@ -57,4 +59,5 @@ def centralised_baseline(
     out = {f"train_{k}": v for k, v in binary_metrics(y[train_rows], p_tr).items()}
     if len(test_rows):
         out.update({f"test_{k}": v for k, v in binary_metrics(y[test_rows], p_te).items()})
+        out["curve"] = {**roc_points(y[test_rows], p_te), "split": "test"}
     return out

@@ -33,6 +33,8 @@ def _canonical(spec: JobSpec) -> str:
             "test_size": spec.test_size,
             "seed": spec.seed,
             "params": spec.model_params,
+            "task": spec.task,
+            "model_job_id": spec.model_job_id,
         },
         sort_keys=True,
     )
@@ -48,6 +50,8 @@ def proposal_of(spec: JobSpec) -> job_pb2.JobProposal:
         test_size=spec.test_size,
         seed=spec.seed,
         params_json=json.dumps(spec.model_params, sort_keys=True),
+        task=spec.task,
+        model_job_id=spec.model_job_id,
         spec_sha256=hashlib.sha256(_canonical(spec).encode()).hexdigest(),
     )
 
@@ -69,7 +73,11 @@ def spec_of(msg: job_pb2.JobProposal) -> JobSpec:
         test_size=msg.test_size,
         seed=int(msg.seed),
         model_params=params,
+        task=msg.task or "train",
+        model_job_id=msg.model_job_id,
     )
+    if spec.task not in ("train", "predict"):
+        raise ProtocolError(f"unknown job task {spec.task!r}")
     if hashlib.sha256(_canonical(spec).encode()).hexdigest() != msg.spec_sha256:
         raise ProtocolError("job proposal does not match its own hash")
     return spec

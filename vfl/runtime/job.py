@@ -6,17 +6,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vfl.core.errors import ConfigError, DataError, ProtocolError
 from vfl.data.table import PartyTable
+from vfl.report.curves import roc_points
 from vfl.runtime.metrics import binary_metrics
+from vfl.runtime.modelfile import part_sha256
 from vfl.runtime.psi_job import align_party
 from vfl.runtime.training import MODELS, make_params
 from vfl.transport.channel import Channel
+from vfl.wire.v1 import job_pb2
 
-__all__ = ["JobSpec", "PartyOutcome", "run_party_job", "split_rows"]
+if TYPE_CHECKING:
+    from vfl.runtime.modelfile import ModelFile
+
+__all__ = ["JobSpec", "PartyOutcome", "exchange_fingerprints", "run_party_job", "split_rows"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -33,6 +41,8 @@ class JobSpec:
     test_size: float = 0.2
     seed: int = 42
     model_params: dict[str, Any] = field(default_factory=dict)
+    task: str = "train"  # "train" | "predict"
+    model_job_id: str = ""  # predict: the training job whose parts score the rows
 
 
 @dataclass
@@ -46,6 +56,9 @@ class PartyOutcome:
     model: Any = None
     metrics: dict[str, float] = field(default_factory=dict)  # at the active only
     fit_stats: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, str] = field(default_factory=dict)  # every party's part fingerprint
+    scores: np.ndarray | None = None  # predict task, at the active: one score per aligned row
+    curve: dict[str, Any] = field(default_factory=dict)  # the active's test ROC (its own labels)
 
     def to_dict(self) -> dict[str, Any]:
         """What this party reports about itself (no rows, no scores)."""
@@ -57,6 +70,7 @@ class PartyOutcome:
             "psi_scalar_mults": self.psi_scalar_mults,
             "metrics": self.metrics,
             "fit_stats": self.fit_stats,
+            "curve": self.curve,
         }
 
 
@@ -74,8 +88,14 @@ def run_party_job(
     progress: Progress | None = None,
     *,
     agreed: bool = False,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    model_file: ModelFile | None = None,
 ) -> PartyOutcome:
-    """Our side of the whole job. ``agreed``: the handshake already ran (``vfl serve``)."""
+    """Our side of the whole job. ``agreed``: the handshake already ran (``vfl serve``).
+    ``checkpoint_dir``: where this party checkpoints after each epoch / tree; ``resume``: continue
+    from the checkpoint found there (every party of the job resumes together). ``model_file``:
+    this party's trained part, for a ``predict`` task."""
     from vfl.runtime.handshake import answer, propose, same_job
 
     t0 = time.perf_counter()
@@ -94,15 +114,23 @@ def run_party_job(
         bytes_sent=0,
         psi_scalar_mults=aligned.psi.scalar_mults,
     )
-    if spec.model != "none":
+    if spec.task == "predict":
+        _predict(spec, aligned.table, channel, out, model_file)
+    elif spec.model != "none":
         assert spec.active is not None
         kind = MODELS[spec.model]
         params = make_params(spec.model, spec.he, spec.seed, spec.model_params)
         train_rows, test_rows = split_rows(aligned.psi.size, spec.test_size, spec.seed)
         train, test = aligned.table.take(train_rows), aligned.table.take(test_rows)
         t1 = time.perf_counter()
-        out.model = kind.fit(channel, train, active=spec.active, params=params, progress=progress)
+        extra = {}
+        if checkpoint_dir is not None:
+            from vfl.runtime.checkpoint import Checkpoint
+
+            extra["checkpoint"] = Checkpoint(checkpoint_dir, channel.me, spec.job_id, resume=resume)
+        out.model = kind.fit(channel, train, active=spec.active, params=params, progress=progress, **extra)
         seconds["train"] = time.perf_counter() - t1
+        out.parts = exchange_fingerprints(channel, part_sha256(out.model.to_dict()))
         t2 = time.perf_counter()
         p_train = kind.predict(channel, out.model, train)
         p_test = kind.predict(channel, out.model, test) if len(test_rows) else None
@@ -113,6 +141,43 @@ def run_party_job(
             out.metrics = {f"train_{k}": v for k, v in binary_metrics(train.label, p_train).items()}
             if p_test is not None:
                 out.metrics.update({f"test_{k}": v for k, v in binary_metrics(test.label, p_test).items()})
+                out.curve = {**roc_points(test.label, p_test), "split": "test"}
     out.bytes_sent = channel.stats.total_bytes_sent
     seconds["total"] = time.perf_counter() - t0
     return out
+
+
+def exchange_fingerprints(channel: Channel, mine: str) -> dict[str, str]:
+    """Every party tells every other the SHA-256 of its model part."""
+    msg = job_pb2.PartFingerprint(party=channel.me, sha256=mine)
+    for peer in channel.peers:
+        channel.send(peer, "model/fingerprint", msg)
+    parts = {channel.me: mine}
+    for peer in channel.peers:
+        got = channel.recv(peer, "model/fingerprint", job_pb2.PartFingerprint)
+        if got.party != peer or len(got.sha256) != 64:
+            raise ProtocolError(f"{peer} sent a malformed part fingerprint")
+        parts[peer] = got.sha256
+    return parts
+
+
+def _predict(
+    spec: JobSpec, table: PartyTable, channel: Channel, out: PartyOutcome, model: ModelFile | None
+) -> None:
+    """Score the aligned rows with the parts of training job ``spec.model_job_id``; first check
+    that every party holds the part the others recorded (mismatched parts are refused)."""
+    if model is None or model.job_id != spec.model_job_id:
+        raise ConfigError(
+            f"{channel.me} has no model part of training job {spec.model_job_id!r}",
+            "keep each party's OUT/.../model.json from training and point the prediction at it",
+        )
+    theirs = exchange_fingerprints(channel, model.sha256)
+    wrong = sorted(p for p, h in theirs.items() if model.parts.get(p) != h)
+    if wrong or set(theirs) != set(model.parts):
+        raise DataError(
+            f"model parts do not belong together: {', '.join(wrong) or 'the party set'} differ from training",
+            "every party must use the model part written by the same training job",
+        )
+    t = time.perf_counter()
+    out.scores = MODELS[model.kind].predict(channel, model.part, table)
+    out.seconds["predict"] = time.perf_counter() - t

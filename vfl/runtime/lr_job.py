@@ -26,6 +26,7 @@ from vfl.protocols.lr import (
     train_passive,
 )
 from vfl.protocols.lr.params import Progress
+from vfl.protocols.lr.resume import Checkpointer
 from vfl.transport.channel import Channel
 
 __all__ = ["LRParams", "LRPartyModel", "fit_lr_party", "predict_lr_party"]
@@ -92,8 +93,13 @@ def fit_lr_party(
     active: str,
     params: LRParams,
     progress: Progress | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> LRPartyModel:
-    """Train this party's part; every party of the job calls this on its aligned rows."""
+    """Train this party's part; every party of the job calls this on its aligned rows.
+
+    ``checkpoint`` (e.g. ``vfl.runtime.checkpoint.Checkpoint``): saved after every epoch; when it
+    was opened with ``resume=True``, training continues from the newest epoch all parties hold.
+    """
     parties = sorted([channel.me, *channel.peers])
     if active not in parties:
         raise ConfigError(f"active party {active!r} is not in the job ({', '.join(parties)})",
@@ -105,12 +111,12 @@ def fit_lr_party(
         passives = [p for p in parties if p != active]
         scheme = make_scheme(params.he)
         fit = train_active(channel, table.features, table.label, passives=passives,
-                           scheme=scheme, params=params, progress=progress)
+                           scheme=scheme, params=params, progress=progress, checkpoint=checkpoint)
     else:
         fit = train_passive(
             channel, table.features, active=active,
             open_scheme=lambda msg: scheme_from_public_context(msg, channel.job_id),
-            params=params, progress=progress,
+            params=params, progress=progress, checkpoint=checkpoint,
         )
     return _model(channel, table, active, parties, params, fit)
 
@@ -146,6 +152,7 @@ def _model(channel: Channel, table: PartyTable, active: str, parties: list[str],
         "dp_epsilon": fit.dp_epsilon,
         "dp_delta": fit.dp_delta,
         "noise_multiplier": fit.noise_multiplier,
+        "resumed_from_epoch": fit.resumed_from,
     }
     return LRPartyModel(
         party=channel.me, role="active" if channel.me == active else "passive", active=active,

@@ -7,10 +7,12 @@ writes only its own outputs (``OUT/NAME/``), atomically and only once the job su
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from vfl.core.errors import ConfigError
 from vfl.data.readers import read_party_table
-from vfl.runtime.job import PartyOutcome, run_party_job
+from vfl.data.table import PartyTable
+from vfl.runtime.job import JobSpec, PartyOutcome, run_party_job
 from vfl.runtime.jobfile import JobFile, PartyConfig
 from vfl.runtime.outputs import write_party_outputs
 from vfl.transport.grpc import GrpcChannel, GrpcSettings
@@ -47,23 +49,44 @@ def _check(job: JobFile, cfg: PartyConfig) -> None:
         )
 
 
-def run_as(job: JobFile, cfg: PartyConfig, settings: GrpcSettings | None = None) -> PartyOutcome:
-    _check(job, cfg)
-    table = read_party_table(
+def run_with_peers(
+    cfg: PartyConfig,
+    spec: JobSpec,
+    table: PartyTable,
+    *,
+    settings: GrpcSettings | None = None,
+    **job_options: Any,
+) -> PartyOutcome:
+    """Run our side of ``spec`` with the peers our config names (they run ``vfl run`` or
+    ``vfl serve``), over gRPC with mutual TLS."""
+    missing = [p for p in spec.order if p != cfg.name and p not in cfg.peers]
+    if missing:
+        raise ConfigError(f"{cfg.source}: no address for {', '.join(missing)}", "add them under [peers]")
+    peers = {p: cfg.peers[p] for p in spec.order if p != cfg.name}
+    tls = party_files(cfg.cert_dir, cfg.name)
+    channel = GrpcChannel(cfg.name, cfg.listen, peers, spec.job_id, tls, settings=settings)
+    try:
+        return run_party_job(spec, table, channel, **job_options)
+    finally:
+        channel.close()
+
+
+def read_own_table(cfg: PartyConfig) -> PartyTable:
+    return read_party_table(
         cfg.data,
         name=cfg.name,
         id_column=cfg.id_column,
         label_column=cfg.label_column,
-        nan_policy=cfg.nan_policy,
+        nan_policy=cfg.nan_policy,  # type: ignore[arg-type]
         id_rule=cfg.id_rule,
-    )  # type: ignore[arg-type]
-    peers = {p: cfg.peers[p] for p in job.spec.order if p != cfg.name}
-    channel = GrpcChannel(
-        cfg.name, cfg.listen, peers, job.spec.job_id, party_files(cfg.cert_dir, cfg.name), settings=settings
     )
-    try:
-        outcome = run_party_job(job.spec, table, channel)
-    finally:
-        channel.close()
+
+
+def run_as(
+    job: JobFile, cfg: PartyConfig, settings: GrpcSettings | None = None, **job_options: Any
+) -> PartyOutcome:
+    """``vfl run``: our side of a job file; outputs are written only once the job succeeded."""
+    _check(job, cfg)
+    outcome = run_with_peers(cfg, job.spec, read_own_table(cfg), settings=settings, **job_options)
     write_party_outputs(party_out_dir(cfg, job), outcome)
     return outcome

@@ -8,6 +8,7 @@ active the trees, leaf values and its own splits; a passive its private split ta
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from vfl.protocols.secureboost import (
     train_active,
     train_passive,
 )
+from vfl.protocols.secureboost.resume import Checkpointer
 from vfl.transport.channel import Channel
 
 __all__ = ["SBTParams", "SBTPartyModel", "fit_sbt_party", "predict_sbt_party"]
@@ -136,8 +138,11 @@ def fit_sbt_party(
     active: str,
     params: SBTParams,
     progress: Callable[[str, int, int], None] | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> SBTPartyModel:
-    """Train this party's part; every party of the job calls this on its aligned rows."""
+    """Train this party's part; every party of the job calls this on its aligned rows.
+    ``checkpoint`` (``vfl.runtime.checkpoint.Checkpoint``): saved after every tree; opened with
+    ``resume=True``, training continues from the newest tree all parties hold."""
     parties = sorted([channel.me, *channel.peers])
     if active not in parties:
         raise ConfigError(f"active party {active!r} is not in the job ({', '.join(parties)})",
@@ -152,15 +157,17 @@ def fit_sbt_party(
             raise DataError(f"{table.name} is the active party but has no label column",
                             "pass --label NAME:COLUMN for the party that holds the label")
         passives = [p for p in parties if p != active]
+        t0 = time.perf_counter()
         scheme = make_scheme(params.he)
+        keygen_seconds = time.perf_counter() - t0
         res = train_active(channel, table.features, table.label, scheme, cfg, passives=passives,
-                           backend=backend, progress=progress)
+                           backend=backend, progress=progress, checkpoint=checkpoint)
         model.trees, model.base_margin = res.trees, res.base_margin
-        stats = res.stats
+        stats = {**res.stats, "keygen_seconds": keygen_seconds}
     else:
         pres = train_passive(channel, table.features, active=active,
                              open_scheme=scheme_from_public_context, backend=backend,
-                             progress=progress)
+                             progress=progress, checkpoint=checkpoint)
         model.splits = pres.splits
         stats = pres.stats
     model.fit_stats = _summarise(stats, channel)
@@ -203,7 +210,11 @@ def _summarise(stats: dict[str, Any], channel: Channel) -> dict[str, Any]:
         "seconds": totals,
         "bytes_sent": dict(channel.stats.bytes_sent),
         "bytes_sent_total": channel.stats.total_bytes_sent,
+        "resumed_from_tree": stats.get("resumed_from_tree", 0),
     }
+    for k in ("keygen_seconds", "setup_seconds"):
+        if k in stats:
+            out[k] = round(stats[k], 4)
     if "gain" in stats:
         total_gain = sum(stats["gain"].values()) or 1.0
         out["gain"] = stats["gain"]

@@ -10,18 +10,20 @@ that fails is logged and does not stop the server.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from vfl.core.errors import VflError
 from vfl.data.readers import read_party_table
 from vfl.runtime.handshake import answer
 from vfl.runtime.job import JobSpec, PartyOutcome, run_party_job
 from vfl.runtime.jobfile import PartyConfig
+from vfl.runtime.modelfile import load_model_file
 from vfl.runtime.outputs import write_party_outputs
 from vfl.transport.grpc import GrpcChannel, GrpcSettings, MailboxServer
 from vfl.transport.tls import party_files
 from vfl.wire.v1 import job_pb2
 
-__all__ = ["policy_check", "serve"]
+__all__ = ["model_path", "policy_check", "serve"]
 
 
 def policy_check(cfg: PartyConfig, proposer: str) -> Callable[[JobSpec], str | None]:
@@ -37,9 +39,16 @@ def policy_check(cfg: PartyConfig, proposer: str) -> Callable[[JobSpec], str | N
             return f"{cfg.name} has no address for {', '.join(unknown)}"
         if spec.model not in cfg.allowed_models:
             return f"model {spec.model!r} is not allowed here (allowed: {', '.join(cfg.allowed_models)})"
+        if spec.task == "predict" and not model_path(cfg, spec.model_job_id).is_file():
+            return f"{cfg.name} holds no model part of training job {spec.model_job_id!r}"
         return None
 
     return check
+
+
+def model_path(cfg: PartyConfig, job_id: str) -> Path:
+    """Where a serving party keeps its part of a model it helped train."""
+    return cfg.out_dir / job_id / cfg.name / "model.json"
 
 
 def serve(
@@ -88,7 +97,8 @@ def serve(
                     f"{cfg.name}: running job {spec.job_id} ({spec.model}, {spec.he}) "
                     f"proposed by {env.sender}"
                 )
-                outcome = run_party_job(spec, table, channel, agreed=True)
+                part = load_model_file(model_path(cfg, spec.model_job_id)) if spec.task == "predict" else None
+                outcome = run_party_job(spec, table, channel, agreed=True, model_file=part)
                 write_party_outputs(cfg.out_dir / spec.job_id, outcome)
                 done.append(outcome)
                 log(f"{cfg.name}: job {spec.job_id} done; outputs in {cfg.out_dir / spec.job_id / cfg.name}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from vfl.data.table import PartyTable
 from vfl.runtime.atomic import write_json_atomic
 from vfl.runtime.baseline import centralised_baseline
 from vfl.runtime.config import SimulationConfig
-from vfl.runtime.job import JobSpec, PartyOutcome, run_party_job, split_rows
+from vfl.runtime.job import JobSpec, PartyOutcome, Progress, run_party_job, split_rows
 from vfl.runtime.local import run_in_memory
 from vfl.runtime.outputs import write_party_outputs
 from vfl.runtime.processes import run_as_processes, write_federation
@@ -118,10 +119,13 @@ def add_baseline(
 
 
 def _in_memory(
-    cfg: SimulationConfig, spec: JobSpec, tables: dict[str, PartyTable]
+    cfg: SimulationConfig,
+    spec: JobSpec,
+    tables: dict[str, PartyTable],
+    progress: Callable[[str], Progress] | None = None,
 ) -> dict[str, dict[str, Any]]:
     def work(name: str, channel: Channel) -> PartyOutcome:
-        return run_party_job(spec, tables[name], channel)
+        return run_party_job(spec, tables[name], channel, progress(name) if progress else None)
 
     runs = run_in_memory(list(spec.order), spec.job_id, work)
     for r in runs.values():
@@ -139,7 +143,7 @@ def _aligned_ids(out: Path, party: str) -> np.ndarray:
     return np.array((out / party / "aligned_ids.csv").read_text().split()[1:], dtype=object)
 
 
-def simulate(cfg: SimulationConfig) -> dict[str, Any]:
+def simulate(cfg: SimulationConfig, progress: Callable[[str], Progress] | None = None) -> dict[str, Any]:
     """Run PSI (and, when asked, training) for all parties; write and return summary.json.
 
     ``transport="memory"`` runs the parties as threads; ``"grpc"`` as separate processes over
@@ -148,11 +152,17 @@ def simulate(cfg: SimulationConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     tables = load_tables(cfg)
     spec = job_spec(cfg)
-    outcomes = _in_memory(cfg, spec, tables) if cfg.transport == "memory" else _as_processes(cfg, spec)
+    if cfg.transport == "memory":
+        outcomes = _in_memory(cfg, spec, tables, progress)
+    else:
+        outcomes = _as_processes(cfg, spec)
     out = Path(cfg.out_dir)
     ids = {n: _aligned_ids(out, n) for n in spec.order}
     summary = summarise(cfg, tables, outcomes, time.perf_counter() - t0)
     summary["aligned_order_agreed"] = all(np.array_equal(v, ids[spec.order[0]]) for v in ids.values())
     add_baseline(summary, cfg, tables, ids[spec.order[0]])
+    model_curve = outcomes[spec.active].get("curve") if spec.active else None
+    if model_curve and "curve" in summary["baseline"]:
+        summary["curves"] = {"model": model_curve, "baseline": summary["baseline"].pop("curve")}
     write_json_atomic(out / "summary.json", summary)
     return summary

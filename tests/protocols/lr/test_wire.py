@@ -67,9 +67,9 @@ def test_message_types_by_direction(three_party) -> None:  # type: ignore[no-unt
     _, _, log, plog = three_party
     kinds = Counter((m.sender, m.receiver, m.type.split(".")[-1]) for m in log + plog)
     to_active = {k for k in kinds if k[1] == "guest"}
-    assert {k[2] for k in to_active} == {"ScoreShare", "CipherBatch", "PartFingerprints"}
+    assert {k[2] for k in to_active} == {"ScoreShare", "CipherBatch", "PartFingerprints", "LRResumeOffer"}
     from_active = {k[2] for k in kinds if k[0] == "guest"}
-    assert from_active == {"LRSetup", "CipherBatch", "MaskedGradient", "LRControl",
+    assert from_active == {"LRSetup", "LRResumeStart", "CipherBatch", "MaskedGradient", "LRControl",
                            "PartFingerprints", "LRPredictSetup"}
     between = {k[2] for k in kinds if k[0] != "guest" and k[1] != "guest"}
     assert between == {"MaskKey"}  # passives exchange X25519 public keys and nothing else
@@ -130,3 +130,13 @@ def test_no_label_or_feature_bytes_on_the_wire(three_party) -> None:  # type: ig
     payloads = [m.payload for m in log + plog]
     hits = [i for i, n in enumerate(needles) if any(n in p for p in payloads)]
     assert not hits
+
+
+def test_a_fresh_job_offers_no_checkpoint_and_starts_from_scratch(three_party) -> None:  # type: ignore[no-untyped-def]
+    _, _, log, _ = three_party
+    offers = [m for m in log if m.topic == "lr/resume/offer"]
+    starts = [m for m in log if m.topic == "lr/resume/start"]
+    assert sorted((m.sender, m.receiver) for m in offers) == [("host0", "guest"), ("host1", "guest")]
+    assert all(list(lr_pb2.LRResumeOffer.FromString(m.payload).epochs) == [] for m in offers)
+    assert sorted(m.receiver for m in starts) == ["host0", "host1"]
+    assert all(lr_pb2.LRResumeStart.FromString(m.payload).epoch == 0 for m in starts)

@@ -2,24 +2,24 @@
 
 Binary: test AUC no more than 0.005 below xgboost's (single small trees are too coarse for a
 fair AUC comparison, hence several trees); phe must also reproduce the model the fast OU
-backend grows on the same rows (CKKS: its AUC, as CKKS noise may flip near-tie splits); multi-class (vehicle): one-vs-rest AUC
-likewise and accuracy within 2 points; regression (student): RMSE within 2 %. The slow
-backends run on small sets only (phe: ~100 encryptions/s; CKKS: bucket sums cost a packed
-matrix product per node, so fewer bins there).
+backend grows on the same rows (CKKS: its AUC, as CKKS noise may flip near-tie splits).
+Multi-class (vehicle): one-vs-rest AUC likewise and accuracy within 2 points. Regression
+(student): RMSE within 2 %. The slow backends run on small sets only (phe: ~100 encryptions/s;
+CKKS: bucket sums cost a packed matrix product per node, so fewer bins there).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import fit_predict, load, pooled, split_rows, xgb_model
 from sklearn.metrics import roc_auc_score
 
+from tests.protocols.secureboost.conftest import fit_predict, load, pooled, split_rows, xgb_model
 from vfl.runtime.sbt_job import SBTParams
 
 BINARY = [  # data, backend, trees, max_bin, min_child_weight, subsample
-    pytest.param("breast", "ou", 3, 32, 3.0, None, id="breast-ou"),
-    pytest.param("breast", "zpaillier", 3, 32, 3.0, None, id="breast-zpaillier"),
+    pytest.param("breast", "ou", 5, 32, 1.0, None, id="breast-ou"),
+    pytest.param("breast", "zpaillier", 5, 32, 1.0, None, id="breast-zpaillier"),
     pytest.param("breast", "ckks", 3, 8, 1.0, None, id="breast-ckks"),
     pytest.param("breast", "paillier", 3, 8, 1.0, None, id="breast-phe"),
     pytest.param("default_credit", "ou", 3, 32, 3.0, 5000, id="default_credit5k-ou"),

@@ -12,17 +12,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import fit_predict, load, split_rows
 from google.protobuf.message import Message
 
+from tests.protocols.secureboost.conftest import fit_predict, load, split_rows
 from vfl.data.table import PartyTable
 from vfl.runtime.sbt_job import SBTParams
 from vfl.transport import Channel, RecordedMessage, RecordingChannel
 from vfl.wire.v1 import he_pb2
 from vfl.wire.v1 import secureboost_pb2 as pb
 
-TO_PASSIVE = {"SBTSetup", "SBTGradients", "SBTLevelPlan", "SBTSplitDecisions", "SBTPredictRequest"}
-TO_ACTIVE = {"SBTPassiveInfo", "SBTHistograms", "SBTSplitOutcomes", "SBTRouting"}
+TO_PASSIVE = {"SBTSetup", "SBTResumeStart", "SBTGradients", "SBTLevelPlan", "SBTSplitDecisions",
+              "SBTPredictRequest"}
+TO_ACTIVE = {"SBTPassiveInfo", "SBTResumeOffer", "SBTHistograms", "SBTSplitOutcomes", "SBTRouting"}
 
 
 def _walk(msg: Message) -> Any:

@@ -19,6 +19,7 @@ from vfl.core.errors import CryptoError, WireError
 from vfl.core.jobs import check_job_id
 from vfl.crypto.fingerprints import sha256_hex
 from vfl.crypto.he.base import CipherVector, EncryptedHistogram, HEScheme
+from vfl.crypto.he.digits import MAX_DIGIT_INPUT_BITS, digit_matvec
 from vfl.crypto.he.encoding import (
     FixedPoint,
     SlotPacking,
@@ -35,6 +36,9 @@ from vfl.wire.v1 import he_pb2
 __all__ = ["IntHistogram", "IntOps", "IntVector", "IntegerScheme"]
 
 DEFAULT_SCALE_BITS = 40
+#: dot_plain's plaintext matrix scale: rounding error <= sum|a| * 2^-25 (LR features are
+#: standardised), and 5 base-64 digits (|x| < 32) instead of 8 keep the additions down
+DOT_SCALE_BITS = 24
 
 
 class IntOps(ABC):
@@ -97,7 +101,9 @@ class IntOps(ABC):
 @dataclass
 class IntVector(CipherVector):
     """Encrypted vector. kind "real": one fixed-point value per ciphertext; "gh": (g, h) packed
-    as g + h * 2^slot_bits per ciphertext, each slot good for sums of up to max_terms rows."""
+    as g + h * 2^slot_bits per ciphertext, each slot good for sums of up to max_terms rows.
+    ``fresh``: straight from encrypt (its randomness is the encryptor's own); anything computed
+    is re-randomised before it travels (see ``serialize``)."""
 
     handle: Any
     n: int
@@ -106,6 +112,7 @@ class IntVector(CipherVector):
     kind: str = "real"
     slot_bits: int = 0
     max_terms: int = 0
+    fresh: bool = False
 
     def __len__(self) -> int:
         return self.n
@@ -211,7 +218,8 @@ class IntegerScheme(HEScheme):
     # -- key holder ------------------------------------------------------------------------------
     def encrypt(self, values: np.ndarray) -> IntVector:
         ints = self._fp.encode(values, max_bits=self._ops.capacity_bits - 1)
-        return IntVector(self._ops.encrypt(ints), len(ints), self._fp.scale_bits, bits_of(ints))
+        return IntVector(self._ops.encrypt(ints), len(ints), self._fp.scale_bits, bits_of(ints),
+                         fresh=True)
 
     def _need_secret(self) -> None:
         if not self.has_secret_key:
@@ -276,13 +284,21 @@ class IntegerScheme(HEScheme):
         m = np.asarray(matrix, dtype=np.float64)
         if m.ndim != 2 or m.shape[0] != x.n:
             raise CryptoError(f"dot_plain needs an ({x.n}, k) matrix, got shape {m.shape}")
-        flat = self._fp.encode(m.T, max_bits=self._ops.capacity_bits)
         n, k = m.shape
-        cols = [flat[j * n : (j + 1) * n] for j in range(k)]
-        bound = x.bound_bits + bits_of(flat) + log2_ceil(n)
+        fp = FixedPoint(min(self._fp.scale_bits, DOT_SCALE_BITS))
+        flat = fp.encode(m, max_bits=self._ops.capacity_bits)  # row-major
+        b = bits_of(flat)
+        bound = x.bound_bits + b + log2_ceil(n)
         check_capacity(bound, self._ops.capacity_bits, "an encrypted dot product")
-        h = self._ops.matvec(x.handle, cols)
-        return IntVector(h, k, x.scale_bits + self._fp.scale_bits, bound)
+        if 0 < b <= MAX_DIGIT_INPUT_BITS and n * k > 0:
+            # additions only (see digits.py); partial sums carry X + 2^b < 2^(b+1)
+            check_capacity(bound + 1, self._ops.capacity_bits, "an encrypted dot product")
+            xi = np.asarray(flat, dtype=np.int64).reshape(n, k)
+            h = digit_matvec(self._ops, x.handle, xi, b)
+        else:
+            cols = [flat[j::k] for j in range(k)]
+            h = self._ops.matvec(x.handle, cols)
+        return IntVector(h, k, x.scale_bits + fp.scale_bits, bound)
 
     # -- SecureBoost -----------------------------------------------------------------------------
     def encrypt_gh(self, g: np.ndarray, h: np.ndarray) -> IntVector:
@@ -295,7 +311,7 @@ class IntegerScheme(HEScheme):
         check_capacity(2 * slot, self._ops.capacity_bits, "a packed (g, h) plaintext")
         packed = SlotPacking(slot, 2).pack([gi, hi])
         return IntVector(
-            self._ops.encrypt(packed), n, self._fp.scale_bits, 2 * slot, "gh", slot, n
+            self._ops.encrypt(packed), n, self._fp.scale_bits, 2 * slot, "gh", slot, n, True
         )
 
     def bucket_sums(
@@ -367,7 +383,7 @@ class IntegerScheme(HEScheme):
     def serialize(self, c: CipherVector | EncryptedHistogram, job_id: str) -> Any:
         if isinstance(c, IntHistogram):
             packed = self.pack_histogram(c)
-            batch = self._batch(packed.handle, ceil_div(c.n_features * c.n_bins,
+            batch = self._batch(self._rerandomise(packed.handle), ceil_div(c.n_features * c.n_bins,
                                                        packed.bins_per_ciphertext), job_id)
             batch.kind = "hist"
             msg = he_pb2.EncryptedHistogramMsg(
@@ -380,10 +396,16 @@ class IntegerScheme(HEScheme):
             )
             return stamp(msg, self.name, self._fingerprint, job_id)
         x = self._vec(c, c.kind if isinstance(c, IntVector) else "real")
-        batch = self._batch(x.handle, x.n, job_id)
+        batch = self._batch(x.handle if x.fresh else self._rerandomise(x.handle), x.n, job_id)
         batch.kind, batch.scale_bits, batch.bound_bits = x.kind, x.scale_bits, x.bound_bits
         batch.slot_bits, batch.max_terms = x.slot_bits, x.max_terms
         return batch
+
+    def _rerandomise(self, handle: Any) -> Any:
+        """Add fresh encryptions of zero. A computed ciphertext's randomness is a product of the
+        inputs' randomness raised to the sender's plaintexts (X, bin membership); the key holder
+        can recover randomness, so it must not see that product."""
+        return self._ops.add(handle, self._ops.encrypt([0] * self._ops.size(handle)))
 
     def _batch(self, handle: Any, count: int, job_id: str) -> he_pb2.CipherBatch:
         msg = he_pb2.CipherBatch(count=count, n_ciphertexts=self._ops.size(handle))

@@ -142,17 +142,30 @@ class HeuOps(IntOps):
         if cols != 1 or rows != msg.n_ciphertexts:
             raise WireError(f"sf-heu array has shape ({rows}, {cols}), expected "
                             f"({msg.n_ciphertexts}, 1)", "the message was truncated or altered")
-        for c in ints:
-            if not (0 < c < self.ct_modulus) or math.gcd(c, self.n) != 1:
-                raise CryptoError(
-                    f"received an {self.schema} ciphertext outside its group "
-                    f"(0 < c < {'n^2' if self.schema == 'zpaillier' else 'n'}, gcd(c, n) = 1)",
-                    "the message was tampered with or made under another key; refuse the round",
-                )
+        if not all(0 < c < self.ct_modulus for c in ints) or not _all_coprime(ints, self.n):
+            raise CryptoError(
+                f"received an {self.schema} ciphertext outside its group "
+                f"(0 < c < {'n^2' if self.schema == 'zpaillier' else 'n'}, gcd(c, n) = 1)",
+                "the message was tampered with or made under another key; refuse the round",
+            )
         try:
             return self._hnp.CiphertextArray.load_from(data)
         except Exception as err:  # heu raises its own RuntimeError subclasses
             raise WireError(f"sf-heu could not parse a ciphertext array: {err}") from err
+
+
+def _all_coprime(ints: list[int], n: int) -> bool:
+    """gcd(c, n) = 1 for every c. With gmpy2: one gcd of the product mod n (a prime of n divides
+    the product iff it divides some c), ~6x faster than a gcd per ciphertext; else one each."""
+    try:
+        import gmpy2  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - gmpy2 comes with the phe extra
+        return all(math.gcd(c, n) == 1 for c in ints)
+    m = gmpy2.mpz(n)
+    acc = gmpy2.mpz(1)
+    for c in ints:
+        acc = acc * c % m
+    return bool(gmpy2.gcd(acc, m) == 1)
 
 
 # -- strict reader for heu's array layout: [rows, cols, ndim, [item, ...]] --------------------
@@ -214,15 +227,33 @@ def parse_heu_array(data: bytes, schema_index: int) -> tuple[list[int], int, int
     ints = []
     tail = int(schema_index).to_bytes(8, "little")
     for it in items:
-        inner, e = _read(it, 0) if isinstance(it, bytes) else (None, 0)
-        if not (isinstance(inner, list) and len(inner) == 1 and isinstance(inner[0], bytes)) or (
-            e != len(it) - 8 or it[e:] != tail
-        ):
-            raise WireError(
-                "an sf-heu ciphertext has an unexpected layout or belongs to another scheme"
-            )
-        ints.append(int.from_bytes(inner[0], "little"))
+        mag = _fast_magnitude(it, tail) if isinstance(it, bytes) else None
+        if mag is None:  # anything but heu's usual layout takes the general reader
+            inner, e = _read(it, 0) if isinstance(it, bytes) else (None, 0)
+            if not (isinstance(inner, list) and len(inner) == 1 and isinstance(inner[0], bytes)) or (
+                e != len(it) - 8 or it[e:] != tail
+            ):
+                raise WireError(
+                    "an sf-heu ciphertext has an unexpected layout or belongs to another scheme"
+                )
+            mag = inner[0]
+        ints.append(int.from_bytes(mag, "little"))
     return ints, rows, cols
+
+
+def _fast_magnitude(it: bytes, tail: bytes) -> bytes | None:
+    """heu's usual item, fixarray(1) + str/bin 8/16 + 8-byte scheme tag, read without the general
+    reader (accepts a subset of what it accepts, with the same result); None otherwise."""
+    if len(it) < 11 or it[0] != 0x91 or it[-8:] != tail:
+        return None
+    t = it[1]
+    if t in (0xC4, 0xD9):
+        start, size = 3, it[2]
+    elif t in (0xC5, 0xDA):
+        start, size = 4, int.from_bytes(it[2:4], "big")
+    else:
+        return None
+    return it[start : start + size] if start + size == len(it) - 8 else None
 
 
 class _HeuScheme(IntegerScheme):

@@ -16,6 +16,7 @@ from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
 from vfl.protocols.lr.masking import decode_fixed
 from vfl.protocols.lr.params import LRParams, PartFit, Progress, part_fingerprint
+from vfl.protocols.lr.resume import Checkpointer, agree_start_active, run_key
 from vfl.transport.channel import Channel
 from vfl.wire.arrays import from_ndarray, to_ndarray
 from vfl.wire.v1 import he_pb2, lr_pb2
@@ -32,8 +33,11 @@ def train_active(
     scheme: HEScheme,
     params: LRParams,
     progress: Progress | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> PartFit:
-    """Run the active side of one training job; returns the active's weights and intercept."""
+    """Run the active side of one training job; returns the active's weights and intercept.
+    With ``checkpoint``: save after every epoch, and continue from the newest epoch that every
+    party holds (see :mod:`vfl.protocols.lr.resume`)."""
     clock = Clock()
     y = _check_labels(y)
     n = len(y)
@@ -67,8 +71,17 @@ def train_active(
 
     losses: list[float] = []
     val_losses: list[float] = []
-    best, stale, epochs_run = np.inf, 0, 0
-    for epoch in range(params.epochs):
+    best, stale, epochs_run, stopped = np.inf, 0, 0, False
+    key = run_key("active", {**_settings(params), "sigma": sigma, "row_clip": row_clip,
+                             "passives": passives, "he": scheme.name}, x, y)
+    epochs_run, state = agree_start_active(channel, passives, checkpoint, key)
+    if state is not None:
+        w = np.array(state["w"], dtype=np.float64)
+        opt.restore(state)
+        losses, val_losses = list(state["losses"]), list(state["val_losses"])
+        best, stale, stopped = float(state["best"]), int(state["stale"]), bool(state["stopped"])
+    resumed_from = epochs_run
+    for epoch in range(epochs_run, 0 if stopped else params.epochs):
         epoch_loss = 0.0
         for b, rows in enumerate(sched.batches(epoch)):
             u = xa[rows] @ w + _passive_sum(channel, passives, S.t_score(epoch, b), mode, len(rows))
@@ -102,6 +115,11 @@ def train_active(
                 if stale >= params.patience:
                     decision = S.STOP
         channel.broadcast(S.t_control(epoch), lr_pb2.LRControl(decision=decision, epoch=epoch), passives)
+        if checkpoint is not None:
+            checkpoint.save(epochs_run, {
+                "run_key": key, "step": epochs_run, "stopped": decision == S.STOP, "w": w,
+                **opt.state(), "losses": losses, "val_losses": val_losses, "best": best, "stale": stale,
+            })
         if progress:
             progress("epoch", epochs_run, params.epochs)
         if decision == S.STOP:
@@ -125,7 +143,7 @@ def train_active(
         loss_history=losses, val_loss_history=val_losses,
         seconds=clock.split(channel.stats.wait_seconds), bytes_sent=channel.stats.total_bytes_sent,
         dp_epsilon=eps, dp_delta=params.dp_delta if sigma > 0 else None,
-        noise_multiplier=sigma if sigma > 0 else None, parts=parts,
+        noise_multiplier=sigma if sigma > 0 else None, parts=parts, resumed_from=resumed_from,
     )
 
 
@@ -154,6 +172,13 @@ def predict_active(
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _settings(params: LRParams) -> dict[str, object]:
+    """The parameters that fix the training path (not those that only affect privacy noise)."""
+    keep = ("epochs", "batch_size", "learning_rate", "optimizer", "l2", "lr_decay", "class_weight",
+            "early_stopping", "validation_fraction", "patience", "tol", "seed", "clip_norm")
+    return {k: getattr(params, k) for k in keep}
+
+
 def _passive_sum(channel: Channel, passives: list[str], topic: str, mode: str, n: int) -> np.ndarray:
     """Sum of the passives' partial scores: plain floats, or uint64 shares whose masks cancel."""
     if mode == S.SCORE_CLEAR:

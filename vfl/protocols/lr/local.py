@@ -102,6 +102,13 @@ class Optimizer:
     def _direction(self, grad: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def state(self) -> dict[str, np.ndarray]:
+        """What a checkpoint must hold to continue exactly where this optimiser stopped."""
+        return {}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Undo :meth:`state` (from a checkpoint)."""
+
 
 class SGD(Optimizer):
     def _direction(self, grad: np.ndarray) -> np.ndarray:
@@ -126,6 +133,18 @@ class Adam(Optimizer):
         m_hat = self.m / (1 - self.b1**self.t)
         v_hat = self.v / (1 - self.b2**self.t)
         return m_hat / (np.sqrt(v_hat) + self.eps)
+
+    def state(self) -> dict[str, np.ndarray]:
+        out = {"adam_t": np.array([self.t], dtype=np.int64)}
+        if self.m is not None and self.v is not None:
+            out.update(adam_m=self.m.copy(), adam_v=self.v.copy())
+        return out
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        self.t = int(np.asarray(state["adam_t"]).reshape(-1)[0])
+        m, v = state.get("adam_m"), state.get("adam_v")
+        self.m = None if m is None else np.array(m, dtype=np.float64)
+        self.v = None if v is None else np.array(v, dtype=np.float64)
 
 
 def make_optimizer(name: str, learning_rate: float, l2: float, decay: float) -> Optimizer:

@@ -11,6 +11,7 @@ single share is uniform in Z_2^64, i.e. perfectly hidden.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 
 import numpy as np
@@ -92,6 +93,22 @@ def mask_scores(
 
 
 def uniform_mask(n: int, bound: float) -> np.ndarray:
-    """One-time mask, uniform in [-bound, bound), from the OS CSPRNG (53-bit resolution)."""
-    words = np.frombuffer(os.urandom(8 * n), dtype="<u8") >> np.uint64(11)
-    return (words.astype(np.float64) / 2.0**53 * 2.0 - 1.0) * bound
+    """One-time gradient masks from the OS CSPRNG, |r| < ``bound``, that cancel *exactly*.
+
+    With B = 2^(floor(log2 bound) - 1), each r has a random sign and a magnitude uniform on the
+    float64 grid of the binade [B, 2B) (step B * 2^-52), kept 2^-8 B away from its ends. As long as
+    |g| < B / 256, ``g + r`` stays in that binade, so its (correctly rounded) decryption is
+    ``r + round(g)`` on a grid fixed by B alone, and ``(g + r) - r`` is the same float whatever r
+    was: exact HE backends then train bit-identically from run to run (what resuming a killed job
+    relies on). Hiding: ``g + r`` is within statistical distance about 1.01 |g| / B of ``r``.
+    """
+    if not (bound >= 1 and math.isfinite(bound)):
+        raise ProtocolError(f"gradient mask bound {bound} is invalid", "use a bound >= 1, e.g. 2^30")
+    big = 2.0 ** (math.floor(math.log2(bound)) - 1)
+    limit = (1 << 52) - (1 << 45)  # keeps (1 + 2^-8 + k 2^-52) below 2 - 2^-8
+    words = np.frombuffer(os.urandom(8 * n), dtype="<u8").copy()
+    k = words & np.uint64((1 << 52) - 1)
+    while np.any(bad := k >= np.uint64(limit)):  # rejection keeps k uniform
+        k[bad] = np.frombuffer(os.urandom(8 * int(bad.sum())), dtype="<u8") & np.uint64((1 << 52) - 1)
+    sign = np.where((words >> np.uint64(63)) == 1, -1.0, 1.0)
+    return sign * big * (1.0 + 2.0**-8 + k.astype(np.float64) * 2.0**-52)

@@ -85,6 +85,7 @@ class PartFit:
     dp_delta: float | None = None
     noise_multiplier: float | None = None
     parts: dict[str, str] = field(default_factory=dict)
+    resumed_from: int = 0  # epochs restored from a checkpoint (0: trained from scratch)
 
     @property
     def fingerprint(self) -> str:

@@ -18,6 +18,7 @@ from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
 from vfl.protocols.lr.masking import agree_pair_seeds, mask_scores, uniform_mask
 from vfl.protocols.lr.params import LRParams, PartFit, Progress, part_fingerprint
+from vfl.protocols.lr.resume import Checkpointer, agree_start_passive, run_key
 from vfl.transport.channel import Channel
 from vfl.wire.arrays import from_ndarray, to_ndarray
 from vfl.wire.v1 import he_pb2, lr_pb2
@@ -36,8 +37,11 @@ def train_passive(
     open_scheme: OpenScheme,
     params: LRParams,
     progress: Progress | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> PartFit:
-    """Run one passive's side of a training job; returns this passive's weights only."""
+    """Run one passive's side of a training job; returns this passive's weights only.
+    With ``checkpoint``: save after every epoch, and continue from the epoch the active
+    announces (see :mod:`vfl.protocols.lr.resume`)."""
     clock = Clock()
     setup = channel.recv(active, S.T_SETUP, lr_pb2.LRSetup)
     n = x.shape[0]
@@ -73,8 +77,19 @@ def train_passive(
     def send_scores(topic: str, rows: np.ndarray) -> None:
         _send_share(channel, active, topic, xs[rows] @ w, mode, seeds)
 
-    epochs_run = 0
-    for epoch in range(setup.epochs):
+    schedule = {k: getattr(setup, k) for k in ("n_rows", "seed", "epochs", "batch_size", "score_mode",
+                                                "validation_fraction", "row_clip", "noise_multiplier")}
+    own = {k: getattr(params, k) for k in ("optimizer", "learning_rate", "l2", "lr_decay")}
+    key = run_key("passive", {**schedule, **own, "active": active, "he": scheme.name,
+                              "passives": list(setup.passives)}, x)
+    epochs_run, state = agree_start_passive(channel, active, checkpoint, key)
+    stopped = False
+    if state is not None:
+        w = np.array(state["w"], dtype=np.float64)
+        opt.restore(state)
+        stopped = bool(state["stopped"])
+    resumed_from = epochs_run
+    for epoch in range(epochs_run, 0 if stopped else setup.epochs):
         for b, rows in enumerate(sched.batches(epoch)):
             send_scores(S.t_score(epoch, b), rows)
             msg = channel.recv(active, S.t_residual(epoch, b), he_pb2.CipherBatch)
@@ -97,6 +112,9 @@ def train_passive(
         if ctl.decision not in (S.CONTINUE, S.STOP) or ctl.epoch != epoch:
             raise ProtocolError(f"{active} sent control {ctl.decision!r} for epoch {ctl.epoch}")
         epochs_run = epoch + 1
+        if checkpoint is not None:
+            checkpoint.save(epochs_run, {"run_key": key, "step": epochs_run,
+                                         "stopped": ctl.decision == S.STOP, "w": w, **opt.state()})
         if progress:
             progress("epoch", epochs_run, setup.epochs)
         if ctl.decision == S.STOP:
@@ -112,6 +130,7 @@ def train_passive(
         weights=w, intercept=None, standardiser=std, epochs_run=epochs_run,
         seconds=clock.split(channel.stats.wait_seconds), bytes_sent=channel.stats.total_bytes_sent,
         noise_multiplier=setup.noise_multiplier if dp else None, parts=parts,
+        resumed_from=resumed_from,
     )
 
 

@@ -15,6 +15,8 @@ __all__ = [
     "T_PREDICT_KEY",
     "T_PREDICT_SCORE",
     "T_PREDICT_SETUP",
+    "T_RESUME_OFFER",
+    "T_RESUME_START",
     "T_SETUP",
     "T_SETUP_HE",
     "T_SETUP_KEY",
@@ -37,6 +39,8 @@ FRAC_BITS = 32           # fixed-point fraction bits of masked scores in Z_2^64
 T_SETUP = "lr/setup"             # active -> passive: LRSetup
 T_SETUP_HE = "lr/setup/he"       # active -> passive: HE public context (he.proto)
 T_SETUP_KEY = "lr/setup/mask-key"  # passive <-> passive: MaskKey
+T_RESUME_OFFER = "lr/resume/offer"  # passive -> active: LRResumeOffer (epochs it can resume from)
+T_RESUME_START = "lr/resume/start"  # active -> passive: LRResumeStart (the epoch all restart from)
 T_FINAL_PART = "lr/final/part"   # passive -> active: PartFingerprints {me: sha256}
 T_FINAL_PARTS = "lr/final/parts"  # active -> passive: PartFingerprints of every party
 

@@ -9,6 +9,7 @@ about its own winning splits, and learn back only the row partition.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +34,9 @@ from vfl.compute import (
 )
 from vfl.core.errors import ProtocolError
 from vfl.crypto import dp
-from vfl.crypto.he.base import HEScheme
+from vfl.crypto.he.base import EncryptedHistogram, HEScheme
 from vfl.protocols.secureboost.model import Node, PassiveSplit, Tree
+from vfl.protocols.secureboost.resume import Checkpointer, agree_start_active, run_key
 from vfl.protocols.secureboost.stages import (
     SBTConfig,
     Topics,
@@ -114,7 +116,9 @@ class _Trainer:
 
         tree = Tree(output, [Node(0, 0, n_rows=n)])
         node_rows: dict[int, np.ndarray] = {0: np.arange(n)}
-        expand, pairs, partitions = [0], [], []
+        expand: list[int] = [0]
+        pairs: list[tuple[int, int, int]] = []
+        partitions: list[pb.NodePartition] = []
         own_hists: dict[int, Any] = {}
         pas_hists: dict[str, dict[int, Any]] = {p: {} for p in self.passives}
         n_leaves = 1
@@ -183,7 +187,10 @@ class _Trainer:
         built = {}
         for nh in msg.nodes:
             with self.clock.crypto():
-                G, H = self.scheme.decrypt_histogram(self.scheme.deserialize(nh.hist, self.ch.job_id))
+                hist = self.scheme.deserialize(nh.hist, self.ch.job_id)
+                if not isinstance(hist, EncryptedHistogram):
+                    raise ProtocolError(f"{p} sent a vector where a histogram was expected")
+                G, H = self.scheme.decrypt_histogram(hist)
             if G.shape != (self.shapes[p], self.n_bins) or H.shape != G.shape:
                 raise ProtocolError(f"{p} sent a {G.shape} histogram for node {nh.node}, "
                                     f"expected ({self.shapes[p]}, {self.n_bins})")
@@ -256,8 +263,11 @@ def train_active(
     backend: Backend | None = None,
     progress: Progress | None = None,
     dp_rng: np.random.Generator | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> ActiveResult:
-    """Train the whole ensemble as the label holder; passives run :func:`train_passive`."""
+    """Train the whole ensemble as the label holder; passives run :func:`train_passive`.
+    With ``checkpoint``: save after every tree and continue from the newest tree all parties
+    hold (:mod:`vfl.protocols.secureboost.resume`)."""
     backend = backend or get_backend("cpu")
     xp = backend.xp
     y = np.asarray(y, dtype=np.float64)
@@ -266,8 +276,10 @@ def train_active(
     if not scheme.has_secret_key:
         raise ProtocolError("the active party needs the HE secret key",
                             "build the scheme with make_scheme() at the label holder")
+    t_setup = time.perf_counter()
     tr = _Trainer(channel, np.asarray(X, dtype=np.float64), scheme, cfg, passives, backend)
     tr.setup(n)
+    setup_seconds = time.perf_counter() - t_setup
     k_out = cfg.trees_per_round
     m0 = base_margin(cfg.objective, y, cfg.base_score)
     margin = np.full((n, k_out), m0)
@@ -282,14 +294,26 @@ def train_active(
                     "sigma": sigma, "clip": cfg.dp_clip, "steps": cfg.n_trees,
                     "accounted_epsilon": dp.DPAccountant(z, 1.0, cfg.n_trees, cfg.dp_delta).epsilon()}
         dp_rng = dp_rng or dp.secure_rng()
-    trees = []
-    for r in range(cfg.n_estimators):
-        m_x = backend.asarray(margin if k_out > 1 else margin[:, 0])
+    trees: list[Tree] = []
+    key = run_key("sbt-active", {**cfg.to_dict(), "passives": passives, "he": scheme.name},
+                  np.asarray(X, dtype=np.float64), y)
+    done, state = agree_start_active(channel, passives, checkpoint, key)
+    round_margin = margin.copy()  # g, h of a round come from the margin at its start
+    if state is not None:
+        trees = [Tree.from_dict(d) for d in state["trees"]]
+        margin, round_margin = np.array(state["margin"]), np.array(state["round_margin"])
+        tr.gain, tr.splits = dict(state["gain"]), dict(state["splits"])
+    for r in range(done // k_out, cfg.n_estimators):
+        if r * k_out >= done:
+            round_margin = margin.copy()
+        m_x = backend.asarray(round_margin if k_out > 1 else round_margin[:, 0])
         g_x, h_x = grad_hess(xp, cfg.objective, y_x, m_x)
         g_all = to_numpy(g_x).reshape(n, k_out)
         h_all = to_numpy(h_x).reshape(n, k_out)
         for k in range(k_out):
             t = r * k_out + k
+            if t < done:
+                continue
             tr.clock.start()
             g, h = np.ascontiguousarray(g_all[:, k]), np.ascontiguousarray(h_all[:, k])
             if cfg.dp_epsilon is not None:
@@ -300,6 +324,10 @@ def train_active(
             margin[:, k] += values[leaf_of_row]
             trees.append(tree)
             tr.clock.stop(t)
+            if checkpoint is not None:
+                checkpoint.save(t + 1, {"run_key": key, "step": t + 1, "margin": margin,
+                                        "round_margin": round_margin, "gain": tr.gain,
+                                        "splits": tr.splits, "trees": [x.to_dict() for x in trees]})
             if progress:
                 progress("tree", t + 1, cfg.n_trees)
     stats = {
@@ -308,6 +336,8 @@ def train_active(
         "splits": tr.splits,
         "dp": dp_stats,
         "he": scheme.name,
+        "setup_seconds": setup_seconds,
+        "resumed_from_tree": done,
     }
     return ActiveResult(trees, m0, tr.mapper.cuts, stats)
 
@@ -346,7 +376,8 @@ def predict_active(
             routed[(p, sid)] = bits[i]
     margin = np.full((n, n_outputs), base)
     for tree in trees:
-        rows, slot = [], np.full(len(tree.nodes), -1, dtype=np.int64)
+        rows: list[np.ndarray] = []
+        slot = np.full(len(tree.nodes), -1, dtype=np.int64)
         for nd in tree.nodes:
             if nd.is_leaf:
                 continue

@@ -81,7 +81,8 @@ class Tree:
 
 @dataclass(frozen=True)
 class PassiveSplit:
-    """A passive party's private split: never leaves that party."""
+    """One private split rule (feature, threshold, default direction): a passive party keeps
+    these in its split table and never sends them; the active uses it for its own splits."""
 
     feature: int
     threshold: float

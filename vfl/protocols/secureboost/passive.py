@@ -17,8 +17,15 @@ import numpy as np
 
 from vfl.compute import Backend, BinMapper, fit_bins, get_backend, to_numpy
 from vfl.core.errors import ProtocolError
-from vfl.crypto.he.base import HEScheme
+from vfl.crypto.he.base import CipherVector, HEScheme
 from vfl.protocols.secureboost.model import PassiveSplit
+from vfl.protocols.secureboost.resume import (
+    Checkpointer,
+    agree_start_passive,
+    run_key,
+    splits_from_state,
+    splits_to_state,
+)
 from vfl.protocols.secureboost.stages import (
     Topics,
     TreeClock,
@@ -51,8 +58,11 @@ def train_passive(
     open_scheme: OpenScheme,
     backend: Backend | None = None,
     progress: Progress | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> PassiveResult:
-    """Serve one training job for ``active``; returns this party's private split table."""
+    """Serve one training job for ``active``; returns this party's private split table.
+    With ``checkpoint``: save the split table after every tree and continue from the tree the
+    active announces (:mod:`vfl.protocols.secureboost.resume`)."""
     backend = backend or get_backend("cpu")
     X = np.asarray(X, dtype=np.float64)
     n, n_feat = X.shape
@@ -70,15 +80,20 @@ def train_passive(
     mapper = fit_bins(backend.xp, backend.asarray(X), int(setup.max_bin))
     bins = np.ascontiguousarray(to_numpy(mapper.transform(backend.xp, backend.asarray(X))),
                                 dtype=np.int64)
-    splits: dict[int, PassiveSplit] = {}
+    settings = {k: getattr(setup, k) for k in ("n_rows", "n_trees", "max_depth", "max_bin")}
+    key = run_key("sbt-passive", {**settings, "active": active, "he": setup.he_context.scheme}, X)
+    done, state = agree_start_passive(channel, active, checkpoint, key)
+    splits: dict[int, PassiveSplit] = splits_from_state(state["splits"]) if state else {}
     job = channel.job_id
-    for t in range(setup.n_trees):
+    for t in range(done, setup.n_trees):
         clock.start()
         msg = channel.recv(active, Topics.gradients(t), pb.SBTGradients)
         if msg.tree != t:
             raise ProtocolError(f"{active} sent gradients of tree {msg.tree} on tree {t}'s topic")
         with clock.crypto():
             enc = scheme.deserialize(msg.gh, job)
+        if not isinstance(enc, CipherVector):
+            raise ProtocolError(f"{active} sent a histogram where [[g, h]] was expected")
         if len(enc) != n:
             raise ProtocolError(f"{active} sent {len(enc)} encrypted gradients for {n} rows")
         node_rows: dict[int, np.ndarray] = {0: np.arange(n)}
@@ -117,9 +132,12 @@ def train_passive(
         else:
             raise ProtocolError(f"{active} never ended tree {t}")
         clock.stop(t)
+        if checkpoint is not None:
+            checkpoint.save(t + 1, {"run_key": key, "step": t + 1, "splits": splits_to_state(splits)})
         if progress:
             progress("tree", t + 1, setup.n_trees)
-    return PassiveResult(splits, mapper, {"trees": clock.trees, "he": setup.he_context.scheme})
+    return PassiveResult(splits, mapper, {"trees": clock.trees, "he": setup.he_context.scheme,
+                                          "resumed_from_tree": done})
 
 
 def serve_predict(channel: Channel, X: np.ndarray, splits: dict[int, PassiveSplit], *,

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +28,6 @@ __all__ = [
     "plan_level",
     "unpack_bits",
 ]
-
-H = TypeVar("H")
-
 
 @dataclass(frozen=True)
 class SBTConfig:
@@ -87,6 +84,8 @@ class Topics:
 
     SETUP = "sbt/setup"
     INFO = "sbt/info"
+    RESUME_OFFER = "sbt/resume/offer"  # passive -> active: SBTResumeOffer
+    RESUME_START = "sbt/resume/start"  # active -> passive: SBTResumeStart
     PREDICT_REQUEST = "sbt/predict/request"
     PREDICT_ROUTING = "sbt/predict/routing"
 
@@ -167,10 +166,10 @@ def plan_level(
 
 
 def complete_level(
-    built: dict[int, tuple[H, H]],
+    built: dict[int, tuple[Any, Any]],
     derive: list[tuple[int, int, int]],
-    parents: dict[int, tuple[H, H]],
-) -> dict[int, tuple[H, H]]:
+    parents: dict[int, tuple[Any, Any]],
+) -> dict[int, tuple[Any, Any]]:
     """Add the derived siblings (parent - built) to the built (G, H) histograms."""
     out = dict(built)
     for big, parent, small in derive:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10vfl/v1/job.proto\x12\x06vfl.v1\"\xa4\x01\n\x0bJobProposal\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07parties\x18\x02 \x03(\t\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\n\n\x02he\x18\x05 \x01(\t\x12\x11\n\ttest_size\x18\x06 \x01(\x01\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12\x13\n\x0bparams_json\x18\x08 \x01(\t\x12\x13\n\x0bspec_sha256\x18\t \x01(\t\"B\n\tJobAnswer\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0bspec_sha256\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10vfl/v1/job.proto\x12\x06vfl.v1\"\xc8\x01\n\x0bJobProposal\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07parties\x18\x02 \x03(\t\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\n\n\x02he\x18\x05 \x01(\t\x12\x11\n\ttest_size\x18\x06 \x01(\x01\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12\x13\n\x0bparams_json\x18\x08 \x01(\t\x12\x0c\n\x04task\x18\n \x01(\t\x12\x14\n\x0cmodel_job_id\x18\x0b \x01(\t\x12\x13\n\x0bspec_sha256\x18\t \x01(\t\"B\n\tJobAnswer\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0bspec_sha256\x18\x03 \x01(\t\"0\n\x0fPartFingerprint\x12\r\n\x05party\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,7 +32,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vfl.v1.job_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_JOBPROPOSAL']._serialized_start=29
-  _globals['_JOBPROPOSAL']._serialized_end=193
-  _globals['_JOBANSWER']._serialized_start=195
-  _globals['_JOBANSWER']._serialized_end=261
+  _globals['_JOBPROPOSAL']._serialized_end=229
+  _globals['_JOBANSWER']._serialized_start=231
+  _globals['_JOBANSWER']._serialized_end=297
+  _globals['_PARTFINGERPRINT']._serialized_start=299
+  _globals['_PARTFINGERPRINT']._serialized_end=347
 # @@protoc_insertion_point(module_scope)

@@ -38,6 +38,18 @@ class LRSetup(_message.Message):
     grad_mask_bound: float
     def __init__(self, n_rows: _Optional[int] = ..., seed: _Optional[int] = ..., epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., validation_fraction: _Optional[float] = ..., early_stopping: _Optional[bool] = ..., passives: _Optional[_Iterable[str]] = ..., he_context: _Optional[_Union[_he_pb2.PublicContext, _Mapping]] = ..., score_mode: _Optional[str] = ..., frac_bits: _Optional[int] = ..., row_clip: _Optional[float] = ..., noise_multiplier: _Optional[float] = ..., grad_mask_bound: _Optional[float] = ...) -> None: ...
 
+class LRResumeOffer(_message.Message):
+    __slots__ = ("epochs",)
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    epochs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, epochs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class LRResumeStart(_message.Message):
+    __slots__ = ("epoch",)
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    def __init__(self, epoch: _Optional[int] = ...) -> None: ...
+
 class MaskKey(_message.Message):
     __slots__ = ("x25519_public",)
     X25519_PUBLIC_FIELD_NUMBER: _ClassVar[int]

@@ -26,7 +26,7 @@ from vfl.wire.v1 import common_pb2 as vfl_dot_v1_dot_common__pb2
 from vfl.wire.v1 import he_pb2 as vfl_dot_v1_dot_he__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vfl/v1/secureboost.proto\x12\x06vfl.v1\x1a\x13vfl/v1/common.proto\x1a\x0fvfl/v1/he.proto\"z\n\x08SBTSetup\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x0f\n\x07n_trees\x18\x02 \x01(\r\x12\x11\n\tmax_depth\x18\x03 \x01(\r\x12\x0f\n\x07max_bin\x18\x04 \x01(\r\x12)\n\nhe_context\x18\x05 \x01(\x0b\x32\x15.vfl.v1.PublicContext\"D\n\x0eSBTPassiveInfo\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x12\n\nn_features\x18\x02 \x01(\r\x12\x0e\n\x06n_bins\x18\x03 \x01(\r\"=\n\x0cSBTGradients\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\x1f\n\x02gh\x18\x02 \x01(\x0b\x32\x13.vfl.v1.CipherBatch\"n\n\rNodePartition\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x0c\n\x04left\x18\x02 \x01(\r\x12\r\n\x05right\x18\x03 \x01(\r\x12\x0e\n\x06n_rows\x18\x04 \x01(\x04\x12\"\n\tleft_bits\x18\x05 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"s\n\x0cSBTLevelPlan\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12)\n\npartitions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodePartition\x12\r\n\x05\x62uild\x18\x04 \x03(\r\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\"J\n\rNodeHistogram\x12\x0c\n\x04node\x18\x01 \x01(\r\x12+\n\x04hist\x18\x02 \x01(\x0b\x32\x1d.vfl.v1.EncryptedHistogramMsg\"R\n\rSBTHistograms\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12$\n\x05nodes\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodeHistogram\"F\n\rSplitDecision\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x11\n\tcandidate\x18\x02 \x01(\r\x12\x14\n\x0c\x64\x65\x66\x61ult_left\x18\x03 \x01(\x08\"Z\n\x11SBTSplitDecisions\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12(\n\tdecisions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.SplitDecision\"b\n\x0cSplitOutcome\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x10\n\x08split_id\x18\x02 \x01(\x04\x12\x0e\n\x06n_rows\x18\x03 \x01(\x04\x12\"\n\tleft_bits\x18\x04 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"W\n\x10SBTSplitOutcomes\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12&\n\x08outcomes\x18\x03 \x03(\x0b\x32\x14.vfl.v1.SplitOutcome\"E\n\x11SBTPredictRequest\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\r\n\x05nonce\x18\x03 \x01(\x04\"b\n\nSBTRouting\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\"\n\tleft_bits\x18\x03 \x01(\x0b\x32\x0f.vfl.v1.NDArray\x12\r\n\x05nonce\x18\x04 \x01(\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vfl/v1/secureboost.proto\x12\x06vfl.v1\x1a\x13vfl/v1/common.proto\x1a\x0fvfl/v1/he.proto\"z\n\x08SBTSetup\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x0f\n\x07n_trees\x18\x02 \x01(\r\x12\x11\n\tmax_depth\x18\x03 \x01(\r\x12\x0f\n\x07max_bin\x18\x04 \x01(\r\x12)\n\nhe_context\x18\x05 \x01(\x0b\x32\x15.vfl.v1.PublicContext\"D\n\x0eSBTPassiveInfo\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x12\n\nn_features\x18\x02 \x01(\r\x12\x0e\n\x06n_bins\x18\x03 \x01(\r\"\x1f\n\x0eSBTResumeOffer\x12\r\n\x05trees\x18\x01 \x03(\r\"\x1f\n\x0eSBTResumeStart\x12\r\n\x05trees\x18\x01 \x01(\r\"=\n\x0cSBTGradients\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\x1f\n\x02gh\x18\x02 \x01(\x0b\x32\x13.vfl.v1.CipherBatch\"n\n\rNodePartition\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x0c\n\x04left\x18\x02 \x01(\r\x12\r\n\x05right\x18\x03 \x01(\r\x12\x0e\n\x06n_rows\x18\x04 \x01(\x04\x12\"\n\tleft_bits\x18\x05 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"s\n\x0cSBTLevelPlan\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12)\n\npartitions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodePartition\x12\r\n\x05\x62uild\x18\x04 \x03(\r\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\"J\n\rNodeHistogram\x12\x0c\n\x04node\x18\x01 \x01(\r\x12+\n\x04hist\x18\x02 \x01(\x0b\x32\x1d.vfl.v1.EncryptedHistogramMsg\"R\n\rSBTHistograms\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12$\n\x05nodes\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodeHistogram\"F\n\rSplitDecision\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x11\n\tcandidate\x18\x02 \x01(\r\x12\x14\n\x0c\x64\x65\x66\x61ult_left\x18\x03 \x01(\x08\"Z\n\x11SBTSplitDecisions\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12(\n\tdecisions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.SplitDecision\"b\n\x0cSplitOutcome\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x10\n\x08split_id\x18\x02 \x01(\x04\x12\x0e\n\x06n_rows\x18\x03 \x01(\x04\x12\"\n\tleft_bits\x18\x04 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"W\n\x10SBTSplitOutcomes\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12&\n\x08outcomes\x18\x03 \x03(\x0b\x32\x14.vfl.v1.SplitOutcome\"E\n\x11SBTPredictRequest\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\r\n\x05nonce\x18\x03 \x01(\x04\"b\n\nSBTRouting\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\"\n\tleft_bits\x18\x03 \x01(\x0b\x32\x0f.vfl.v1.NDArray\x12\r\n\x05nonce\x18\x04 \x01(\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,26 +37,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SBTSETUP']._serialized_end=196
   _globals['_SBTPASSIVEINFO']._serialized_start=198
   _globals['_SBTPASSIVEINFO']._serialized_end=266
-  _globals['_SBTGRADIENTS']._serialized_start=268
-  _globals['_SBTGRADIENTS']._serialized_end=329
-  _globals['_NODEPARTITION']._serialized_start=331
-  _globals['_NODEPARTITION']._serialized_end=441
-  _globals['_SBTLEVELPLAN']._serialized_start=443
-  _globals['_SBTLEVELPLAN']._serialized_end=558
-  _globals['_NODEHISTOGRAM']._serialized_start=560
-  _globals['_NODEHISTOGRAM']._serialized_end=634
-  _globals['_SBTHISTOGRAMS']._serialized_start=636
-  _globals['_SBTHISTOGRAMS']._serialized_end=718
-  _globals['_SPLITDECISION']._serialized_start=720
-  _globals['_SPLITDECISION']._serialized_end=790
-  _globals['_SBTSPLITDECISIONS']._serialized_start=792
-  _globals['_SBTSPLITDECISIONS']._serialized_end=882
-  _globals['_SPLITOUTCOME']._serialized_start=884
-  _globals['_SPLITOUTCOME']._serialized_end=982
-  _globals['_SBTSPLITOUTCOMES']._serialized_start=984
-  _globals['_SBTSPLITOUTCOMES']._serialized_end=1071
-  _globals['_SBTPREDICTREQUEST']._serialized_start=1073
-  _globals['_SBTPREDICTREQUEST']._serialized_end=1142
-  _globals['_SBTROUTING']._serialized_start=1144
-  _globals['_SBTROUTING']._serialized_end=1242
+  _globals['_SBTRESUMEOFFER']._serialized_start=268
+  _globals['_SBTRESUMEOFFER']._serialized_end=299
+  _globals['_SBTRESUMESTART']._serialized_start=301
+  _globals['_SBTRESUMESTART']._serialized_end=332
+  _globals['_SBTGRADIENTS']._serialized_start=334
+  _globals['_SBTGRADIENTS']._serialized_end=395
+  _globals['_NODEPARTITION']._serialized_start=397
+  _globals['_NODEPARTITION']._serialized_end=507
+  _globals['_SBTLEVELPLAN']._serialized_start=509
+  _globals['_SBTLEVELPLAN']._serialized_end=624
+  _globals['_NODEHISTOGRAM']._serialized_start=626
+  _globals['_NODEHISTOGRAM']._serialized_end=700
+  _globals['_SBTHISTOGRAMS']._serialized_start=702
+  _globals['_SBTHISTOGRAMS']._serialized_end=784
+  _globals['_SPLITDECISION']._serialized_start=786
+  _globals['_SPLITDECISION']._serialized_end=856
+  _globals['_SBTSPLITDECISIONS']._serialized_start=858
+  _globals['_SBTSPLITDECISIONS']._serialized_end=948
+  _globals['_SPLITOUTCOME']._serialized_start=950
+  _globals['_SPLITOUTCOME']._serialized_end=1048
+  _globals['_SBTSPLITOUTCOMES']._serialized_start=1050
+  _globals['_SBTSPLITOUTCOMES']._serialized_end=1137
+  _globals['_SBTPREDICTREQUEST']._serialized_start=1139
+  _globals['_SBTPREDICTREQUEST']._serialized_end=1208
+  _globals['_SBTROUTING']._serialized_start=1210
+  _globals['_SBTROUTING']._serialized_end=1308
 # @@protoc_insertion_point(module_scope)

@@ -32,6 +32,18 @@ class SBTPassiveInfo(_message.Message):
     n_bins: int
     def __init__(self, n_rows: _Optional[int] = ..., n_features: _Optional[int] = ..., n_bins: _Optional[int] = ...) -> None: ...
 
+class SBTResumeOffer(_message.Message):
+    __slots__ = ("trees",)
+    TREES_FIELD_NUMBER: _ClassVar[int]
+    trees: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, trees: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SBTResumeStart(_message.Message):
+    __slots__ = ("trees",)
+    TREES_FIELD_NUMBER: _ClassVar[int]
+    trees: int
+    def __init__(self, trees: _Optional[int] = ...) -> None: ...
+
 class SBTGradients(_message.Message):
     __slots__ = ("tree", "gh")
     TREE_FIELD_NUMBER: _ClassVar[int]

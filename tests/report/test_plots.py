@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from tests.report.conftest import load
+from vfl.core.errors import DataError
+from vfl.report.plots import (
+    FORMATS,
+    contributions,
+    plot_roc,
+    timing_parts,
+    training_series,
+    write_plots,
+)
+
+
+def _check_files(paths: list[Path], names: set[str]) -> None:
+    assert {(p.stem, p.suffix[1:]) for p in paths} == {(n, f) for n in names for f in FORMATS}
+    for p in paths:
+        assert p.parent.name == "plots" and p.stat().st_size > 5_000, p
+        if p.suffix == ".png":
+            img = imread(p)
+            assert img.ndim == 3 and img.shape[0] > 150 and img.shape[1] > 300
+            assert float(img[..., :3].std()) > 0.05, f"{p} is blank"
+        else:
+            text = p.read_text()
+            assert text.lstrip().startswith("<?xml") and "<svg" in text and "</svg>" in text
+
+
+def test_sbt_run_gets_every_plot(sbt_out: Path) -> None:
+    paths = write_plots(sbt_out, load(sbt_out))
+    _check_files(paths, {"roc", "training", "contribution", "timing"})
+
+
+def test_lr_run_gets_every_plot(lr_out: Path) -> None:
+    paths = write_plots(lr_out, load(lr_out))
+    _check_files(paths, {"roc", "training", "contribution", "timing"})
+
+
+def test_plots_are_reproducible(sbt_out: Path) -> None:
+    s = load(sbt_out)
+    first = {p: p.read_bytes() for p in write_plots(sbt_out, s)}
+    second = {p: p.read_bytes() for p in write_plots(sbt_out, s)}
+    assert first == second
+
+
+def test_alignment_only_run_gets_the_timing_plot(sbt_out: Path) -> None:
+    s = load(sbt_out)
+    s.update(model="none", metrics={}, baseline={}, fit_stats={})
+    s.pop("curves")
+    assert [p.stem for p in write_plots(sbt_out, s)] == ["timing", "timing"]
+
+
+def test_sbt_contribution_is_the_label_holders_gain_share(sbt_run: Path) -> None:
+    s = load(sbt_run)
+    stats = s["fit_stats"][s["active"]]
+    c = contributions(sbt_run, s)
+    assert set(c) == set(s["parties"])
+    assert sum(v["gain_share"] for v in c.values()) == pytest.approx(1.0)
+    for party, v in c.items():
+        assert v["gain_share"] == stats["gain_share"][party]
+        assert v["splits"] == stats["splits"][party]
+
+
+def test_lr_contribution_is_coefficient_mass_of_each_part(lr_run: Path) -> None:
+    s = load(lr_run)
+    c = contributions(lr_run, s)
+    for party in s["parties"]:
+        doc = json.loads((lr_run / party / "model.json").read_text())
+        w = doc.get("part", doc)["weights"]
+        assert c[party]["coef_mass"] == pytest.approx(float(np.sum(np.abs(w))))
+    assert sum(v["coef_share"] for v in c.values()) == pytest.approx(1.0)
+
+
+def test_training_series_follow_the_fit_stats(lr_run: Path, sbt_run: Path) -> None:
+    lr, sbt = load(lr_run), load(sbt_run)
+    series = training_series(lr)
+    assert series["unit"] == "epoch"
+    assert series["loss"] == lr["fit_stats"][lr["active"]]["loss_history"] and series["loss"]
+    series = training_series(sbt)
+    trees = sbt["fit_stats"][sbt["active"]]["trees"]
+    assert series["unit"] == "tree" and len(trees) == 3
+    assert series["seconds"]["crypto"] == [t["seconds"]["crypto"] for t in trees]
+
+
+def test_timing_parts_add_up_to_the_wall_time() -> None:
+    s = {"seconds": {"psi": 2.0, "train": 5.0, "total": 10.0, "crypto": 1.5, "compute": 1.0, "network": 2.0}}
+    parts = timing_parts(s)
+    assert parts == {"psi": 2.0, "crypto": 1.5, "compute": 1.0, "network": 2.0, "other": 3.5}
+    assert timing_parts({"seconds": {"psi": 1.0, "total": 0.5}})["other"] == 0.0
+
+
+def test_malformed_curve_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="fpr"):
+        plot_roc({"model": {"fpr": [0, 1], "tpr": [0]}}, tmp_path / "roc")

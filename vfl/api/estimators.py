@@ -1,0 +1,441 @@
+"""scikit-learn style estimators over the federation.
+
+Two ways to fit:
+- ``fit({"insurer": df1, "hospital": df2, "pharma": df3}, y)``: a local simulation, every party's
+  frame in this process (parties as threads, the same protocol code as a deployment);
+- ``fit(X_local, y, federation=Federation.from_config("parties/insurer.toml"))``: this process
+  is the label holder and its peers run ``vfl serve``.
+
+IDs come from the ``id_column`` column when given and present, else from the frame's index, so a
+scikit-learn Pipeline with ``set_output(transform="pandas")`` keeps them through preprocessing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from vfl.api.federation import Federation
+from vfl.core.errors import ConfigError, DataError
+from vfl.core.jobs import new_job_id
+from vfl.data.readers import NanPolicy, table_from_frame
+from vfl.data.table import PartyTable
+from vfl.runtime.atomic import write_json_atomic
+from vfl.runtime.job import JobSpec, PartyOutcome, run_party_job
+from vfl.runtime.local import run_in_memory
+from vfl.runtime.modelfile import ModelFile, load_model_file, write_model_file
+from vfl.transport.channel import Channel
+
+__all__ = ["SecureBoostClassifier", "SecureBoostRegressor", "VerticalLogisticRegression"]
+
+_ID = "__vfl_id__"
+_LABEL = "__vfl_label__"
+
+
+def _frame_with_ids(df: Any, id_column: str | None, who: str) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(
+            f"{who}'s data is a {type(df).__name__}, not a pandas DataFrame, so its row IDs are lost",
+            "pass DataFrames indexed by ID (in a Pipeline: set_output(transform='pandas'))",
+        )
+    if id_column and id_column in df.columns:
+        return df.rename(columns={id_column: _ID}).reset_index(drop=True)
+    return df.rename_axis(_ID).reset_index()
+
+
+class _VerticalEstimator(BaseEstimator):
+    """Shared fit / predict / save machinery; subclasses declare the model kind and params."""
+
+    _model: ClassVar[str]
+    _param_names: ClassVar[tuple[str, ...]]
+
+    # -- parameters --------------------------------------------------------------------------------
+    def _model_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._param_names if getattr(self, k) is not None}
+
+    def _spec(self, order: list[str], active: str, **kw: Any) -> JobSpec:
+        return JobSpec(
+            job_id=new_job_id("fit" if kw.get("task", "train") == "train" else "predict"),
+            order=tuple([active, *[p for p in order if p != active]]),
+            active=active,
+            model=self._model,
+            he=self.he,
+            test_size=0.0,
+            seed=self.random_state,
+            model_params=self._model_params(),
+            **kw,
+        )
+
+    # -- tables ------------------------------------------------------------------------------------
+    def _table(self, name: str, df: Any, y: Any = None) -> PartyTable:
+        frame = _frame_with_ids(df, self.id_column, name)
+        label = None
+        if y is not None:
+            yv = frame.pop(y) if isinstance(y, str) and y in frame.columns else np.asarray(y)
+            if len(yv) != len(frame):
+                raise DataError(f"y has {len(yv)} values for {len(frame)} rows of {name}", "align y with X")
+            frame[_LABEL] = self._encode_y(np.asarray(yv))
+            label = _LABEL
+        return table_from_frame(
+            frame,
+            name=name,
+            id_column=_ID,
+            label_column=label,
+            nan_policy=self.nan_policy,
+            source=f"{name} (DataFrame)",
+        )
+
+    def _encode_y(self, y: np.ndarray) -> np.ndarray:
+        return y.astype(np.float64)
+
+    # -- fit ---------------------------------------------------------------------------------------
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        federation: Federation | None = None,
+        resume: bool = False,
+        checkpoint_dir: str | Path | None = None,
+    ) -> _VerticalEstimator:
+        """Train across parties. ``X``: {party: DataFrame} (local simulation), or this party's
+        DataFrame with ``federation``. ``y``: labels aligned to the label holder's rows, or the
+        name of its label column."""
+        job_opts = {"checkpoint_dir": Path(checkpoint_dir) if checkpoint_dir else None, "resume": resume}
+        if federation is not None:
+            me = federation.me
+            table = self._table(me, X, y)
+            spec = self._spec([me, *federation.peers], me)
+            outcome = federation.run(spec, table, **job_opts)
+            outcomes = {me: outcome}
+            self.federation_ = federation
+        else:
+            if not isinstance(X, dict) or len(X) < 2:
+                raise ConfigError(
+                    "fit needs {party: DataFrame} for two or more parties, or federation=...",
+                    "e.g. fit({'insurer': a, 'hospital': b}, y) or fit(a, y, federation=fed)",
+                )
+            active = self.active or next(iter(X))
+            if active not in X:
+                raise ConfigError(f"active={active!r} is not among the parties {list(X)}", "set active=")
+            tables = {n: self._table(n, df, y if n == active else None) for n, df in X.items()}
+            spec = self._spec(list(X), active)
+            outcomes = run_in_memory(
+                list(spec.order),
+                spec.job_id,
+                lambda n, ch: run_party_job(spec, tables[n], ch, **job_opts),  # type: ignore[arg-type]
+            )
+            self.federation_ = None
+            table = tables[active]
+        self._set_fitted(spec, outcomes, table)
+        return self
+
+    def _set_fitted(self, spec: JobSpec, outcomes: dict[str, PartyOutcome], active_table: PartyTable) -> None:
+        me = spec.order[0]
+        self.job_id_ = spec.job_id
+        self.parties_ = list(spec.order)
+        self.active_ = me
+        self.parts_ = {
+            n: ModelFile(party=n, job_id=spec.job_id, kind=self._model, part=o.model, parts=dict(o.parts))
+            for n, o in outcomes.items()
+        }
+        self.feature_names_in_ = {n: list(m.part.feature_names) for n, m in self.parts_.items()}
+        self.n_features_in_ = active_table.n_features
+        self.intersection_size_ = outcomes[me].intersection
+        self.fit_stats_ = {n: o.fit_stats for n, o in outcomes.items()}
+        self.train_metrics_ = outcomes[me].metrics
+
+    # -- predict -----------------------------------------------------------------------------------
+    def _scores(self, X: Any, federation: Federation | None = None) -> np.ndarray:
+        """Federated scoring of new rows (PSI on their IDs first). Rows that not every party
+        holds get NaN."""
+        check_is_fitted(self, "parts_")
+        fed = federation or self.federation_
+        if fed is not None:
+            table = self._table(fed.me, X)
+            spec = self._spec(self.parties_, fed.me, task="predict", model_job_id=self.job_id_)
+            out = fed.run(spec, table, model_file=self.parts_[fed.me])
+            active_ids, ids, scores = table.ids, out.aligned_ids, out.scores
+        else:
+            if not isinstance(X, dict) or set(X) != set(self.parts_):
+                raise ConfigError(
+                    f"predict needs frames for the parties {sorted(self.parts_)}",
+                    "pass {party: DataFrame} for the same parties as fit",
+                )
+            tables = {n: self._table(n, df) for n, df in X.items()}
+            spec = self._spec(self.parties_, self.active_, task="predict", model_job_id=self.job_id_)
+
+            def work(n: str, ch: Channel) -> PartyOutcome:
+                return run_party_job(spec, tables[n], ch, model_file=self.parts_[n])
+
+            outs = run_in_memory(list(spec.order), spec.job_id, work)
+            active_ids, ids, scores = (
+                tables[self.active_].ids,
+                outs[self.active_].aligned_ids,
+                outs[self.active_].scores,
+            )
+        assert scores is not None
+        pos = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
+        idx = pos.reindex(pd.Index(active_ids)).to_numpy()
+        scores = np.asarray(scores, dtype=np.float64)
+        out_shape = (len(active_ids), *scores.shape[1:])
+        result = np.full(out_shape, np.nan)
+        ok = ~np.isnan(idx)
+        result[ok] = scores[idx[ok].astype(np.int64)]
+        return result
+
+    # -- files -------------------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Each party's part to DIR/NAME/model.json (atomic), plus DIR/estimator.json."""
+        check_is_fitted(self, "parts_")
+        d = Path(directory)
+        for n, m in self.parts_.items():
+            write_model_file(d / n / "model.json", m.part, m.parts)
+        write_json_atomic(
+            d / "estimator.json",
+            {
+                "format": "vfl.estimator/v1",
+                "class": type(self).__name__,
+                "params": self.get_params(),
+                "job_id": self.job_id_,
+                "parties": self.parties_,
+                "active": self.active_,
+                "n_features_in": self.n_features_in_,
+                **self._extra_state(),
+            },
+        )
+        return d
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def load(cls, directory: str | Path, federation: Federation | None = None) -> _VerticalEstimator:
+        """Load the parts found in DIR (all of them after a simulation, or only this party's);
+        refuses corrupted, truncated or mismatched parts."""
+        d = Path(directory)
+        meta_path = d / "estimator.json"
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataError(
+                f"{meta_path} is missing or unreadable ({exc})", "point at a folder written by save()"
+            ) from exc
+        if meta.get("class") != cls.__name__:
+            raise DataError(
+                f"{d} holds a {meta.get('class')}, not a {cls.__name__}", f"use {meta.get('class')}.load"
+            )
+        est = cls(**meta["params"])
+        parts = {
+            n: load_model_file(d / n / "model.json")
+            for n in meta["parties"]
+            if (d / n / "model.json").exists()
+        }
+        if not parts:
+            raise DataError(f"no model parts under {d}", "point at a folder written by save()")
+        for n, m in parts.items():
+            if m.job_id != meta["job_id"] or any(o.parts.get(n) != m.sha256 for o in parts.values()):
+                raise DataError(
+                    f"{n}'s model part does not belong to this model (mismatched parts)",
+                    "restore the parts saved together with estimator.json",
+                )
+        est.parts_ = parts
+        est.job_id_, est.parties_, est.active_ = meta["job_id"], meta["parties"], meta["active"]
+        est.n_features_in_ = meta["n_features_in"]
+        est.feature_names_in_ = {n: list(m.part.feature_names) for n, m in parts.items()}
+        est.federation_ = federation
+        est._load_extra_state(meta)
+        return est
+
+    def _load_extra_state(self, meta: dict[str, Any]) -> None:
+        pass
+
+
+class _Classifier(ClassifierMixin, _VerticalEstimator):
+    def _encode_y(self, y: np.ndarray) -> np.ndarray:
+        classes = np.unique(y)
+        if len(classes) != 2:
+            raise DataError(
+                f"binary classification needs two classes, got {len(classes)}",
+                "use SecureBoostClassifier with objective='multi:softmax' for more",
+            )
+        self.classes_ = classes
+        return (y == classes[1]).astype(np.float64)
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"classes": self.classes_.tolist()}
+
+    def _load_extra_state(self, meta: dict[str, Any]) -> None:
+        self.classes_ = np.asarray(meta["classes"])
+
+    def predict_proba(self, X: Any, federation: Federation | None = None) -> np.ndarray:
+        p = self._scores(X, federation)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Any, federation: Federation | None = None) -> np.ndarray:
+        p = self._scores(X, federation)
+        if np.isnan(p).any():
+            raise DataError(
+                f"{int(np.isnan(p).sum())} rows are not held by every party and cannot be scored",
+                "drop them, or use predict_proba (it returns NaN for them)",
+            )
+        return self.classes_[(p >= 0.5).astype(int)]
+
+
+class VerticalLogisticRegression(_Classifier):
+    """Logistic regression across parties with HE-protected gradients (CKKS by default)."""
+
+    _model = "lr"
+    _param_names = (
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "optimizer",
+        "l2",
+        "class_weight",
+        "early_stopping",
+        "dp_epsilon",
+        "dp_delta",
+    )
+
+    def __init__(
+        self,
+        *,
+        epochs: int = 4,
+        batch_size: int | None = None,
+        learning_rate: float | None = None,
+        optimizer: str = "adam",
+        l2: float = 0.0,
+        class_weight: str | None = None,
+        early_stopping: bool = True,
+        dp_epsilon: float | None = None,
+        dp_delta: float = 1e-5,
+        he: str = "ckks",
+        active: str | None = None,
+        id_column: str | None = None,
+        nan_policy: NanPolicy = "error",
+        random_state: int = 0,
+    ) -> None:
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.l2 = l2
+        self.class_weight = class_weight
+        self.early_stopping = early_stopping
+        self.dp_epsilon = dp_epsilon
+        self.dp_delta = dp_delta
+        self.he = he
+        self.active = active
+        self.id_column = id_column
+        self.nan_policy = nan_policy
+        self.random_state = random_state
+
+    @property
+    def feature_importances_(self) -> dict[str, dict[str, float]]:
+        """Per party: |weight| of each standardised feature (coefficient mass)."""
+        check_is_fitted(self, "parts_")
+        return {
+            n: {f: float(abs(w)) for f, w in zip(m.part.feature_names, m.part.weights, strict=True)}
+            for n, m in self.parts_.items()
+        }
+
+
+class _SecureBoost(_VerticalEstimator):
+    _model = "sbt"
+    _param_names = (
+        "n_estimators",
+        "max_depth",
+        "learning_rate",
+        "min_child_weight",
+        "reg_lambda",
+        "gamma",
+        "max_bin",
+        "objective",
+        "dp_epsilon",
+        "dp_delta",
+    )
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 5,
+        max_depth: int = 3,
+        learning_rate: float = 0.3,
+        min_child_weight: float = 1.0,
+        reg_lambda: float = 1.0,
+        gamma: float = 0.0,
+        max_bin: int = 32,
+        objective: str | None = None,
+        dp_epsilon: float | None = None,
+        dp_delta: float = 1e-5,
+        he: str = "ou",
+        active: str | None = None,
+        id_column: str | None = None,
+        nan_policy: NanPolicy = "error",
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.min_child_weight = min_child_weight
+        self.reg_lambda = reg_lambda
+        self.gamma = gamma
+        self.max_bin = max_bin
+        self.objective = objective
+        self.dp_epsilon = dp_epsilon
+        self.dp_delta = dp_delta
+        self.he = he
+        self.active = active
+        self.id_column = id_column
+        self.nan_policy = nan_policy
+        self.random_state = random_state
+
+    @property
+    def feature_importances_(self) -> dict[str, dict[str, float]]:
+        """Per party: total split gain of each feature (parties whose part this process holds);
+        the label holder also knows every other party's total under the party's name."""
+        check_is_fitted(self, "parts_")
+        active = self.parts_[self.active_].part
+        out: dict[str, dict[str, float]] = {
+            n: dict.fromkeys(m.part.feature_names, 0.0) for n, m in self.parts_.items()
+        }
+        for tree in active.trees:
+            for node in tree.nodes:
+                if node.owner is None or node.left < 0:
+                    continue
+                if node.owner == self.active_:
+                    name = active.feature_names[node.feature]
+                elif node.owner in self.parts_:
+                    split = self.parts_[node.owner].part.splits[node.split_id]
+                    name = self.parts_[node.owner].part.feature_names[split.feature]
+                else:
+                    name = "(all features)"
+                    out.setdefault(node.owner, {}).setdefault(name, 0.0)
+                out[node.owner][name] += float(node.gain)
+        return out
+
+
+class SecureBoostClassifier(_Classifier, _SecureBoost):
+    """SecureBoost gradient-boosted trees for binary labels (OU by default: the fast backend)."""
+
+    _model = "sbt"
+
+    def _model_params(self) -> dict[str, Any]:
+        return {**super()._model_params(), "objective": self.objective or "binary:logistic"}
+
+
+class SecureBoostRegressor(RegressorMixin, _SecureBoost):
+    """SecureBoost with squared error."""
+
+    def _model_params(self) -> dict[str, Any]:
+        return {**super()._model_params(), "objective": self.objective or "reg:squarederror"}
+
+    def predict(self, X: Any, federation: Federation | None = None) -> np.ndarray:
+        return self._scores(X, federation)
