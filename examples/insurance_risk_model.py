@@ -82,7 +82,8 @@ def main(
     }
     model.save(out)
     print(
-        f"federated SecureBoost AUC {result['federated_auc']:.4f} vs insurer-only {result['insurer_only_auc']:.4f} "
+        f"federated SecureBoost AUC {result['federated_auc']:.4f} "
+        f"vs insurer-only {result['insurer_only_auc']:.4f} "
         f"on {result['test_people']:,} held-out people shared with the partners; model saved to {out}"
     )
     print(

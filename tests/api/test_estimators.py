@@ -133,3 +133,23 @@ def test_works_in_a_pipeline_with_local_preprocessing(breast) -> None:  # type: 
     est.fit({**x_tr, "insurer": ins}, y_tr)
     p = est.predict_proba({**x_te, "insurer": scaler.transform(x_te["insurer"])})[:, 1]
     assert roc_auc_score(y_te, p) > 0.95
+
+
+def test_fit_resumes_from_its_checkpoints(breast, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """fit(resume=True) picks up its own checkpoints (here every tree is already there) and gives
+    the same model; checkpoints written with other parameters are refused. The mid-job SIGKILL
+    case is tests/runtime/test_resume.py."""
+    x_tr, y_tr, x_te, _ = breast
+    full = SecureBoostClassifier(n_estimators=3, random_state=0).fit(
+        x_tr, y_tr, checkpoint_dir=tmp_path / "a"
+    )
+    SecureBoostClassifier(n_estimators=2, random_state=0).fit(x_tr, y_tr, checkpoint_dir=tmp_path / "b")
+    with pytest.raises(DataError):  # other parameters: the checkpoints are refused, not misused
+        SecureBoostClassifier(n_estimators=3, random_state=0).fit(
+            x_tr, y_tr, checkpoint_dir=tmp_path / "b", resume=True
+        )
+    again = SecureBoostClassifier(n_estimators=3, random_state=0).fit(
+        x_tr, y_tr, checkpoint_dir=tmp_path / "a", resume=True
+    )
+    assert again.fit_stats_["insurer"].get("resumed_from_tree") == 3
+    np.testing.assert_array_equal(again.predict_proba(x_te), full.predict_proba(x_te))

@@ -39,10 +39,22 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _pair(certs: Path, job_a: str = "job-1", job_b: str = "job-1", b_files=None):  # type: ignore[no-untyped-def]
     pa, pb = _port(), _port()
-    a = GrpcChannel("insurer", f"127.0.0.1:{pa}", {"hospital": f"127.0.0.1:{pb}"}, job_a,
-                    party_files(certs, "insurer"), settings=FAST)
-    b = GrpcChannel("hospital", f"127.0.0.1:{pb}", {"insurer": f"127.0.0.1:{pa}"}, job_b,
-                    b_files or party_files(certs, "hospital"), settings=FAST)
+    a = GrpcChannel(
+        "insurer",
+        f"127.0.0.1:{pa}",
+        {"hospital": f"127.0.0.1:{pb}"},
+        job_a,
+        party_files(certs, "insurer"),
+        settings=FAST,
+    )
+    b = GrpcChannel(
+        "hospital",
+        f"127.0.0.1:{pb}",
+        {"insurer": f"127.0.0.1:{pa}"},
+        job_b,
+        b_files or party_files(certs, "hospital"),
+        settings=FAST,
+    )
     return a, b
 
 
@@ -66,8 +78,14 @@ def test_delivers_small_and_chunked_large_messages(certs: Path) -> None:
 
 
 def test_peer_not_up_is_reported_within_the_connect_deadline(certs: Path) -> None:
-    a = GrpcChannel("insurer", f"127.0.0.1:{_port()}", {"hospital": f"127.0.0.1:{_port()}"}, "job-1",
-                    party_files(certs, "insurer"), settings=FAST)
+    a = GrpcChannel(
+        "insurer",
+        f"127.0.0.1:{_port()}",
+        {"hospital": f"127.0.0.1:{_port()}"},
+        "job-1",
+        party_files(certs, "insurer"),
+        settings=FAST,
+    )
     t = time.perf_counter()
     try:
         with pytest.raises(PeerError, match=r"did not answer in 3 s") as e:
@@ -104,10 +122,22 @@ def test_certificate_from_another_ca_is_refused(certs: Path) -> None:
 def test_cn_must_match_the_sender(certs: Path) -> None:
     # mallory holds a valid certificate of the federation but claims to be the insurer
     pa, pb = _port(), _port()
-    fake = GrpcChannel("insurer", f"127.0.0.1:{pa}", {"hospital": f"127.0.0.1:{pb}"}, "job-1",
-                       party_files(certs, "mallory"), settings=FAST)
-    b = GrpcChannel("hospital", f"127.0.0.1:{pb}", {"insurer": f"127.0.0.1:{pa}"}, "job-1",
-                    party_files(certs, "hospital"), settings=FAST)
+    fake = GrpcChannel(
+        "insurer",
+        f"127.0.0.1:{pa}",
+        {"hospital": f"127.0.0.1:{pb}"},
+        "job-1",
+        party_files(certs, "mallory"),
+        settings=FAST,
+    )
+    b = GrpcChannel(
+        "hospital",
+        f"127.0.0.1:{pb}",
+        {"insurer": f"127.0.0.1:{pa}"},
+        "job-1",
+        party_files(certs, "hospital"),
+        settings=FAST,
+    )
     try:
         with pytest.raises(PeerError, match=r"CN \['mallory'\] does not match sender 'insurer'"):
             fake.send("hospital", "t/1", common_pb2.Ack())
@@ -128,5 +158,7 @@ def test_message_for_another_job_is_refused(certs: Path) -> None:
 
 def test_missing_certificates_say_how_to_make_them(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found") as e:
-        GrpcChannel("insurer", "127.0.0.1:0", {"hospital": "127.0.0.1:1"}, "job-1", party_files(tmp_path, "insurer"))
+        GrpcChannel(
+            "insurer", "127.0.0.1:0", {"hospital": "127.0.0.1:1"}, "job-1", party_files(tmp_path, "insurer")
+        )
     assert "vfl certs init" in e.value.hint

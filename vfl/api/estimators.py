@@ -12,6 +12,7 @@ scikit-learn Pipeline with ``set_output(transform="pandas")`` keeps them through
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,9 +60,9 @@ class _VerticalEstimator(BaseEstimator):
     def _model_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self._param_names if getattr(self, k) is not None}
 
-    def _spec(self, order: list[str], active: str, **kw: Any) -> JobSpec:
+    def _spec(self, order: list[str], active: str, job_id: str | None = None, **kw: Any) -> JobSpec:
         return JobSpec(
-            job_id=new_job_id("fit" if kw.get("task", "train") == "train" else "predict"),
+            job_id=job_id or new_job_id("fit" if kw.get("task", "train") == "train" else "predict"),
             order=tuple([active, *[p for p in order if p != active]]),
             active=active,
             model=self._model,
@@ -108,10 +109,16 @@ class _VerticalEstimator(BaseEstimator):
         DataFrame with ``federation``. ``y``: labels aligned to the label holder's rows, or the
         name of its label column."""
         job_opts = {"checkpoint_dir": Path(checkpoint_dir) if checkpoint_dir else None, "resume": resume}
+        # a resumable fit keeps one job id per checkpoint folder, so a restart finds its checkpoints
+        job_id = (
+            "fit-" + hashlib.sha256(str(Path(checkpoint_dir).resolve()).encode()).hexdigest()[:12]
+            if checkpoint_dir
+            else None
+        )
         if federation is not None:
             me = federation.me
             table = self._table(me, X, y)
-            spec = self._spec([me, *federation.peers], me)
+            spec = self._spec([me, *federation.peers], me, job_id)
             outcome = federation.run(spec, table, **job_opts)
             outcomes = {me: outcome}
             self.federation_ = federation
@@ -125,7 +132,7 @@ class _VerticalEstimator(BaseEstimator):
             if active not in X:
                 raise ConfigError(f"active={active!r} is not among the parties {list(X)}", "set active=")
             tables = {n: self._table(n, df, y if n == active else None) for n, df in X.items()}
-            spec = self._spec(list(X), active)
+            spec = self._spec(list(X), active, job_id)
             outcomes = run_in_memory(
                 list(spec.order),
                 spec.job_id,

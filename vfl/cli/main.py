@@ -222,8 +222,19 @@ def synth(rows, parties, overlap, features, fmt, seed, out_dir):  # type: ignore
     help="This party's config [default: NAME.toml beside the job file].",
 )
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option(
+    "--audit-wire",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Append one JSON line per message received (route, topic, type, bytes; no payload).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue a killed job from the last checkpoint every party holds (all parties resume).",
+)
 @friendly_errors
-def run(job_file, party, config_path, quiet):  # type: ignore[no-untyped-def]
+def run(job_file, party, config_path, quiet, audit_wire, resume):  # type: ignore[no-untyped-def]
     """Run one party's side of a job, talking to its peers over gRPC with mutual TLS.
 
     \b
@@ -238,7 +249,9 @@ def run(job_file, party, config_path, quiet):  # type: ignore[no-untyped-def]
         raise ConfigError(
             f"{cfg.source} is the config of {cfg.name!r}, not {party!r}", "pass --config for this party"
         )
-    outcome = run_as(job, cfg)
+    outcome = run_as(
+        job, cfg, audit_wire=audit_wire, checkpoint_dir=cfg.out_dir / "checkpoints", resume=resume
+    )
     if not quiet:
         click.echo(f"{party}: aligned rows {outcome.intersection}; outputs in {cfg.out_dir / party}")
         for k, v in outcome.metrics.items():

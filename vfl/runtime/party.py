@@ -6,6 +6,8 @@ writes only its own outputs (``OUT/NAME/``), atomically and only once the job su
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from vfl.runtime.jobfile import JobFile, PartyConfig
 from vfl.runtime.outputs import write_party_outputs
 from vfl.transport.grpc import GrpcChannel, GrpcSettings
 from vfl.transport.tls import party_files
+from vfl.wire.v1 import common_pb2
 
 __all__ = ["party_out_dir", "run_as"]
 
@@ -55,6 +58,7 @@ def run_with_peers(
     table: PartyTable,
     *,
     settings: GrpcSettings | None = None,
+    audit_wire: Path | None = None,
     **job_options: Any,
 ) -> PartyOutcome:
     """Run our side of ``spec`` with the peers our config names (they run ``vfl run`` or
@@ -65,10 +69,34 @@ def run_with_peers(
     peers = {p: cfg.peers[p] for p in spec.order if p != cfg.name}
     tls = party_files(cfg.cert_dir, cfg.name)
     channel = GrpcChannel(cfg.name, cfg.listen, peers, spec.job_id, tls, settings=settings)
+    audit_file = open(audit_wire, "a", encoding="utf-8") if audit_wire else None
+    if audit_file is not None:
+        lock = threading.Lock()
+
+        def audit(env: common_pb2.Envelope) -> None:
+            with lock:
+                audit_file.write(_audit_line(env))
+
+        channel.server.router.audit = audit
     try:
         return run_party_job(spec, table, channel, **job_options)
     finally:
         channel.close()
+        if audit_file is not None:
+            audit_file.close()
+
+
+def _audit_line(env: common_pb2.Envelope) -> str:
+    """What crossed the wire to us: route, topic, message type and size (never the payload)."""
+    rec = {
+        "sender": env.sender,
+        "receiver": env.receiver,
+        "topic": env.topic,
+        "type": env.type,
+        "bytes": len(env.payload),
+        "job_id": env.job_id,
+    }
+    return json.dumps(rec) + "\n"
 
 
 def read_own_table(cfg: PartyConfig) -> PartyTable:

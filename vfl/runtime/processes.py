@@ -89,7 +89,18 @@ def run_as_processes(
     for name in parties:
         logs[name] = open(root / f"{name}.log", "wb")
         procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "vfl", "run", str(job_path), "--as", name, "--quiet"],
+            [
+                sys.executable,
+                "-m",
+                "vfl",
+                "run",
+                str(job_path),
+                "--as",
+                name,
+                "--quiet",
+                "--audit-wire",
+                str(root / f"{name}.wire.jsonl"),
+            ],
             stdout=logs[name],
             stderr=subprocess.STDOUT,
             env=env,

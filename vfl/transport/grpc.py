@@ -13,6 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -53,6 +54,7 @@ class _Router(mailbox_pb2_grpc.MailboxServicer):
 
     def __init__(self, me: str, peers: set[str], limit: int):
         self.me, self.peers, self.limit = me, peers, limit
+        self.audit: Callable[[common_pb2.Envelope], None] | None = None  # sees every whole envelope
         self.jobs: dict[str, MemoryHub] = {}
         self.proposals: queue.Queue[common_pb2.Envelope] = queue.Queue()
         self.accept_proposals = False
@@ -108,6 +110,8 @@ class _Router(mailbox_pb2_grpc.MailboxServicer):
         else:
             assert hub is not None
             hub.put(request.sender, self.me, request.topic, whole.SerializeToString())
+        if self.audit is not None:
+            self.audit(whole)
         return common_pb2.Ack(status="ok")
 
     def Ping(self, request: common_pb2.Ack, context: grpc.ServicerContext) -> common_pb2.Ack:
