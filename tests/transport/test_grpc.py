@@ -162,3 +162,33 @@ def test_missing_certificates_say_how_to_make_them(tmp_path: Path) -> None:
             "insurer", "127.0.0.1:0", {"hospital": "127.0.0.1:1"}, "job-1", party_files(tmp_path, "insurer")
         )
     assert "vfl certs init" in e.value.hint
+
+
+def test_message_over_the_receivers_size_limit_is_refused(certs: Path) -> None:
+    pa, pb = _port(), _port()
+    small = GrpcSettings(connect_timeout=3.0, call_timeout=5.0, max_message_bytes=1 << 20)
+    a = GrpcChannel(
+        "insurer",
+        f"127.0.0.1:{pa}",
+        {"hospital": f"127.0.0.1:{pb}"},
+        "job-1",
+        party_files(certs, "insurer"),
+        settings=FAST,
+    )
+    b = GrpcChannel(
+        "hospital",
+        f"127.0.0.1:{pb}",
+        {"insurer": f"127.0.0.1:{pa}"},
+        "job-1",
+        party_files(certs, "hospital"),
+        settings=small,
+    )
+    try:
+        with pytest.raises(WireError, match="size limit") as e:
+            a.send("hospital", "t/big", to_ndarray(np.zeros(600_000)))  # 4.8 MB
+        assert "max_message_bytes" in e.value.hint
+        a.send("hospital", "t/small", common_pb2.Ack(status="ok"))  # the channel still works
+        assert b.recv("insurer", "t/small", common_pb2.Ack, timeout=5).status == "ok"
+    finally:
+        a.close()
+        b.close()

@@ -24,9 +24,10 @@ from vfl.report.html import build_report
 from vfl.report.plots import write_plots
 from vfl.report.progress import make_progress
 from vfl.report.summary import print_summary
-from vfl.runtime.config import build_simulation_config
+from vfl.runtime.config import build_simulation_config, parse_data_options
 from vfl.runtime.jobfile import load_job, load_party_config
 from vfl.runtime.party import run_as
+from vfl.runtime.predict import predict_local
 from vfl.runtime.serve import serve as serve_party
 from vfl.runtime.simulate import simulate as run_simulation
 from vfl.transport.tls import init_ca, issue_party_cert
@@ -283,6 +284,38 @@ def serve(config_path, max_jobs, idle_timeout):  # type: ignore[no-untyped-def]
         max_jobs=max_jobs,
         idle_timeout=idle_timeout,
         log=lambda m: click.echo(m, err=True),
+    )
+
+
+@cli.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@_common_data_options
+@friendly_errors
+def predict(model_dir, data, id_column, id_case, nan_policy, out_dir):  # type: ignore[no-untyped-def]
+    """Score new rows with a trained model: PSI on their IDs, then federated scoring.
+
+    \b
+    MODEL_DIR holds NAME/model.json per party (the output folder of `vfl simulate`).
+    Example:
+      vfl predict out --data insurer=new_i.csv --data hospital=new_h.csv --data pharma=new_p.csv \\
+          --id-column patient_id --out out/scores
+    """
+    if not data:
+        raise ConfigError(
+            "vfl predict needs --data NAME=PATH for every party of the model",
+            "e.g. --data insurer=new.csv --data hospital=h.csv --data pharma=p.csv",
+        )
+    res = predict_local(
+        model_dir,
+        parse_data_options(data),
+        id_column=id_column or "id",
+        nan_policy=nan_policy,
+        id_rule=IdRule(case=id_case),
+        out_dir=out_dir,
+    )
+    click.echo(
+        f"scored {res['rows_scored']:,} of {res['rows_at_label_holder']:,} rows held by every party; "
+        f"predictions: {res['predictions']}"
     )
 
 

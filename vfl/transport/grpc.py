@@ -300,6 +300,12 @@ def _rejected(peer: str, address: str, exc: grpc.RpcError) -> Exception:
         return WireError(
             f"{peer} refused our message: {details}", "make sure every party runs the same job file"
         )
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return WireError(
+            f"{peer} refused our message: {details}",
+            "a message over the receiver's size limit (GrpcSettings.max_message_bytes) or a broken "
+            "sender; raise the limit on both sides if the data really is that large",
+        )
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return WireError(
             f"{peer} refused a message over its size limit: {details}", "raise the limit on both sides"

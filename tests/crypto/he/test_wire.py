@@ -82,7 +82,7 @@ def test_tampered_ciphertext_is_refused(backend: str, keyholders: dict[str, HESc
         msg.packed = bytes(raw)
         # refused either way: as out of range or, when this ciphertext happened to serialise one
         # byte shorter (a leading zero), as a broken layout
-        with pytest.raises((CryptoError, WireError), match="outside|unexpected layout"):
+        with pytest.raises((CryptoError, WireError), match=r"outside|unexpected layout"):
             s.deserialize(msg, JOB)
         msg.packed = bytes(raw[:-3])
         with pytest.raises(WireError):
