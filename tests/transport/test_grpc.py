@@ -37,14 +37,22 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def _pair(certs: Path, job_a: str = "job-1", job_b: str = "job-1", b_files=None):  # type: ignore[no-untyped-def]
+def _pair(
+    certs: Path,
+    job_a: str = "job-1",
+    job_b: str = "job-1",
+    b_files=None,
+    a_files=None,  # type: ignore[no-untyped-def]
+    b_settings: GrpcSettings = FAST,
+):
+    """insurer (a) and hospital (b) on two free loopback ports."""
     pa, pb = _port(), _port()
     a = GrpcChannel(
         "insurer",
         f"127.0.0.1:{pa}",
         {"hospital": f"127.0.0.1:{pb}"},
         job_a,
-        party_files(certs, "insurer"),
+        a_files or party_files(certs, "insurer"),
         settings=FAST,
     )
     b = GrpcChannel(
@@ -53,7 +61,7 @@ def _pair(certs: Path, job_a: str = "job-1", job_b: str = "job-1", b_files=None)
         {"insurer": f"127.0.0.1:{pa}"},
         job_b,
         b_files or party_files(certs, "hospital"),
-        settings=FAST,
+        settings=b_settings,
     )
     return a, b
 
@@ -121,23 +129,7 @@ def test_certificate_from_another_ca_is_refused(certs: Path) -> None:
 
 def test_cn_must_match_the_sender(certs: Path) -> None:
     # mallory holds a valid certificate of the federation but claims to be the insurer
-    pa, pb = _port(), _port()
-    fake = GrpcChannel(
-        "insurer",
-        f"127.0.0.1:{pa}",
-        {"hospital": f"127.0.0.1:{pb}"},
-        "job-1",
-        party_files(certs, "mallory"),
-        settings=FAST,
-    )
-    b = GrpcChannel(
-        "hospital",
-        f"127.0.0.1:{pb}",
-        {"insurer": f"127.0.0.1:{pa}"},
-        "job-1",
-        party_files(certs, "hospital"),
-        settings=FAST,
-    )
+    fake, b = _pair(certs, a_files=party_files(certs, "mallory"))
     try:
         with pytest.raises(PeerError, match=r"CN \['mallory'\] does not match sender 'insurer'"):
             fake.send("hospital", "t/1", common_pb2.Ack())
@@ -165,24 +157,8 @@ def test_missing_certificates_say_how_to_make_them(tmp_path: Path) -> None:
 
 
 def test_message_over_the_receivers_size_limit_is_refused(certs: Path) -> None:
-    pa, pb = _port(), _port()
     small = GrpcSettings(connect_timeout=3.0, call_timeout=5.0, max_message_bytes=1 << 20)
-    a = GrpcChannel(
-        "insurer",
-        f"127.0.0.1:{pa}",
-        {"hospital": f"127.0.0.1:{pb}"},
-        "job-1",
-        party_files(certs, "insurer"),
-        settings=FAST,
-    )
-    b = GrpcChannel(
-        "hospital",
-        f"127.0.0.1:{pb}",
-        {"insurer": f"127.0.0.1:{pa}"},
-        "job-1",
-        party_files(certs, "hospital"),
-        settings=small,
-    )
+    a, b = _pair(certs, b_settings=small)
     try:
         with pytest.raises(WireError, match="size limit") as e:
             a.send("hospital", "t/big", to_ndarray(np.zeros(600_000)))  # 4.8 MB

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vfl.core.errors import VflError
-from vfl.data.readers import read_party_table
 from vfl.runtime.handshake import answer
 from vfl.runtime.job import JobSpec, PartyOutcome, run_party_job
 from vfl.runtime.jobfile import PartyConfig
 from vfl.runtime.modelfile import load_model_file
 from vfl.runtime.outputs import write_party_outputs
+from vfl.runtime.party import read_own_table
 from vfl.transport.grpc import GrpcChannel, GrpcSettings, MailboxServer
 from vfl.transport.tls import party_files
 from vfl.wire.v1 import job_pb2
@@ -60,14 +60,7 @@ def serve(
     log: Callable[[str], None] = print,
 ) -> list[PartyOutcome]:
     """Serve jobs until ``max_jobs`` ran or nothing arrived for ``idle_timeout`` seconds."""
-    table = read_party_table(
-        cfg.data,
-        name=cfg.name,
-        id_column=cfg.id_column,
-        label_column=cfg.label_column,
-        nan_policy=cfg.nan_policy,
-        id_rule=cfg.id_rule,
-    )  # type: ignore[arg-type]
+    table = read_own_table(cfg)
     tls = party_files(cfg.cert_dir, cfg.name)
     server = MailboxServer(cfg.name, cfg.listen, cfg.peers, tls, settings or GrpcSettings())
     log(

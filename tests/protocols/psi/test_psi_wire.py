@@ -179,3 +179,35 @@ def test_no_party_learns_membership_outside_the_intersection(recorded, attacker:
     accuracy = np.mean(np.array(guesses) == np.array(truth))
     base_rate = max(np.mean(truth), 1 - np.mean(truth))
     assert accuracy <= base_rate
+
+
+def test_two_party_wire_carries_only_keyed_lists() -> None:
+    """Two parties: each list goes out under the owner's key and comes back under both; no raw
+    ID and no unkeyed hash crosses, and each party learns exactly the intersection."""
+    a = [f"a-{i}" for i in range(30)] + [f"both-{i}" for i in range(20)]
+    b = [f"both-{i}" for i in range(20)] + [f"b-{i}" for i in range(40)]
+    log: list[RecordedMessage] = []
+    res = run_all([a, b], record=log, names=["p0", "p1"])
+    assert (
+        [a[r] for r in res["p0"].rows]
+        == [b[r] for r in res["p1"].rows]
+        == sorted(f"both-{i}" for i in range(20))
+    )
+    routes = Counter()
+    for m in log:
+        batch = psi_pb2.PointBatch()
+        batch.ParseFromString(m.payload)
+        routes[
+            (m.sender, m.receiver, psi_pb2.PsiStage.Name(batch.stage), batch.owner, batch.points.count)
+        ] += 1
+    assert dict(routes) == {
+        ("p0", "p1", "PSI_STAGE_RING", "p0", 50): 1,
+        ("p1", "p0", "PSI_STAGE_PAIR_RETURN", "p0", 50): 1,
+        ("p1", "p0", "PSI_STAGE_RING", "p1", 60): 1,
+        ("p0", "p1", "PSI_STAGE_PAIR_RETURN", "p1", 60): 1,
+    }
+    with PsiGroup(1) as g:
+        unkeyed = g.hash_to_group(a + b, domain_for("job-test"))
+    blob = b"".join(m.payload for m in log)
+    assert not any(x.encode() in blob for x in a + b)
+    assert not any(p.tobytes() in blob for p in unkeyed)

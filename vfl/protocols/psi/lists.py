@@ -24,6 +24,7 @@ _NAMES: dict[int, str] = {
     psi_pb2.PSI_STAGE_BLIND_RETURN: "unblind",
     psi_pb2.PSI_STAGE_RESULT: "result",
     psi_pb2.PSI_STAGE_FINAL: "final",
+    psi_pb2.PSI_STAGE_PAIR_RETURN: "pair",
 }
 
 

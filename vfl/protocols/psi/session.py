@@ -14,6 +14,7 @@ import numpy as np
 from vfl.core.errors import ConfigError, DataError, ProtocolError
 from vfl.crypto.psi_group import PsiGroup, points_as_keys
 from vfl.protocols.psi.compare import as_comparer, as_dealer, as_holder, receive_final
+from vfl.protocols.psi.pair import pair_intersection
 from vfl.protocols.psi.ring import RingKeys, encrypt_own_list, finish_own_list, relay_list
 from vfl.protocols.psi.stages import Roles
 from vfl.transport.channel import Channel
@@ -73,18 +74,12 @@ def run_psi(
     own_group = group is None
     group = group or PsiGroup(threads)
     rng = np.random.default_rng(secrets.randbits(128))
-    keys = RingKeys.random()
     perm = rng.permutation(len(arr))
     try:
-        f_own = _phase_one(channel, roles, group, keys, arr, perm)
-        if channel.me == roles.comparer:
-            as_comparer(channel, roles, group, f_own)
-            final = receive_final(channel, roles)
-        elif channel.me == roles.dealer:
-            final = as_dealer(channel, roles, group, f_own, rng)
+        if len(roles.order) == 2:
+            rows = pair_intersection(channel, group, arr, perm)
         else:
-            final = as_holder(channel, roles, group, f_own, rng)
-        rows = _rows_of(final, f_own, perm, roles.dealer)
+            rows = _n_party(channel, roles, group, arr, perm, rng)
         # The agreed order: the shared IDs themselves, sorted. Every party now knows exactly these
         # IDs, so this reveals nothing new, and unlike the order of H(x)^K (whose K is fresh each
         # run) it is the same in every run: seeded training and --resume reproduce exactly.
@@ -100,6 +95,27 @@ def run_psi(
         scalar_mults=group.scalar_mults,
         hashes=group.hashes,
     )
+
+
+def _n_party(
+    channel: Channel,
+    roles: Roles,
+    group: PsiGroup,
+    arr: np.ndarray,
+    perm: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Three or more parties: the ring under split keys, then comparison under K*s."""
+    keys = RingKeys.random()
+    f_own = _phase_one(channel, roles, group, keys, arr, perm)
+    if channel.me == roles.comparer:
+        as_comparer(channel, roles, group, f_own)
+        final = receive_final(channel, roles)
+    elif channel.me == roles.dealer:
+        final = as_dealer(channel, roles, group, f_own, rng)
+    else:
+        final = as_holder(channel, roles, group, f_own, rng)
+    return _rows_of(final, f_own, perm, roles.dealer)
 
 
 def _phase_one(

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from vfl.wire.v1 import common_pb2 as vfl_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10vfl/v1/psi.proto\x12\x06vfl.v1\x1a\x13vfl/v1/common.proto\"\x80\x01\n\nPointBatch\x12\x1f\n\x05stage\x18\x01 \x01(\x0e\x32\x10.vfl.v1.PsiStage\x12\r\n\x05owner\x18\x02 \x01(\t\x12\r\n\x05\x62\x61tch\x18\x03 \x01(\r\x12\x0f\n\x07\x62\x61tches\x18\x04 \x01(\r\x12\"\n\x06points\x18\x05 \x01(\x0b\x32\x12.vfl.v1.FixedBytes\"\x1e\n\x0cSharedScalar\x12\x0e\n\x06scalar\x18\x01 \x01(\x0c*\xac\x01\n\x08PsiStage\x12\x19\n\x15PSI_STAGE_UNSPECIFIED\x10\x00\x12\x12\n\x0ePSI_STAGE_RING\x10\x01\x12\x15\n\x11PSI_STAGE_COMPARE\x10\x02\x12\x13\n\x0fPSI_STAGE_BLIND\x10\x03\x12\x1a\n\x16PSI_STAGE_BLIND_RETURN\x10\x04\x12\x14\n\x10PSI_STAGE_RESULT\x10\x05\x12\x13\n\x0fPSI_STAGE_FINAL\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10vfl/v1/psi.proto\x12\x06vfl.v1\x1a\x13vfl/v1/common.proto\"\x80\x01\n\nPointBatch\x12\x1f\n\x05stage\x18\x01 \x01(\x0e\x32\x10.vfl.v1.PsiStage\x12\r\n\x05owner\x18\x02 \x01(\t\x12\r\n\x05\x62\x61tch\x18\x03 \x01(\r\x12\x0f\n\x07\x62\x61tches\x18\x04 \x01(\r\x12\"\n\x06points\x18\x05 \x01(\x0b\x32\x12.vfl.v1.FixedBytes\"\x1e\n\x0cSharedScalar\x12\x0e\n\x06scalar\x18\x01 \x01(\x0c*\xc7\x01\n\x08PsiStage\x12\x19\n\x15PSI_STAGE_UNSPECIFIED\x10\x00\x12\x12\n\x0ePSI_STAGE_RING\x10\x01\x12\x15\n\x11PSI_STAGE_COMPARE\x10\x02\x12\x13\n\x0fPSI_STAGE_BLIND\x10\x03\x12\x1a\n\x16PSI_STAGE_BLIND_RETURN\x10\x04\x12\x14\n\x10PSI_STAGE_RESULT\x10\x05\x12\x13\n\x0fPSI_STAGE_FINAL\x10\x06\x12\x19\n\x15PSI_STAGE_PAIR_RETURN\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vfl.v1.psi_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PSISTAGE']._serialized_start=213
-  _globals['_PSISTAGE']._serialized_end=385
+  _globals['_PSISTAGE']._serialized_end=412
   _globals['_POINTBATCH']._serialized_start=50
   _globals['_POINTBATCH']._serialized_end=178
   _globals['_SHAREDSCALAR']._serialized_start=180

@@ -16,6 +16,7 @@ class PsiStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PSI_STAGE_BLIND_RETURN: _ClassVar[PsiStage]
     PSI_STAGE_RESULT: _ClassVar[PsiStage]
     PSI_STAGE_FINAL: _ClassVar[PsiStage]
+    PSI_STAGE_PAIR_RETURN: _ClassVar[PsiStage]
 PSI_STAGE_UNSPECIFIED: PsiStage
 PSI_STAGE_RING: PsiStage
 PSI_STAGE_COMPARE: PsiStage
@@ -23,6 +24,7 @@ PSI_STAGE_BLIND: PsiStage
 PSI_STAGE_BLIND_RETURN: PsiStage
 PSI_STAGE_RESULT: PsiStage
 PSI_STAGE_FINAL: PsiStage
+PSI_STAGE_PAIR_RETURN: PsiStage
 
 class PointBatch(_message.Message):
     __slots__ = ("stage", "owner", "batch", "batches", "points")
