@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from tests.runtime.test_serve import FAST, _federation
 from vfl import Federation, SecureBoostClassifier
@@ -34,10 +36,15 @@ def test_fit_and_predict_with_serving_peers(three_party_breast: dict[str, Path],
     fed = Federation.from_config(
         job.parent / "insurer.toml", connect_timeout=5.0, ping_every=0.3, dead_after=2.0
     )
-    est = SecureBoostClassifier(n_estimators=3, random_state=0).fit(local, y, federation=fed)
+    # the insurer's own preprocessing in a Pipeline; set_output keeps the IDs (the index)
+    pipe = make_pipeline(
+        StandardScaler().set_output(transform="pandas"), SecureBoostClassifier(n_estimators=3, random_state=0)
+    )
+    pipe.fit(local, y, secureboostclassifier__federation=fed)
+    est = pipe[-1]
     assert set(est.parts_) == {"insurer"}  # this process holds only its own part
     assert est.intersection_size_ < len(local)  # PSI dropped patients the others lack
-    p = est.predict_proba(local)[:, 1]  # federated inference: PSI on these IDs, then scoring
+    p = pipe.predict_proba(local)[:, 1]  # federated inference: PSI on these IDs, then scoring
     held = ~pd.isna(p)
     assert held.sum() == est.intersection_size_
     assert roc_auc_score(y[held], p[held]) > 0.95

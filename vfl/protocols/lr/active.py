@@ -39,10 +39,13 @@ def train_active(
     With ``checkpoint``: save after every epoch, and continue from the newest epoch that every
     party holds (see :mod:`vfl.protocols.lr.resume`)."""
     clock = Clock()
+    # the channel's counters run since it opened (PSI too): report this training's share only
+    wait0, bytes0 = channel.stats.wait_seconds, channel.stats.total_bytes_sent
     y = _check_labels(y)
     n = len(y)
-    sched = Schedule(n, params.seed, params.batch_size, params.validation_fraction
-                     if params.early_stopping else 0.0)
+    sched = Schedule(
+        n, params.seed, params.batch_size, params.validation_fraction if params.early_stopping else 0.0
+    )
     if sched.n_train < 1:
         raise ConfigError(f"{n} rows leave nothing to train on", "use more rows")
     n_parties = 1 + len(passives)
@@ -50,10 +53,18 @@ def train_active(
     mode = S.SCORE_MASKED if len(passives) >= 2 else S.SCORE_CLEAR
 
     setup = lr_pb2.LRSetup(
-        n_rows=n, seed=params.seed, epochs=params.epochs, batch_size=params.batch_size,
-        validation_fraction=sched.validation_fraction, early_stopping=sched.n_val > 0,
-        passives=passives, score_mode=mode, frac_bits=S.FRAC_BITS,
-        row_clip=row_clip, noise_multiplier=sigma, grad_mask_bound=params.grad_mask_bound,
+        n_rows=n,
+        seed=params.seed,
+        epochs=params.epochs,
+        batch_size=params.batch_size,
+        validation_fraction=sched.validation_fraction,
+        early_stopping=sched.n_val > 0,
+        passives=passives,
+        score_mode=mode,
+        frac_bits=S.FRAC_BITS,
+        row_clip=row_clip,
+        noise_multiplier=sigma,
+        grad_mask_bound=params.grad_mask_bound,
     )
     setup.he_context.CopyFrom(scheme.public_context())
     channel.broadcast(S.T_SETUP, setup, passives)
@@ -72,8 +83,12 @@ def train_active(
     losses: list[float] = []
     val_losses: list[float] = []
     best, stale, epochs_run, stopped = np.inf, 0, 0, False
-    key = run_key("active", {**_settings(params), "sigma": sigma, "row_clip": row_clip,
-                             "passives": passives, "he": scheme.name}, x, y)
+    key = run_key(
+        "active",
+        {**_settings(params), "sigma": sigma, "row_clip": row_clip, "passives": passives, "he": scheme.name},
+        x,
+        y,
+    )
     epochs_run, state = agree_start_active(channel, passives, checkpoint, key)
     if state is not None:
         w = np.array(state["w"], dtype=np.float64)
@@ -116,10 +131,20 @@ def train_active(
                     decision = S.STOP
         channel.broadcast(S.t_control(epoch), lr_pb2.LRControl(decision=decision, epoch=epoch), passives)
         if checkpoint is not None:
-            checkpoint.save(epochs_run, {
-                "run_key": key, "step": epochs_run, "stopped": decision == S.STOP, "w": w,
-                **opt.state(), "losses": losses, "val_losses": val_losses, "best": best, "stale": stale,
-            })
+            checkpoint.save(
+                epochs_run,
+                {
+                    "run_key": key,
+                    "step": epochs_run,
+                    "stopped": decision == S.STOP,
+                    "w": w,
+                    **opt.state(),
+                    "losses": losses,
+                    "val_losses": val_losses,
+                    "best": best,
+                    "stale": stale,
+                },
+            )
         if progress:
             progress("epoch", epochs_run, params.epochs)
         if decision == S.STOP:
@@ -139,11 +164,19 @@ def train_active(
         steps = epochs_run * sched.batches_per_epoch
         eps = DPAccountant(sigma, _sample_rate(sched), steps, params.dp_delta).epsilon()
     return PartFit(
-        weights=w[:-1], intercept=float(w[-1]), standardiser=std, epochs_run=epochs_run,
-        loss_history=losses, val_loss_history=val_losses,
-        seconds=clock.split(channel.stats.wait_seconds), bytes_sent=channel.stats.total_bytes_sent,
-        dp_epsilon=eps, dp_delta=params.dp_delta if sigma > 0 else None,
-        noise_multiplier=sigma if sigma > 0 else None, parts=parts, resumed_from=resumed_from,
+        weights=w[:-1],
+        intercept=float(w[-1]),
+        standardiser=std,
+        epochs_run=epochs_run,
+        loss_history=losses,
+        val_loss_history=val_losses,
+        seconds=clock.split(channel.stats.wait_seconds - wait0),
+        bytes_sent=channel.stats.total_bytes_sent - bytes0,
+        dp_epsilon=eps,
+        dp_delta=params.dp_delta if sigma > 0 else None,
+        noise_multiplier=sigma if sigma > 0 else None,
+        parts=parts,
+        resumed_from=resumed_from,
     )
 
 
@@ -163,8 +196,14 @@ def predict_active(
     n = x.shape[0]
     channel.broadcast(
         S.T_PREDICT_SETUP,
-        lr_pb2.LRPredictSetup(model_job_id=model_job_id, n_rows=n, passives=passives,
-                              score_mode=mode, frac_bits=S.FRAC_BITS, parts=parts),
+        lr_pb2.LRPredictSetup(
+            model_job_id=model_job_id,
+            n_rows=n,
+            passives=passives,
+            score_mode=mode,
+            frac_bits=S.FRAC_BITS,
+            parts=parts,
+        ),
         passives,
     )
     u = standardiser.transform(x) @ weights + intercept
@@ -174,8 +213,21 @@ def predict_active(
 # -- helpers ----------------------------------------------------------------------------------
 def _settings(params: LRParams) -> dict[str, object]:
     """The parameters that fix the training path (not those that only affect privacy noise)."""
-    keep = ("epochs", "batch_size", "learning_rate", "optimizer", "l2", "lr_decay", "class_weight",
-            "early_stopping", "validation_fraction", "patience", "tol", "seed", "clip_norm")
+    keep = (
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "optimizer",
+        "l2",
+        "lr_decay",
+        "class_weight",
+        "early_stopping",
+        "validation_fraction",
+        "patience",
+        "tol",
+        "seed",
+        "clip_norm",
+    )
     return {k: getattr(params, k) for k in keep}
 
 
@@ -244,8 +296,7 @@ def _sample_weights(y: np.ndarray, cw: str | dict[int, float] | None, normalise:
 def _check_labels(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float64)
     if not np.all((y == 0) | (y == 1)):
-        raise ConfigError("LR needs a binary label with values 0 and 1",
-                          "recode the label column to 0/1")
+        raise ConfigError("LR needs a binary label with values 0 and 1", "recode the label column to 0/1")
     if y.min() == y.max():
         raise ConfigError("the label has only one class", "check the label column and the alignment")
     return y

@@ -43,6 +43,8 @@ def train_passive(
     With ``checkpoint``: save after every epoch, and continue from the epoch the active
     announces (see :mod:`vfl.protocols.lr.resume`)."""
     clock = Clock()
+    # the channel's counters run since it opened (PSI too): report this training's share only
+    wait0, bytes0 = channel.stats.wait_seconds, channel.stats.total_bytes_sent
     setup = channel.recv(active, S.T_SETUP, lr_pb2.LRSetup)
     n = x.shape[0]
     if setup.n_rows != n:
@@ -58,8 +60,10 @@ def train_passive(
         raise CryptoError("the active sent a context with a secret key", "refusing to train")
     mode = S.SCORE_MASKED if len(setup.passives) >= 2 else S.SCORE_CLEAR
     if setup.score_mode != mode:
-        raise ProtocolError(f"{active} asked for '{setup.score_mode}' scores with "
-                            f"{len(setup.passives)} passive(s); the protocol requires '{mode}'")
+        raise ProtocolError(
+            f"{active} asked for '{setup.score_mode}' scores with "
+            f"{len(setup.passives)} passive(s); the protocol requires '{mode}'"
+        )
     seeds = agree_pair_seeds(channel, list(setup.passives), S.T_SETUP_KEY) if mode == S.SCORE_MASKED else {}
     sched = Schedule(n, setup.seed, setup.batch_size, setup.validation_fraction)
     if setup.early_stopping != (sched.n_val > 0):
@@ -77,11 +81,25 @@ def train_passive(
     def send_scores(topic: str, rows: np.ndarray) -> None:
         _send_share(channel, active, topic, xs[rows] @ w, mode, seeds)
 
-    schedule = {k: getattr(setup, k) for k in ("n_rows", "seed", "epochs", "batch_size", "score_mode",
-                                                "validation_fraction", "row_clip", "noise_multiplier")}
+    schedule = {
+        k: getattr(setup, k)
+        for k in (
+            "n_rows",
+            "seed",
+            "epochs",
+            "batch_size",
+            "score_mode",
+            "validation_fraction",
+            "row_clip",
+            "noise_multiplier",
+        )
+    }
     own = {k: getattr(params, k) for k in ("optimizer", "learning_rate", "l2", "lr_decay")}
-    key = run_key("passive", {**schedule, **own, "active": active, "he": scheme.name,
-                              "passives": list(setup.passives)}, x)
+    key = run_key(
+        "passive",
+        {**schedule, **own, "active": active, "he": scheme.name, "passives": list(setup.passives)},
+        x,
+    )
     epochs_run, state = agree_start_passive(channel, active, checkpoint, key)
     stopped = False
     if state is not None:
@@ -113,8 +131,16 @@ def train_passive(
             raise ProtocolError(f"{active} sent control {ctl.decision!r} for epoch {ctl.epoch}")
         epochs_run = epoch + 1
         if checkpoint is not None:
-            checkpoint.save(epochs_run, {"run_key": key, "step": epochs_run,
-                                         "stopped": ctl.decision == S.STOP, "w": w, **opt.state()})
+            checkpoint.save(
+                epochs_run,
+                {
+                    "run_key": key,
+                    "step": epochs_run,
+                    "stopped": ctl.decision == S.STOP,
+                    "w": w,
+                    **opt.state(),
+                },
+            )
         if progress:
             progress("epoch", epochs_run, setup.epochs)
         if ctl.decision == S.STOP:
@@ -127,9 +153,14 @@ def train_passive(
         raise ProtocolError(f"{active} recorded a different fingerprint for {channel.me}'s part")
     dp = setup.noise_multiplier > 0
     return PartFit(
-        weights=w, intercept=None, standardiser=std, epochs_run=epochs_run,
-        seconds=clock.split(channel.stats.wait_seconds), bytes_sent=channel.stats.total_bytes_sent,
-        noise_multiplier=setup.noise_multiplier if dp else None, parts=parts,
+        weights=w,
+        intercept=None,
+        standardiser=std,
+        epochs_run=epochs_run,
+        seconds=clock.split(channel.stats.wait_seconds - wait0),
+        bytes_sent=channel.stats.total_bytes_sent - bytes0,
+        noise_multiplier=setup.noise_multiplier if dp else None,
+        parts=parts,
         resumed_from=resumed_from,
     )
 
@@ -154,8 +185,10 @@ def predict_passive(
         )
     n = x.shape[0]
     if setup.n_rows != n:
-        raise ProtocolError(f"{active} scores {setup.n_rows} rows, {channel.me} holds {n}",
-                            "align the scoring data (vfl psi) first")
+        raise ProtocolError(
+            f"{active} scores {setup.n_rows} rows, {channel.me} holds {n}",
+            "align the scoring data (vfl psi) first",
+        )
     mode = S.SCORE_MASKED if len(setup.passives) >= 2 else S.SCORE_CLEAR
     if setup.score_mode != mode or channel.me not in setup.passives:
         raise ProtocolError(f"{active}'s scoring setup is inconsistent ({setup.score_mode})")
@@ -164,8 +197,9 @@ def predict_passive(
     _send_share(channel, active, S.T_PREDICT_SCORE, u, mode, seeds)
 
 
-def _send_share(channel: Channel, active: str, topic: str, u: np.ndarray, mode: str,
-                seeds: dict[str, bytes]) -> None:
+def _send_share(
+    channel: Channel, active: str, topic: str, u: np.ndarray, mode: str, seeds: dict[str, bytes]
+) -> None:
     if mode == S.SCORE_CLEAR:
         share = lr_pb2.ScoreShare(clear=to_ndarray(u))
     else:
