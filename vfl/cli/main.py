@@ -30,6 +30,7 @@ from vfl.runtime.party import run_as
 from vfl.runtime.predict import predict_local
 from vfl.runtime.serve import serve as serve_party
 from vfl.runtime.simulate import simulate as run_simulation
+from vfl.transport.grpc import GrpcSettings
 from vfl.transport.tls import init_ca, issue_party_cert
 
 __all__ = ["cli", "main"]
@@ -230,12 +231,19 @@ def synth(rows, parties, overlap, features, fmt, seed, out_dir):  # type: ignore
     help="Append one JSON line per message received (route, topic, type, bytes; no payload).",
 )
 @click.option(
+    "--connect-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a peer to come up before giving up.",
+)
+@click.option(
     "--resume",
     is_flag=True,
     help="Continue a killed job from the last checkpoint every party holds (all parties resume).",
 )
 @friendly_errors
-def run(job_file, party, config_path, quiet, audit_wire, resume):  # type: ignore[no-untyped-def]
+def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume):  # type: ignore[no-untyped-def]
     """Run one party's side of a job, talking to its peers over gRPC with mutual TLS.
 
     \b
@@ -251,7 +259,12 @@ def run(job_file, party, config_path, quiet, audit_wire, resume):  # type: ignor
             f"{cfg.source} is the config of {cfg.name!r}, not {party!r}", "pass --config for this party"
         )
     outcome = run_as(
-        job, cfg, audit_wire=audit_wire, checkpoint_dir=cfg.out_dir / "checkpoints", resume=resume
+        job,
+        cfg,
+        settings=GrpcSettings(connect_timeout=connect_timeout),
+        audit_wire=audit_wire,
+        checkpoint_dir=cfg.out_dir / "checkpoints",
+        resume=resume,
     )
     if not quiet:
         click.echo(f"{party}: aligned rows {outcome.intersection}; outputs in {cfg.out_dir / party}")

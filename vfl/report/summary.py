@@ -40,6 +40,13 @@ def render_summary(s: dict[str, Any]) -> Panel:
     for k, v in (s.get("metrics") or {}).items():
         base = (s.get("baseline") or {}).get(k)
         facts.add_row(k, f"{v:.4f}" + (f"   (centralised baseline {base:.4f})" if base is not None else ""))
+    own = s.get("own_data_only") or {}
+    if own:
+        key = "test_auc" if all("test_auc" in v for v in own.values()) else "train_auc"
+        facts.add_row(
+            f"{key} alone",
+            "   ".join(f"{p} {v[key]:.4f}" for p, v in own.items()) + "   (each party's columns only)",
+        )
     secs = s.get("seconds") or {}
     facts.add_row("time", "   ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
     return Panel(Group(facts, parties), title="vfl summary", expand=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,14 @@ def add_baseline(
     train_rows, test_rows = split_rows(len(aligned_ids), cfg.test_size, cfg.seed)
     summary["baseline"] = centralised_baseline(cfg.model, cfg.model_params, aligned, train_rows, test_rows)
     summary["baseline"]["model"] = "scikit-learn LogisticRegression" if cfg.model == "lr" else "xgboost hist"
+    # what each party's columns are worth alone (with the label): the case for federating
+    label = next(t.label for t in aligned if t.label is not None)
+    own = {}
+    for t in aligned:
+        alone = replace(t, label=label, label_name="label")
+        m = centralised_baseline(cfg.model, cfg.model_params, [alone], train_rows, test_rows)
+        own[t.name] = {k: v for k, v in m.items() if k in ("train_auc", "test_auc")}
+    summary["own_data_only"] = own
 
 
 def _in_memory(
