@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from vfl.cli.bench_compute import compute
 from vfl.cli.bench_crypto import crypto
 from vfl.cli.bench_lr import lr
 from vfl.cli.bench_sbt import sbt
@@ -88,6 +89,7 @@ def bench_psi(parties, rows, overlap, cores, baseline_rows, openmined_python, no
     click.echo(f"wrote {out_dir / 'bench.json'}")
 
 
+bench.add_command(compute)
 bench.add_command(crypto)
 bench.add_command(lr)
 bench.add_command(sbt)
