@@ -3,6 +3,7 @@ training on the agreed train split and federated scoring of train and test rows.
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,7 +72,13 @@ class PartyOutcome:
             "metrics": self.metrics,
             "fit_stats": self.fit_stats,
             "curve": self.curve,
+            "peak_rss_mib": _peak_rss_mib(),
         }
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory (one party per process under `vfl run`)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def split_rows(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
