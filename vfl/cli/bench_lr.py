@@ -13,6 +13,7 @@ from vfl.cli.errors import friendly_errors
 from vfl.core.errors import ConfigError
 from vfl.runtime.atomic import write_json_atomic
 from vfl.runtime.bench_lr import default_lr_data, run_lr_bench
+from vfl.runtime.config import parse_data_options
 from vfl.runtime.lr_job import LRParams
 
 __all__ = ["lr"]
@@ -21,12 +22,7 @@ __all__ = ["lr"]
 def _parse_data(items: tuple[str, ...]) -> dict[str, Path]:
     if not items:
         return default_lr_data()
-    out: dict[str, Path] = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise ConfigError(f"--data {item!r} is not NAME=PATH", "e.g. --data guest=guest.csv")
-        out[name] = Path(path)
+    out = parse_data_options(items)
     if len(out) < 2:
         raise ConfigError("vertical LR needs at least two parties", "give --data twice or more")
     return out

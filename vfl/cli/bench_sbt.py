@@ -14,6 +14,7 @@ from vfl.cli.errors import friendly_errors
 from vfl.core.errors import ConfigError
 from vfl.runtime.atomic import write_json_atomic
 from vfl.runtime.bench_sbt import default_sbt_data, run_sbt_bench
+from vfl.runtime.config import parse_data_options
 from vfl.runtime.sbt_job import SBTParams
 
 __all__ = ["sbt"]
@@ -22,12 +23,7 @@ __all__ = ["sbt"]
 def _parse_data(items: tuple[str, ...]) -> dict[str, Path]:
     if not items:
         return default_sbt_data()
-    out: dict[str, Path] = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise ConfigError(f"--data {item!r} is not NAME=PATH", "e.g. --data guest=guest.csv")
-        out[name] = Path(path)
+    out = parse_data_options(items)
     if len(out) < 2:
         raise ConfigError("SecureBoost needs at least two parties", "give --data twice or more")
     return out
