@@ -29,6 +29,16 @@ def _parse_data(items: tuple[str, ...]) -> dict[str, Path]:
     return out
 
 
+def _shares(text: str) -> tuple[float, ...]:
+    try:
+        out = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as exc:
+        raise ConfigError(f"--subsample {text!r} is not a list of numbers", "e.g. --subsample 1,0.5") from exc
+    if not out or not all(0 < s <= 1 for s in out):
+        raise ConfigError(f"--subsample {text!r}: each share must be in (0, 1]", "e.g. --subsample 1,0.5")
+    return out
+
+
 def _fmt(v: Any, spec: str = ".4f") -> str:
     return "" if v is None else format(v, spec)
 
@@ -45,27 +55,31 @@ def _fmt(v: Any, spec: str = ".4f") -> str:
 @click.option("--learning-rate", type=float, default=0.3, show_default=True)
 @click.option("--phe-trees", type=int, default=1, show_default=True,
               help="Trees for the slow phe 'paillier' run (train-on-all only).")
+@click.option("--subsample", "subsample", default="1", show_default=True,
+              help="Comma-separated row shares per tree (xgboost's subsample), e.g. 1,0.5: "
+                   "each runs for every scheme, and xgboost gets the same value.")
 @click.option("--no-test", is_flag=True, help="Skip the 80/20 test-AUC fits.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/bench-sbt"),
               show_default=True)
 @friendly_errors
-def sbt(data, he, trees, depth, bins, learning_rate, phe_trees, no_test, out_dir):  # type: ignore[no-untyped-def]
+def sbt(data, he, trees, depth, bins, learning_rate, phe_trees, subsample, no_test, out_dir):  # type: ignore[no-untyped-def]
     """SecureBoost with HE gradients vs centralised xgboost (hist, same hyper-parameters).
 
     \b
     Example:
       vfl bench sbt --he zpaillier,ou --trees 5 --depth 3 --bins 32 --out out/bench-sbt
+      vfl bench sbt --he zpaillier,ou --subsample 1,0.5 --no-test
     """
     params = SBTParams(n_estimators=trees, max_depth=depth, max_bin=bins,
                        learning_rate=learning_rate)
     schemes = [s.strip() for s in he.split(",") if s.strip()]
     result = run_sbt_bench(_parse_data(data), schemes, params, phe_trees=phe_trees,
-                           test_split=not no_test)
+                           test_split=not no_test, subsamples=_shares(subsample))
     con = Console(width=max(Console().width, 150))
     t = Table(title="SecureBoost vs xgboost (fit on all rows; test AUC: 80/20 split, seed 42). "
                     "Per tree: crypto / compute / network seconds of each party")
     for c in ("system", "trees", "fit s", "s/tree", "per tree, each party", "MB sent",
-              "train AUC", "test AUC", "xgb train", "xgb test", "vs xgb"):
+              "train AUC", "test AUC", "xgb train", "xgb test", "vs xgb", "vs reference"):
         t.add_column(c, justify="left" if c in ("system", "per tree, each party") else "right")
     for r in result["records"]:
         n_trees = r["params"]["n_estimators"]
@@ -74,12 +88,18 @@ def sbt(data, he, trees, depth, bins, learning_rate, phe_trees, no_test, out_dir
                                   for k in ("crypto", "compute", "network"))
             for n in r["parties"])
         sent = "\n".join(f"{n} {b / 1e6:.1f}" for n, b in r["bytes_sent"].items())
-        t.add_row(f"vfl SBT {r['he']}", str(n_trees), f"{r['seconds']['fit']:.2f}",
+        ref = r.get("reference")
+        vs_ref = "" if ref is None else (
+            f"{ref['speedup']:.2f}x faster than\n{ref['system']} ({ref['fit_seconds']:.0f} s)")
+        if "speedup_vs_all_rows" in r:
+            vs_ref += f"\n{r['speedup_vs_all_rows']:.2f}x vs all rows"
+        sub = "" if r["subsample"] == 1.0 else f"\nsubsample {r['subsample']:g}"
+        t.add_row(f"vfl SBT {r['he']}{sub}", str(n_trees), f"{r['seconds']['fit']:.2f}",
                   f"{r['seconds']['per_tree']:.2f}", split, sent,
                   _fmt(r["metrics"]["train_auc"]), _fmt(r["metrics"].get("test_auc")),
                   _fmt(r["baseline"]["train_auc"]), _fmt(r["baseline"].get("test_auc")),
                   f"AUC {_fmt(r.get('test_auc_diff', r['train_auc_diff']), '+.4f')}\n"
-                  f"time {r['time_ratio_vs_xgboost']:.0f}x")
+                  f"time {r['time_ratio_vs_xgboost']:.0f}x", vs_ref)
     con.print(t)
     write_json_atomic(out_dir / "bench.json", result)
     click.echo(f"wrote {out_dir / 'bench.json'}")

@@ -58,6 +58,7 @@ class SBTParams:
     dp_delta: float = 1e-5
     device: str = "cpu"
     max_leaves: int | None = None
+    subsample: float = 1.0
 
     def config(self) -> SBTConfig:
         return SBTConfig(
@@ -66,6 +67,7 @@ class SBTParams:
             reg_lambda=self.reg_lambda, gamma=self.gamma, max_bin=self.max_bin,
             max_leaves=self.max_leaves, objective=self.objective, num_class=self.num_class,
             base_score=self.base_score, dp_epsilon=self.dp_epsilon, dp_delta=self.dp_delta,
+            subsample=self.subsample, seed=self.seed,
         )
 
 

@@ -71,7 +71,7 @@ def xgb_model(params: SBTParams, y_train: np.ndarray) -> Any:
     kw = dict(n_estimators=params.n_estimators, max_depth=params.max_depth,
               learning_rate=params.learning_rate, min_child_weight=params.min_child_weight,
               reg_lambda=params.reg_lambda, gamma=params.gamma, max_bin=params.max_bin,
-              tree_method="hist", n_jobs=2)
+              tree_method="hist", n_jobs=2, subsample=params.subsample, random_state=params.seed)
     if params.objective == "binary:logistic":
         return xgb.XGBClassifier(base_score=float(y_train.mean()), **kw)
     if params.objective == "multi:softmax":

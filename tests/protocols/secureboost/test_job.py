@@ -115,10 +115,14 @@ def test_bench_command_writes_bench_json(tmp_path) -> None:  # type: ignore[no-u
     res = CliRunner().invoke(sbt, [
         "--data", f"guest={DATA / 'breast_hetero_guest.csv'}",
         "--data", f"host={DATA / 'breast_hetero_host.csv'}",
-        "--he", "ou", "--trees", "2", "--depth", "2", "--bins", "16", "--out", str(out)])
+        "--he", "ou", "--trees", "2", "--depth", "2", "--bins", "16", "--subsample", "1,0.5",
+        "--out", str(out)])
     assert res.exit_code == 0, res.output
-    rec = json.loads((out / "bench.json").read_text())["records"][0]
+    rec, half = json.loads((out / "bench.json").read_text())["records"]
     assert rec["he"] == "ou" and rec["params"]["n_estimators"] == 2
+    assert (rec["subsample"], half["subsample"], half["params"]["subsample"]) == (1.0, 0.5, 0.5)
+    assert half["speedup_vs_all_rows"] == pytest.approx(rec["seconds"]["fit"] / half["seconds"]["fit"], rel=0.01)
+    assert rec["reference"]["fit_seconds"] == 11.0 and "OU" in rec["reference"]["system"]
     assert rec["metrics"]["train_auc"] > 0.9 and rec["metrics"]["test_auc"] > 0.9
     assert abs(rec["test_auc_diff"]) < 0.05 and rec["baseline"]["train_auc"] > 0.9
     assert set(rec["bytes_sent"]) == {"guest", "host"} and len(rec["per_tree"]["guest"]) == 2

@@ -108,14 +108,28 @@ class _Trainer:
     def grow(self, t: int, output: int, g: np.ndarray, h: np.ndarray) -> tuple[Tree, np.ndarray]:
         cfg, xp, job = self.cfg, self.xp, self.ch.job_id
         n = len(g)
+        sample = cfg.row_sample(t, n)
+        in_sample = np.ones(n, dtype=bool)
+        msg = pb.SBTGradients(tree=t)
+        if sample is not None:
+            in_sample = np.zeros(n, dtype=bool)
+            in_sample[sample] = True
+            msg.sample_bits.CopyFrom(pack_bits(in_sample))
+            msg.n_sampled = len(sample)
+            g_enc, h_enc = g[sample], h[sample]
+        else:
+            g_enc, h_enc = g, h
         with self.clock.crypto():
-            gh = self.scheme.serialize(self.scheme.encrypt_gh(g, h), job)
+            msg.gh.CopyFrom(self.scheme.serialize(self.scheme.encrypt_gh(g_enc, h_enc), job))
         for p in self.passives:
-            self.ch.send(p, Topics.gradients(t), pb.SBTGradients(tree=t, gh=gh))
+            self.ch.send(p, Topics.gradients(t), msg)
         g_x, h_x = self.backend.asarray(g), self.backend.asarray(h)
 
         tree = Tree(output, [Node(0, 0, n_rows=n)])
+        # node_rows: every row reaching a node (partitions, leaf of each row); grown: the
+        # sampled ones, which alone make the histograms, the child limits and the leaf values
         node_rows: dict[int, np.ndarray] = {0: np.arange(n)}
+        grown: dict[int, np.ndarray] = {0: np.arange(n) if sample is None else sample}
         expand: list[int] = [0]
         pairs: list[tuple[int, int, int]] = []
         partitions: list[pb.NodePartition] = []
@@ -124,10 +138,10 @@ class _Trainer:
         n_leaves = 1
         level = 0
         while expand:
-            build, derive = plan_level(expand, pairs, node_rows)
+            build, derive = plan_level(expand, pairs, grown)
             plan = pb.SBTLevelPlan(tree=t, level=level, partitions=partitions, build=build)
             self.ch.broadcast(Topics.plan(t, level), plan, self.passives)
-            own_built = {nd: histogram(xp, self.bins, g_x, h_x, self.backend.asarray(node_rows[nd]),
+            own_built = {nd: histogram(xp, self.bins, g_x, h_x, self.backend.asarray(grown[nd]),
                                        self.n_bins) for nd in build}
             own_hists = complete_level(own_built, derive, own_hists)
             cands = {nd: self._own_candidate(*own_hists[nd]) for nd in expand}
@@ -148,8 +162,9 @@ class _Trainer:
                 node.left, node.right = left, right
                 node_rows[left], node_rows[right] = rows[bits[nd]], rows[~bits[nd]]
                 for c in (left, right):
+                    grown[c] = node_rows[c][in_sample[node_rows[c]]]
                     tree.nodes.append(Node(c, level + 1, n_rows=len(node_rows[c])))
-                    if self._expandable(level + 1, node_rows[c], h):
+                    if self._expandable(level + 1, grown[c], h):
                         expand.append(c)
                 partitions.append(pb.NodePartition(node=nd, left=left, right=right,
                                                    n_rows=len(rows), left_bits=pack_bits(bits[nd])))
@@ -161,10 +176,10 @@ class _Trainer:
         leaf_of_row = np.zeros(n, dtype=np.int64)
         for node in tree.nodes:
             if node.is_leaf:
-                rows = node_rows[node.id]
+                rows = grown[node.id]
                 node.value = float(leaf_weight(g[rows].sum(), h[rows].sum(), cfg.reg_lambda,
                                                cfg.learning_rate))
-                leaf_of_row[rows] = node.id
+                leaf_of_row[node_rows[node.id]] = node.id
         return tree, leaf_of_row
 
     def _expandable(self, depth: int, rows: np.ndarray, h: np.ndarray) -> bool:

@@ -31,6 +31,7 @@ from vfl.protocols.secureboost.stages import (
     TreeClock,
     apply_partitions,
     pack_bits,
+    unpack_bits,
 )
 from vfl.transport import Channel
 from vfl.wire.arrays import to_ndarray
@@ -94,8 +95,10 @@ def train_passive(
             enc = scheme.deserialize(msg.gh, job)
         if not isinstance(enc, CipherVector):
             raise ProtocolError(f"{active} sent a histogram where [[g, h]] was expected")
-        if len(enc) != n:
-            raise ProtocolError(f"{active} sent {len(enc)} encrypted gradients for {n} rows")
+        in_sample, tree_bins, position = _row_sample(msg, n, bins, active)
+        if len(enc) != len(tree_bins):
+            raise ProtocolError(f"{active} sent {len(enc)} encrypted gradients for "
+                                f"{len(tree_bins)} rows")
         node_rows: dict[int, np.ndarray] = {0: np.arange(n)}
         for level in range(setup.max_depth + 1):
             plan = channel.recv(active, Topics.plan(t, level), pb.SBTLevelPlan)
@@ -110,8 +113,9 @@ def train_passive(
             if any(nd not in level_nodes for nd in build):
                 raise ProtocolError(f"{active} asked for histograms of unknown nodes {build}")
             with clock.crypto():
-                out = [pb.NodeHistogram(node=nd, hist=scheme.serialize(
-                    scheme.bucket_sums(enc, bins, node_rows[nd], n_bins), job)) for nd in build]
+                out = [pb.NodeHistogram(node=nd, hist=scheme.serialize(scheme.bucket_sums(
+                    enc, tree_bins, position[node_rows[nd][in_sample[node_rows[nd]]]], n_bins), job))
+                    for nd in build]
             channel.send(active, Topics.histograms(t, level),
                          pb.SBTHistograms(tree=t, level=level, nodes=out))
             dec = channel.recv(active, Topics.decisions(t, level), pb.SBTSplitDecisions)
@@ -161,6 +165,20 @@ def serve_predict(channel: Channel, X: np.ndarray, splits: dict[int, PassiveSpli
                  pb.SBTRouting(n_rows=n, split_ids=req.split_ids, left_bits=to_ndarray(bits),
                                nonce=req.nonce))
     return n
+
+
+def _row_sample(msg: pb.SBTGradients, n: int, bins: np.ndarray,
+                active: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tree's row sample: (in-sample mask over all n rows, the sampled rows' bins, each
+    row's index into the encrypted vector). Without ``sample_bits`` every row is in."""
+    if not msg.HasField("sample_bits"):
+        return np.ones(n, dtype=bool), bins, np.arange(n)
+    in_sample = unpack_bits(msg.sample_bits, n, f"{active}'s row sample of tree {msg.tree}")
+    k = int(in_sample.sum())
+    if k != msg.n_sampled or k < 2:
+        raise ProtocolError(f"{active}'s row sample of tree {msg.tree} has {k} rows but "
+                            f"announces {msg.n_sampled}; a sample needs at least 2")
+    return in_sample, np.ascontiguousarray(bins[in_sample]), np.cumsum(in_sample) - 1
 
 
 def _new_id(taken: dict[int, PassiveSplit]) -> int:

@@ -47,6 +47,8 @@ class SBTConfig:
     dp_epsilon: float | None = None  # label-DP on g/h (Gaussian, RDP-accounted); None = off
     dp_delta: float = 1e-5
     dp_clip: float = 1.0  # |g| and h are clipped to this bound before noise
+    subsample: float = 1.0  # share of rows each tree is grown on (xgboost's name and meaning)
+    seed: int = 0  # the row samples' seed (samples are revealed to passives, so not a secret)
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -61,6 +63,7 @@ class SBTConfig:
             (2 <= self.max_bin <= 1024, "max_bin must be in 2..1024"),
             (self.max_leaves is None or self.max_leaves >= 2, "max_leaves must be >= 2"),
             (self.dp_clip > 0, "dp_clip must be > 0"),
+            (0 < self.subsample <= 1, "subsample must be in (0, 1]"),
         ]
         for ok, what in checks:
             if not ok:
@@ -77,6 +80,20 @@ class SBTConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def row_sample(self, tree: int, n: int) -> np.ndarray | None:
+        """Sorted rows tree ``tree`` grows on, or None for all rows (``subsample`` = 1).
+
+        Drawn without replacement from (seed, tree) alone, so it is independent of the data and
+        the labels: the passives learn each tree's sample and nothing from it. Only the
+        encrypted gradients of these rows are sent, which is what makes ``subsample`` < 1 cut
+        the encryption cost, the largest cost of a tree, in proportion.
+        """
+        if self.subsample >= 1.0:
+            return None
+        k = min(n, max(2, round(self.subsample * n)))
+        rng = np.random.default_rng([self.seed, tree, 0x5B])
+        return np.sort(rng.choice(n, size=k, replace=False))
 
 
 class Topics:

@@ -26,7 +26,7 @@ from vfl.wire.v1 import common_pb2 as vfl_dot_v1_dot_common__pb2
 from vfl.wire.v1 import he_pb2 as vfl_dot_v1_dot_he__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vfl/v1/secureboost.proto\x12\x06vfl.v1\x1a\x13vfl/v1/common.proto\x1a\x0fvfl/v1/he.proto\"z\n\x08SBTSetup\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x0f\n\x07n_trees\x18\x02 \x01(\r\x12\x11\n\tmax_depth\x18\x03 \x01(\r\x12\x0f\n\x07max_bin\x18\x04 \x01(\r\x12)\n\nhe_context\x18\x05 \x01(\x0b\x32\x15.vfl.v1.PublicContext\"D\n\x0eSBTPassiveInfo\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x12\n\nn_features\x18\x02 \x01(\r\x12\x0e\n\x06n_bins\x18\x03 \x01(\r\"\x1f\n\x0eSBTResumeOffer\x12\r\n\x05trees\x18\x01 \x03(\r\"\x1f\n\x0eSBTResumeStart\x12\r\n\x05trees\x18\x01 \x01(\r\"=\n\x0cSBTGradients\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\x1f\n\x02gh\x18\x02 \x01(\x0b\x32\x13.vfl.v1.CipherBatch\"n\n\rNodePartition\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x0c\n\x04left\x18\x02 \x01(\r\x12\r\n\x05right\x18\x03 \x01(\r\x12\x0e\n\x06n_rows\x18\x04 \x01(\x04\x12\"\n\tleft_bits\x18\x05 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"s\n\x0cSBTLevelPlan\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12)\n\npartitions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodePartition\x12\r\n\x05\x62uild\x18\x04 \x03(\r\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\"J\n\rNodeHistogram\x12\x0c\n\x04node\x18\x01 \x01(\r\x12+\n\x04hist\x18\x02 \x01(\x0b\x32\x1d.vfl.v1.EncryptedHistogramMsg\"R\n\rSBTHistograms\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12$\n\x05nodes\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodeHistogram\"F\n\rSplitDecision\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x11\n\tcandidate\x18\x02 \x01(\r\x12\x14\n\x0c\x64\x65\x66\x61ult_left\x18\x03 \x01(\x08\"Z\n\x11SBTSplitDecisions\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12(\n\tdecisions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.SplitDecision\"b\n\x0cSplitOutcome\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x10\n\x08split_id\x18\x02 \x01(\x04\x12\x0e\n\x06n_rows\x18\x03 \x01(\x04\x12\"\n\tleft_bits\x18\x04 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"W\n\x10SBTSplitOutcomes\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12&\n\x08outcomes\x18\x03 \x03(\x0b\x32\x14.vfl.v1.SplitOutcome\"E\n\x11SBTPredictRequest\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\r\n\x05nonce\x18\x03 \x01(\x04\"b\n\nSBTRouting\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\"\n\tleft_bits\x18\x03 \x01(\x0b\x32\x0f.vfl.v1.NDArray\x12\r\n\x05nonce\x18\x04 \x01(\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vfl/v1/secureboost.proto\x12\x06vfl.v1\x1a\x13vfl/v1/common.proto\x1a\x0fvfl/v1/he.proto\"z\n\x08SBTSetup\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x0f\n\x07n_trees\x18\x02 \x01(\r\x12\x11\n\tmax_depth\x18\x03 \x01(\r\x12\x0f\n\x07max_bin\x18\x04 \x01(\r\x12)\n\nhe_context\x18\x05 \x01(\x0b\x32\x15.vfl.v1.PublicContext\"D\n\x0eSBTPassiveInfo\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x12\n\nn_features\x18\x02 \x01(\r\x12\x0e\n\x06n_bins\x18\x03 \x01(\r\"\x1f\n\x0eSBTResumeOffer\x12\r\n\x05trees\x18\x01 \x03(\r\"\x1f\n\x0eSBTResumeStart\x12\r\n\x05trees\x18\x01 \x01(\r\"v\n\x0cSBTGradients\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\x1f\n\x02gh\x18\x02 \x01(\x0b\x32\x13.vfl.v1.CipherBatch\x12$\n\x0bsample_bits\x18\x03 \x01(\x0b\x32\x0f.vfl.v1.NDArray\x12\x11\n\tn_sampled\x18\x04 \x01(\r\"n\n\rNodePartition\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x0c\n\x04left\x18\x02 \x01(\r\x12\r\n\x05right\x18\x03 \x01(\r\x12\x0e\n\x06n_rows\x18\x04 \x01(\x04\x12\"\n\tleft_bits\x18\x05 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"s\n\x0cSBTLevelPlan\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12)\n\npartitions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodePartition\x12\r\n\x05\x62uild\x18\x04 \x03(\r\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\"J\n\rNodeHistogram\x12\x0c\n\x04node\x18\x01 \x01(\r\x12+\n\x04hist\x18\x02 \x01(\x0b\x32\x1d.vfl.v1.EncryptedHistogramMsg\"R\n\rSBTHistograms\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12$\n\x05nodes\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodeHistogram\"F\n\rSplitDecision\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x11\n\tcandidate\x18\x02 \x01(\r\x12\x14\n\x0c\x64\x65\x66\x61ult_left\x18\x03 \x01(\x08\"Z\n\x11SBTSplitDecisions\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12(\n\tdecisions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.SplitDecision\"b\n\x0cSplitOutcome\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x10\n\x08split_id\x18\x02 \x01(\x04\x12\x0e\n\x06n_rows\x18\x03 \x01(\x04\x12\"\n\tleft_bits\x18\x04 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"W\n\x10SBTSplitOutcomes\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12&\n\x08outcomes\x18\x03 \x03(\x0b\x32\x14.vfl.v1.SplitOutcome\"E\n\x11SBTPredictRequest\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\r\n\x05nonce\x18\x03 \x01(\x04\"b\n\nSBTRouting\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\"\n\tleft_bits\x18\x03 \x01(\x0b\x32\x0f.vfl.v1.NDArray\x12\r\n\x05nonce\x18\x04 \x01(\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,25 +42,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SBTRESUMESTART']._serialized_start=301
   _globals['_SBTRESUMESTART']._serialized_end=332
   _globals['_SBTGRADIENTS']._serialized_start=334
-  _globals['_SBTGRADIENTS']._serialized_end=395
-  _globals['_NODEPARTITION']._serialized_start=397
-  _globals['_NODEPARTITION']._serialized_end=507
-  _globals['_SBTLEVELPLAN']._serialized_start=509
-  _globals['_SBTLEVELPLAN']._serialized_end=624
-  _globals['_NODEHISTOGRAM']._serialized_start=626
-  _globals['_NODEHISTOGRAM']._serialized_end=700
-  _globals['_SBTHISTOGRAMS']._serialized_start=702
-  _globals['_SBTHISTOGRAMS']._serialized_end=784
-  _globals['_SPLITDECISION']._serialized_start=786
-  _globals['_SPLITDECISION']._serialized_end=856
-  _globals['_SBTSPLITDECISIONS']._serialized_start=858
-  _globals['_SBTSPLITDECISIONS']._serialized_end=948
-  _globals['_SPLITOUTCOME']._serialized_start=950
-  _globals['_SPLITOUTCOME']._serialized_end=1048
-  _globals['_SBTSPLITOUTCOMES']._serialized_start=1050
-  _globals['_SBTSPLITOUTCOMES']._serialized_end=1137
-  _globals['_SBTPREDICTREQUEST']._serialized_start=1139
-  _globals['_SBTPREDICTREQUEST']._serialized_end=1208
-  _globals['_SBTROUTING']._serialized_start=1210
-  _globals['_SBTROUTING']._serialized_end=1308
+  _globals['_SBTGRADIENTS']._serialized_end=452
+  _globals['_NODEPARTITION']._serialized_start=454
+  _globals['_NODEPARTITION']._serialized_end=564
+  _globals['_SBTLEVELPLAN']._serialized_start=566
+  _globals['_SBTLEVELPLAN']._serialized_end=681
+  _globals['_NODEHISTOGRAM']._serialized_start=683
+  _globals['_NODEHISTOGRAM']._serialized_end=757
+  _globals['_SBTHISTOGRAMS']._serialized_start=759
+  _globals['_SBTHISTOGRAMS']._serialized_end=841
+  _globals['_SPLITDECISION']._serialized_start=843
+  _globals['_SPLITDECISION']._serialized_end=913
+  _globals['_SBTSPLITDECISIONS']._serialized_start=915
+  _globals['_SBTSPLITDECISIONS']._serialized_end=1005
+  _globals['_SPLITOUTCOME']._serialized_start=1007
+  _globals['_SPLITOUTCOME']._serialized_end=1105
+  _globals['_SBTSPLITOUTCOMES']._serialized_start=1107
+  _globals['_SBTSPLITOUTCOMES']._serialized_end=1194
+  _globals['_SBTPREDICTREQUEST']._serialized_start=1196
+  _globals['_SBTPREDICTREQUEST']._serialized_end=1265
+  _globals['_SBTROUTING']._serialized_start=1267
+  _globals['_SBTROUTING']._serialized_end=1365
 # @@protoc_insertion_point(module_scope)

@@ -45,12 +45,16 @@ class SBTResumeStart(_message.Message):
     def __init__(self, trees: _Optional[int] = ...) -> None: ...
 
 class SBTGradients(_message.Message):
-    __slots__ = ("tree", "gh")
+    __slots__ = ("tree", "gh", "sample_bits", "n_sampled")
     TREE_FIELD_NUMBER: _ClassVar[int]
     GH_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_BITS_FIELD_NUMBER: _ClassVar[int]
+    N_SAMPLED_FIELD_NUMBER: _ClassVar[int]
     tree: int
     gh: _he_pb2.CipherBatch
-    def __init__(self, tree: _Optional[int] = ..., gh: _Optional[_Union[_he_pb2.CipherBatch, _Mapping]] = ...) -> None: ...
+    sample_bits: _common_pb2.NDArray
+    n_sampled: int
+    def __init__(self, tree: _Optional[int] = ..., gh: _Optional[_Union[_he_pb2.CipherBatch, _Mapping]] = ..., sample_bits: _Optional[_Union[_common_pb2.NDArray, _Mapping]] = ..., n_sampled: _Optional[int] = ...) -> None: ...
 
 class NodePartition(_message.Message):
     __slots__ = ("node", "left", "right", "n_rows", "left_bits")
