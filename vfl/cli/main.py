@@ -91,6 +91,13 @@ def _common_data_options(fn):  # type: ignore[no-untyped-def]
     help="Homomorphic encryption backend [default: ckks for lr, zpaillier for sbt].",
 )
 @click.option(
+    "--device",
+    type=click.Choice(["cpu", "torch", "cuda", "cupy", "auto"]),
+    default="cpu",
+    show_default=True,
+    help="Where each party's plaintext algebra runs (auto: a GPU if usable, else cpu). Never sent.",
+)
+@click.option(
     "--transport",
     type=click.Choice(["memory", "grpc"]),
     default="memory",
@@ -117,6 +124,7 @@ def simulate(
     label,
     model,
     he,
+    device,
     transport,
     test_size,
     seed,
@@ -136,6 +144,7 @@ def simulate(
         label,
         model=model,
         he=he or ("zpaillier" if model == "sbt" else "ckks"),
+        device=device,
         transport=transport,
         test_size=test_size,
         seed=seed,

@@ -1,8 +1,9 @@
 """Choose one array namespace at start and pass it explicitly; GPU libraries load lazily.
 
 ``get_backend("cpu")`` is NumPy; ``"torch"`` is PyTorch on the CPU; ``"cuda"`` is PyTorch on the
-first GPU (or CuPy when PyTorch is absent); ``"cupy"`` is CuPy. Nothing here imports torch or
-cupy until a caller asks for it, so the default install never needs them.
+first GPU (or CuPy when PyTorch is absent); ``"cupy"`` is CuPy; ``"auto"`` is ``"cuda"`` when that
+loads and ``"cpu"`` otherwise. Nothing here imports torch or cupy until a caller asks for it, so
+the default install never needs them.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import numpy as np
 
 from vfl.core.errors import ConfigError
 
-__all__ = ["Backend", "bincount", "get_backend", "to_numpy"]
+__all__ = ["DEVICES", "Backend", "bincount", "get_backend", "to_numpy"]
 
-_DEVICES = ("cpu", "numpy", "torch", "cuda", "cupy")
+#: the names get_backend accepts (a party-local choice: never sent to peers)
+DEVICES = ("cpu", "numpy", "torch", "cuda", "cupy", "auto")
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,16 @@ class Backend:
 
 
 def get_backend(device: str = "cpu") -> Backend:
-    """The namespace for ``device``; raises a ConfigError that says what to install."""
+    """The namespace for ``device``; raises a ConfigError that says what to install.
+
+    ``"auto"`` takes a GPU where one is usable and falls back to NumPy, so one job file or
+    command runs unchanged on GPU and CPU-only machines.
+    """
+    if device == "auto":
+        try:
+            return get_backend("cuda")
+        except ConfigError:
+            return get_backend("cpu")
     if device in ("cpu", "numpy"):
         return Backend("numpy", array_api_compat.array_namespace(np.empty(0)), "cpu")
     if device in ("torch", "cuda"):
@@ -63,7 +74,7 @@ def get_backend(device: str = "cpu") -> Backend:
         return Backend(f"torch-{dev}", xp, torch.device(dev))
     if device == "cupy":
         return _cupy()
-    raise ConfigError(f"unknown compute device {device!r}", f"use one of {', '.join(_DEVICES)}")
+    raise ConfigError(f"unknown compute device {device!r}", f"use one of {', '.join(DEVICES)}")
 
 
 def _cupy() -> Backend:

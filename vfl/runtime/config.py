@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vfl.compute import DEVICES
 from vfl.core.errors import ConfigError
 from vfl.core.parties import check_party_names
 from vfl.data.datasets import default_dataset
@@ -34,6 +35,7 @@ class SimulationConfig:
     id_column: str = "id"
     model: str = "none"
     he: str = "ckks"
+    device: str = "cpu"  # every simulated party computes here (party-local: never sent)
     transport: str = "memory"
     test_size: float = 0.2
     seed: int = 42
@@ -51,6 +53,8 @@ class SimulationConfig:
                 f"training needs exactly one party holding the label, got {labelled or 'none'}",
                 "name it with --label NAME:COLUMN",
             )
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown --device {self.device!r}", f"use one of {', '.join(DEVICES)}")
         if not 0.0 <= self.test_size < 1.0:
             raise ConfigError(f"--test-size must be in [0, 1), got {self.test_size}", "e.g. --test-size 0.2")
 

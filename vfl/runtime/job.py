@@ -44,6 +44,7 @@ class JobSpec:
     model_params: dict[str, Any] = field(default_factory=dict)
     task: str = "train"  # "train" | "predict"
     model_job_id: str = ""  # predict: the training job whose parts score the rows
+    device: str = "cpu"  # this party's compute device: party-local, not part of the handshake
 
 
 @dataclass
@@ -126,7 +127,7 @@ def run_party_job(
     elif spec.model != "none":
         assert spec.active is not None
         kind = MODELS[spec.model]
-        params = make_params(spec.model, spec.he, spec.seed, spec.model_params)
+        params = make_params(spec.model, spec.he, spec.seed, {**spec.model_params, "device": spec.device})
         train_rows, test_rows = split_rows(aligned.psi.size, spec.test_size, spec.seed)
         train, test = aligned.table.take(train_rows), aligned.table.take(test_rows)
         t1 = time.perf_counter()

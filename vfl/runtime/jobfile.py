@@ -3,6 +3,8 @@
 A **party config** (``parties/NAME.toml``) is private to its party: where it listens, its data
 file and columns, its certificates, and its peers' addresses. A **job file** (``parties/job.toml``)
 is shared: the parties in order (label holder first), the model, HE scheme, split and parameters.
+Its ``[job] device`` is the one party-local key: where the party reading the file computes (cpu,
+torch, cuda, cupy, auto). It is not part of the handshake, so parties may differ in it.
 Relative paths are resolved against the file that names them.
 """
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vfl.compute import DEVICES
 from vfl.core.errors import ConfigError
 from vfl.core.jobs import check_job_id
 from vfl.core.parties import check_party_name, check_party_names
@@ -111,6 +114,15 @@ def load_job(path: str | Path) -> JobFile:
     if model != "none" and active is None:
         raise ConfigError(f"{p}: training needs [job] active = the label holder", 'e.g. active = "insurer"')
     order = [active, *[q for q in parties if q != active]] if active else parties
+    params = dict(d.get("params") or {})
+    if "device" in params:
+        raise ConfigError(
+            f"{p}: [params] device would be sent to every peer, but it is party-local",
+            "move it to [job] device = ...",
+        )
+    device = str(job.get("device", "cpu"))
+    if device not in DEVICES:
+        raise ConfigError(f"{p}: unknown device {device!r}", f"use one of {', '.join(DEVICES)} under [job]")
     spec = JobSpec(
         job_id=check_job_id(str(_need(job, "id", p, "job"))),
         order=tuple(order),
@@ -119,6 +131,7 @@ def load_job(path: str | Path) -> JobFile:
         he=str(job.get("he", "zpaillier" if model == "sbt" else "ckks")),
         test_size=float(job.get("test_size", 0.2)),
         seed=int(job.get("seed", 42)),
-        model_params=dict(d.get("params") or {}),
+        model_params=params,
+        device=device,
     )
     return JobFile(spec=spec, source=p)

@@ -70,19 +70,25 @@ class LRPartyModel:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LRPartyModel:
         if d.get("format") != MODEL_FORMAT:
-            raise DataError(f"not a vfl LR model part (format {d.get('format')!r})",
-                            "point at the model folder written by `vfl train`")
+            raise DataError(
+                f"not a vfl LR model part (format {d.get('format')!r})",
+                "point at the model folder written by `vfl train`",
+            )
         body = {k: v for k, v in d.items() if k != "format"}
         expected = set(cls.__dataclass_fields__)
         if set(body) != expected:
-            raise DataError(f"LR model part has fields {sorted(set(body) ^ expected)} wrong",
-                            "use a model file written by this version of vfl")
+            raise DataError(
+                f"LR model part has fields {sorted(set(body) ^ expected)} wrong",
+                "use a model file written by this version of vfl",
+            )
         for k in ("weights", "mean", "scale"):
             body[k] = np.asarray(body[k], dtype=np.float64)
         model = cls(**body)
         if model.parts.get(model.party) != model.fingerprint:
-            raise DataError(f"{model.party}'s LR model part does not match its fingerprint",
-                            "the file was edited or corrupted; re-train or restore it")
+            raise DataError(
+                f"{model.party}'s LR model part does not match its fingerprint",
+                "the file was edited or corrupted; re-train or restore it",
+            )
         return model
 
 
@@ -102,47 +108,87 @@ def fit_lr_party(
     """
     parties = sorted([channel.me, *channel.peers])
     if active not in parties:
-        raise ConfigError(f"active party {active!r} is not in the job ({', '.join(parties)})",
-                          "name one of the job's parties as the label holder")
+        raise ConfigError(
+            f"active party {active!r} is not in the job ({', '.join(parties)})",
+            "name one of the job's parties as the label holder",
+        )
     if channel.me == active:
         if table.label is None:
-            raise DataError(f"{table.name} is the active party but has no label column",
-                            "pass --label NAME:COLUMN for the party that holds the label")
+            raise DataError(
+                f"{table.name} is the active party but has no label column",
+                "pass --label NAME:COLUMN for the party that holds the label",
+            )
         passives = [p for p in parties if p != active]
         scheme = make_scheme(params.he)
-        fit = train_active(channel, table.features, table.label, passives=passives,
-                           scheme=scheme, params=params, progress=progress, checkpoint=checkpoint)
+        fit = train_active(
+            channel,
+            table.features,
+            table.label,
+            passives=passives,
+            scheme=scheme,
+            params=params,
+            progress=progress,
+            checkpoint=checkpoint,
+        )
     else:
         fit = train_passive(
-            channel, table.features, active=active,
+            channel,
+            table.features,
+            active=active,
             open_scheme=lambda msg: scheme_from_public_context(msg, channel.job_id),
-            params=params, progress=progress, checkpoint=checkpoint,
+            params=params,
+            progress=progress,
+            checkpoint=checkpoint,
         )
     return _model(channel, table, active, parties, params, fit)
 
 
-def predict_lr_party(channel: Channel, model: LRPartyModel, table: PartyTable) -> np.ndarray | None:
-    """Federated scoring of the aligned rows: P(y=1) at the active, None at passives."""
+def predict_lr_party(
+    channel: Channel, model: LRPartyModel, table: PartyTable, device: str | None = None
+) -> np.ndarray | None:
+    """Federated scoring of the aligned rows: P(y=1) at the active, None at passives.
+    ``device``: where this party computes its scores; default: the device it trained on."""
+    device = device or str(model.params.get("device", "cpu"))
     if table.feature_names != model.feature_names:
-        raise DataError(f"{table.name}'s columns differ from those its model was trained on",
-                        f"provide the columns {model.feature_names}")
+        raise DataError(
+            f"{table.name}'s columns differ from those its model was trained on",
+            f"provide the columns {model.feature_names}",
+        )
     if model.role == "active":
         passives = [p for p in model.parties if p != model.party]
         if sorted(channel.peers) != sorted(passives):
-            raise ConfigError(f"the model was trained with {passives}, this job has {channel.peers}",
-                              "score with the same parties that trained the model")
+            raise ConfigError(
+                f"the model was trained with {passives}, this job has {channel.peers}",
+                "score with the same parties that trained the model",
+            )
         assert model.intercept is not None
-        return predict_active(channel, table.features, weights=model.weights,
-                              intercept=model.intercept, standardiser=model.standardiser,
-                              passives=passives, model_job_id=model.job_id, parts=model.parts)
-    predict_passive(channel, table.features, weights=model.weights,
-                    standardiser=model.standardiser, active=model.active,
-                    model_job_id=model.job_id, fingerprint=model.fingerprint)
+        return predict_active(
+            channel,
+            table.features,
+            weights=model.weights,
+            intercept=model.intercept,
+            standardiser=model.standardiser,
+            passives=passives,
+            model_job_id=model.job_id,
+            parts=model.parts,
+            device=device,
+        )
+    predict_passive(
+        channel,
+        table.features,
+        weights=model.weights,
+        standardiser=model.standardiser,
+        active=model.active,
+        model_job_id=model.job_id,
+        fingerprint=model.fingerprint,
+        device=device,
+    )
     return None
 
 
-def _model(channel: Channel, table: PartyTable, active: str, parties: list[str],
-           params: LRParams, fit: PartFit) -> LRPartyModel:
+def _model(
+    channel: Channel, table: PartyTable, active: str, parties: list[str], params: LRParams, fit: PartFit
+) -> LRPartyModel:
     stats = {
         "seconds": {k: round(v, 4) for k, v in fit.seconds.items()},
         "bytes_sent": fit.bytes_sent,
@@ -155,9 +201,18 @@ def _model(channel: Channel, table: PartyTable, active: str, parties: list[str],
         "resumed_from_epoch": fit.resumed_from,
     }
     return LRPartyModel(
-        party=channel.me, role="active" if channel.me == active else "passive", active=active,
-        parties=parties, job_id=channel.job_id, feature_names=list(table.feature_names),
-        weights=fit.weights, intercept=fit.intercept, mean=fit.standardiser.mean,
-        scale=fit.standardiser.scale, he=params.he, parts=fit.parts, params=asdict(params),
+        party=channel.me,
+        role="active" if channel.me == active else "passive",
+        active=active,
+        parties=parties,
+        job_id=channel.job_id,
+        feature_names=list(table.feature_names),
+        weights=fit.weights,
+        intercept=fit.intercept,
+        mean=fit.standardiser.mean,
+        scale=fit.standardiser.scale,
+        he=params.he,
+        parts=fit.parts,
+        params=asdict(params),
         fit_stats=stats,
     )

@@ -69,6 +69,7 @@ def write_federation(cfg: SimulationConfig, spec: JobSpec, root: Path, out_dir: 
         f"he = {_toml_value(spec.he)}",
         f"test_size = {spec.test_size}",
         f"seed = {spec.seed}",
+        f"device = {_toml_value(spec.device)}",
     ]
     if spec.active:
         job.append(f"active = {_toml_value(spec.active)}")

@@ -55,6 +55,7 @@ def job_spec(cfg: SimulationConfig, job_id: str | None = None) -> JobSpec:
         test_size=cfg.test_size,
         seed=cfg.seed,
         model_params=dict(cfg.model_params),
+        device=cfg.device,
     )
 
 

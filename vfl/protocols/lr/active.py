@@ -7,8 +7,20 @@ passives have masked with one-time pads. It never sees a passive's features or g
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from vfl.compute import (
+    get_backend,
+    linear_scores,
+    log_loss,
+    logistic,
+    lr_gradient,
+    lr_residual,
+    take_rows,
+    to_numpy,
+)
 from vfl.core.errors import ConfigError, ProtocolError
 from vfl.crypto.dp import DPAccountant, calibrate_noise, clip_rows, gaussian_noise, secure_rng
 from vfl.crypto.he.base import HEScheme
@@ -37,7 +49,12 @@ def train_active(
 ) -> PartFit:
     """Run the active side of one training job; returns the active's weights and intercept.
     With ``checkpoint``: save after every epoch, and continue from the newest epoch that every
-    party holds (see :mod:`vfl.protocols.lr.resume`)."""
+    party holds (see :mod:`vfl.protocols.lr.resume`).
+
+    Scores, loss, residual and the active's own gradient run on ``params.device`` (see
+    :mod:`vfl.compute.linear`); HE, DP noise and the optimiser stay NumPy float64."""
+    backend = get_backend(params.device)  # before any message: a bad device stops nobody mid-job
+    xp = backend.xp
     clock = Clock()
     # the channel's counters run since it opened (PSI too): report this training's share only
     wait0, bytes0 = channel.stats.wait_seconds, channel.stats.total_bytes_sent
@@ -74,6 +91,16 @@ def train_active(
     if row_clip:
         xa = clip_rows(xa, row_clip)
     sw = _sample_weights(y, params.class_weight, normalise=sigma > 0)
+    # the features, labels and weights go to the device once; per batch only indices travel
+    xa_dev, y_dev, sw_dev = backend.asarray(xa), backend.asarray(y), backend.asarray(sw)
+
+    def own_scores(rows: np.ndarray, w: np.ndarray) -> tuple[Any, Any]:
+        xb = take_rows(xp, xa_dev, rows)
+        return xb, linear_scores(xp, xb, backend.asarray(w))
+
+    def weighted_loss(p: Any, rows: np.ndarray) -> float:
+        return float(xp.sum(take_rows(xp, sw_dev, rows) * log_loss(xp, p, take_rows(xp, y_dev, rows))))
+
     w = np.zeros(xa.shape[1])
     l2_mask = np.r_[np.ones(xa.shape[1] - 1), 0.0]
     opt = make_optimizer(params.optimizer, params.learning_rate, params.l2, params.lr_decay)
@@ -99,15 +126,16 @@ def train_active(
     for epoch in range(epochs_run, 0 if stopped else params.epochs):
         epoch_loss = 0.0
         for b, rows in enumerate(sched.batches(epoch)):
-            u = xa[rows] @ w + _passive_sum(channel, passives, S.t_score(epoch, b), mode, len(rows))
-            p = _sigmoid(u)
-            epoch_loss += float(np.sum(sw[rows] * _logloss(p, y[rows])))
-            d = sw[rows] * (p - y[rows]) / len(rows)
+            xb, u = own_scores(rows, w)
+            u = u + backend.asarray(_passive_sum(channel, passives, S.t_score(epoch, b), mode, len(rows)))
+            p = logistic(xp, u)
+            epoch_loss += weighted_loss(p, rows)
+            d = lr_residual(xp, p, take_rows(xp, y_dev, rows), take_rows(xp, sw_dev, rows))
             with clock.in_crypto():
-                enc = scheme.serialize(scheme.encrypt(d), channel.job_id)
+                enc = scheme.serialize(scheme.encrypt(to_numpy(d)), channel.job_id)
             channel.broadcast(S.t_residual(epoch, b), enc, passives)
             noise_sd = sigma * params.clip_norm / len(rows)
-            g = xa[rows].T @ d + gaussian_noise(len(w), noise_sd, rng)
+            g = to_numpy(lr_gradient(xp, xb, d)) + gaussian_noise(len(w), noise_sd, rng)
             w = opt.step(w, g, epoch, l2_mask)
             for peer in passives:
                 msg = channel.recv(peer, S.t_grad(epoch, b), he_pb2.CipherBatch)
@@ -120,8 +148,9 @@ def train_active(
         decision = S.CONTINUE if epoch + 1 < params.epochs else S.STOP
         if sched.n_val:
             vr = sched.val_rows
-            u = xa[vr] @ w + _passive_sum(channel, passives, S.t_val_score(epoch), mode, len(vr))
-            val = float(np.sum(sw[vr] * _logloss(_sigmoid(u), y[vr])) / np.sum(sw[vr]))
+            _, u = own_scores(vr, w)
+            u = u + backend.asarray(_passive_sum(channel, passives, S.t_val_score(epoch), mode, len(vr)))
+            val = weighted_loss(logistic(xp, u), vr) / float(np.sum(sw[vr]))
             val_losses.append(val)
             if val < best - params.tol:
                 best, stale = val, 0
@@ -190,8 +219,12 @@ def predict_active(
     passives: list[str],
     model_job_id: str,
     parts: dict[str, str],
+    device: str = "cpu",
 ) -> np.ndarray:
-    """Federated scoring: returns P(y=1) for every aligned row (passives learn nothing)."""
+    """Federated scoring: returns P(y=1) for every aligned row (passives learn nothing).
+    ``device``: where this party's scores are computed (never sent)."""
+    backend = get_backend(device)
+    xp = backend.xp
     mode = S.SCORE_MASKED if len(passives) >= 2 else S.SCORE_CLEAR
     n = x.shape[0]
     channel.broadcast(
@@ -206,8 +239,9 @@ def predict_active(
         ),
         passives,
     )
-    u = standardiser.transform(x) @ weights + intercept
-    return _sigmoid(u + _passive_sum(channel, passives, S.T_PREDICT_SCORE, mode, n))
+    u = linear_scores(xp, backend.asarray(standardiser.transform(x)), backend.asarray(weights)) + intercept
+    u = u + backend.asarray(_passive_sum(channel, passives, S.T_PREDICT_SCORE, mode, n))
+    return np.asarray(to_numpy(logistic(xp, u)), dtype=np.float64)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -300,12 +334,3 @@ def _check_labels(y: np.ndarray) -> np.ndarray:
     if y.min() == y.max():
         raise ConfigError("the label has only one class", "check the label column and the alignment")
     return y
-
-
-def _sigmoid(u: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * u))
-
-
-def _logloss(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return -(y * np.log(p) + (1 - y) * np.log(1 - p))

@@ -25,9 +25,7 @@ class Standardiser:
     @classmethod
     def fit(cls, x: np.ndarray) -> Standardiser:
         if not np.all(np.isfinite(x)):
-            raise DataError(
-                "features hold NaN or infinite values", "impute or drop them before LR training"
-            )
+            raise DataError("features hold NaN or infinite values", "impute or drop them before LR training")
         std = x.std(axis=0)
         return cls(mean=x.mean(axis=0), scale=np.where(std > 0, std, 1.0))
 
@@ -116,8 +114,15 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    def __init__(self, learning_rate: float, l2: float, decay: float, b1: float = 0.9,
-                 b2: float = 0.999, eps: float = 1e-8):
+    def __init__(
+        self,
+        learning_rate: float,
+        l2: float,
+        decay: float,
+        b1: float = 0.9,
+        b2: float = 0.999,
+        eps: float = 1e-8,
+    ):
         super().__init__(learning_rate, l2, decay)
         self.b1, self.b2, self.eps = b1, b2, eps
         self.t = 0

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vfl.compute import DEVICES
 from vfl.core.errors import ConfigError
 from vfl.protocols.lr.local import Standardiser
 
@@ -23,7 +24,9 @@ HE_NAMES = ("ckks", "paillier", "zpaillier", "ou")
 @dataclass
 class LRParams:
     """The active's values of the schedule fields (epochs, batch_size, validation, seed, DP) are
-    authoritative and sent to passives; optimiser fields are each party's own."""
+    authoritative and sent to passives; optimiser fields and ``device`` are each party's own
+    (``device`` is never sent: it picks where this party's plaintext algebra runs, see
+    :func:`vfl.compute.get_backend`)."""
 
     epochs: int = 4  # defaults tuned on default_credit (30 000 rows); small data wants batch ~32
     batch_size: int = 2048
@@ -43,6 +46,7 @@ class LRParams:
     clip_norm: float = 3.0  # DP: L2 bound of one row's whole (all parties') standardised features
     grad_mask_bound: float = 2.0**30  # passives' one-time gradient masks, uniform in +-bound
     ckks_flood_sigma: float = 1e-5  # noise the active adds to CKKS decryptions it returns
+    device: str = "cpu"  # cpu | torch | cuda | cupy | auto: this party's compute, not the wire
 
     def __post_init__(self) -> None:
         checks = [
@@ -61,11 +65,19 @@ class LRParams:
         for ok, what in checks:
             if not ok:
                 raise ConfigError(f"invalid LR parameters: {what}", "fix the job file's [lr] table")
+        if self.device not in DEVICES:
+            raise ConfigError(
+                f"unknown compute device {self.device!r}",
+                f"use one of {', '.join(DEVICES)} (auto: a GPU if usable, else cpu)",
+            )
         if self.dp_epsilon is not None and not (self.dp_epsilon > 0 and math.isfinite(self.dp_epsilon)):
             raise ConfigError(f"dp_epsilon={self.dp_epsilon} is invalid", "use e.g. 8, or leave it unset")
         cw = self.class_weight
-        if not (cw is None or cw == "balanced" or (isinstance(cw, dict) and set(cw) <= {0, 1}
-                                                    and all(v > 0 for v in cw.values()))):
+        if not (
+            cw is None
+            or cw == "balanced"
+            or (isinstance(cw, dict) and set(cw) <= {0, 1} and all(v > 0 for v in cw.values()))
+        ):
             raise ConfigError(f"class_weight={cw!r} is invalid", "use None, 'balanced' or {0: w0, 1: w1}")
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from vfl.compute import get_backend, linear_scores, take_rows, to_numpy
 from vfl.core.errors import CryptoError, ProtocolError
 from vfl.crypto.dp import clip_rows
 from vfl.crypto.he.base import HEScheme
@@ -41,7 +42,12 @@ def train_passive(
 ) -> PartFit:
     """Run one passive's side of a training job; returns this passive's weights only.
     With ``checkpoint``: save after every epoch, and continue from the epoch the active
-    announces (see :mod:`vfl.protocols.lr.resume`)."""
+    announces (see :mod:`vfl.protocols.lr.resume`).
+
+    Partial scores run on ``params.device``; the homomorphic gradient, masks and the optimiser
+    stay NumPy float64."""
+    backend = get_backend(params.device)  # before any message: a bad device stops nobody mid-job
+    xp = backend.xp
     clock = Clock()
     # the channel's counters run since it opened (PSI too): report this training's share only
     wait0, bytes0 = channel.stats.wait_seconds, channel.stats.total_bytes_sent
@@ -73,13 +79,15 @@ def train_passive(
     xs = std.transform(x)
     if setup.row_clip > 0:
         xs = clip_rows(xs, setup.row_clip)
+    xs_dev = backend.asarray(xs)  # once per job; xs itself feeds the HE dot products
     w = np.zeros(xs.shape[1])
     opt = make_optimizer(params.optimizer, params.learning_rate, params.l2, params.lr_decay)
     ones = np.ones_like(w)
     bound = setup.grad_mask_bound
 
     def send_scores(topic: str, rows: np.ndarray) -> None:
-        _send_share(channel, active, topic, xs[rows] @ w, mode, seeds)
+        u = linear_scores(xp, take_rows(xp, xs_dev, rows), backend.asarray(w))
+        _send_share(channel, active, topic, to_numpy(u), mode, seeds)
 
     schedule = {
         k: getattr(setup, k)
@@ -174,8 +182,11 @@ def predict_passive(
     active: str,
     model_job_id: str,
     fingerprint: str,
+    device: str = "cpu",
 ) -> None:
-    """Send this passive's partial scores (masked if other passives take part); learn nothing."""
+    """Send this passive's partial scores (masked if other passives take part); learn nothing.
+    ``device``: where this party's scores are computed (never sent)."""
+    backend = get_backend(device)
     setup = channel.recv(active, S.T_PREDICT_SETUP, lr_pb2.LRPredictSetup)
     if setup.model_job_id != model_job_id or setup.parts.get(channel.me) != fingerprint:
         raise ProtocolError(
@@ -193,13 +204,14 @@ def predict_passive(
     if setup.score_mode != mode or channel.me not in setup.passives:
         raise ProtocolError(f"{active}'s scoring setup is inconsistent ({setup.score_mode})")
     seeds = agree_pair_seeds(channel, list(setup.passives), S.T_PREDICT_KEY) if mode == S.SCORE_MASKED else {}
-    u = standardiser.transform(x) @ weights
-    _send_share(channel, active, S.T_PREDICT_SCORE, u, mode, seeds)
+    u = linear_scores(backend.xp, backend.asarray(standardiser.transform(x)), backend.asarray(weights))
+    _send_share(channel, active, S.T_PREDICT_SCORE, to_numpy(u), mode, seeds)
 
 
 def _send_share(
     channel: Channel, active: str, topic: str, u: np.ndarray, mode: str, seeds: dict[str, bytes]
 ) -> None:
+    u = np.asarray(u, dtype=np.float64)  # the wire carries host float64, whatever the device
     if mode == S.SCORE_CLEAR:
         share = lr_pb2.ScoreShare(clear=to_ndarray(u))
     else:

@@ -22,7 +22,12 @@ from vfl.transport.channel import Channel
 from vfl.wire.v1 import lr_pb2
 
 __all__ = [
-    "Checkpointer", "agree_start_active", "agree_start_passive", "held_steps", "run_key", "state_at",
+    "Checkpointer",
+    "agree_start_active",
+    "agree_start_passive",
+    "held_steps",
+    "run_key",
+    "state_at",
 ]
 
 
@@ -70,8 +75,10 @@ def agree_start_passive(
     channel.send(active, S.T_RESUME_OFFER, lr_pb2.LRResumeOffer(epochs=held))
     epoch = int(channel.recv(active, S.T_RESUME_START, lr_pb2.LRResumeStart).epoch)
     if epoch and epoch not in held:
-        raise ProtocolError(f"{active} restarts the job from epoch {epoch}, which {channel.me} "
-                            f"did not offer ({held or 'none'})")
+        raise ProtocolError(
+            f"{active} restarts the job from epoch {epoch}, which {channel.me} "
+            f"did not offer ({held or 'none'})"
+        )
     return epoch, state_at(checkpoint, epoch)
 
 

@@ -31,17 +31,17 @@ __all__ = [
 # -- words -------------------------------------------------------------------------------------
 CONTINUE = "continue"
 STOP = "stop"
-SCORE_CLEAR = "clear"    # one passive: its scores travel unmasked (documented leakage)
+SCORE_CLEAR = "clear"  # one passive: its scores travel unmasked (documented leakage)
 SCORE_MASKED = "masked"  # two or more passives: pairwise masks, the active learns only the sum
-FRAC_BITS = 32           # fixed-point fraction bits of masked scores in Z_2^64
+FRAC_BITS = 32  # fixed-point fraction bits of masked scores in Z_2^64
 
 # -- set-up and end ----------------------------------------------------------------------------
-T_SETUP = "lr/setup"             # active -> passive: LRSetup
-T_SETUP_HE = "lr/setup/he"       # active -> passive: HE public context (he.proto)
+T_SETUP = "lr/setup"  # active -> passive: LRSetup
+T_SETUP_HE = "lr/setup/he"  # active -> passive: HE public context (he.proto)
 T_SETUP_KEY = "lr/setup/mask-key"  # passive <-> passive: MaskKey
 T_RESUME_OFFER = "lr/resume/offer"  # passive -> active: LRResumeOffer (epochs it can resume from)
 T_RESUME_START = "lr/resume/start"  # active -> passive: LRResumeStart (the epoch all restart from)
-T_FINAL_PART = "lr/final/part"   # passive -> active: PartFingerprints {me: sha256}
+T_FINAL_PART = "lr/final/part"  # passive -> active: PartFingerprints {me: sha256}
 T_FINAL_PARTS = "lr/final/parts"  # active -> passive: PartFingerprints of every party
 
 # -- scoring (predict) -------------------------------------------------------------------------
