@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from vfl.compute import (
+    LOSS_METRIC,
     Backend,
     SplitRule,
     accuracy,
@@ -24,6 +25,7 @@ from vfl.compute import (
     softmax,
     split_gains,
     to_numpy,
+    train_loss,
 )
 from vfl.core.errors import ConfigError
 
@@ -74,6 +76,21 @@ def test_grad_hess_match_formulas(backend: Backend, data: dict) -> None:
     g, h = grad_hess(xp, "reg:squarederror", backend.asarray(y), backend.asarray(m))
     np.testing.assert_allclose(to_numpy(g), m - y)
     assert (to_numpy(h) == 1).all()
+
+
+def test_train_loss_is_xgboosts_default_metric(backend: Backend, data: dict) -> None:
+    from sklearn.metrics import log_loss
+
+    xp, m, y = backend.xp, data["margin"], data["y"]
+    got = train_loss(xp, "binary:logistic", backend.asarray(y), backend.asarray(m))
+    assert LOSS_METRIC["binary:logistic"] == "logloss"
+    assert got == pytest.approx(log_loss(y, 1 / (1 + np.exp(-m))), rel=1e-9)
+    mm, ym = data["mmargin"], data["ymulti"]
+    pm = np.exp(mm) / np.exp(mm).sum(1, keepdims=True)
+    got = train_loss(xp, "multi:softmax", backend.asarray(ym), backend.asarray(mm))
+    assert got == pytest.approx(log_loss(ym, pm, labels=[0, 1, 2]), rel=1e-9)
+    got = train_loss(xp, "reg:squarederror", backend.asarray(y), backend.asarray(m))
+    assert got == pytest.approx(float(np.sqrt(np.mean((m - y) ** 2))), rel=1e-9)
 
 
 def test_sigmoid_softmax_are_stable(backend: Backend) -> None:
@@ -191,10 +208,11 @@ def test_public_names_are_pinned() -> None:
     import vfl.compute as c
 
     assert sorted(c.__all__) == sorted([
-        "Backend", "BestSplit", "BinMapper", "OBJECTIVES", "SplitRule", "accuracy", "auc",
-        "auc_ovr", "base_margin", "best_split", "bincount", "check_labels", "fit_bins",
-        "get_backend", "grad_hess", "histogram", "leaf_weight", "n_outputs", "rmse",
-        "route_rows", "sigmoid", "softmax", "split_gains", "tie_tolerance", "to_numpy",
-        "transform_margin",
+        "Backend", "BestSplit", "BinMapper", "DEVICES", "LOSS_METRIC", "OBJECTIVES", "SplitRule",
+        "accuracy", "train_loss",
+        "auc", "auc_ovr", "base_margin", "best_split", "bincount", "check_labels", "fit_bins",
+        "get_backend", "grad_hess", "histogram", "leaf_weight", "linear_scores", "log_loss",
+        "logistic", "lr_gradient", "lr_residual", "n_outputs", "rmse", "route_rows", "sigmoid",
+        "softmax", "split_gains", "take_rows", "tie_tolerance", "to_numpy", "transform_margin",
     ])
     assert all(hasattr(c, name) for name in c.__all__)

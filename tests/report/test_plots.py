@@ -85,6 +85,9 @@ def test_training_series_follow_the_fit_stats(lr_run: Path, sbt_run: Path) -> No
     series = training_series(sbt)
     trees = sbt["fit_stats"][sbt["active"]]["trees"]
     assert series["unit"] == "tree" and len(trees) == 3
+    # boosting on the training rows lowers the training log-loss tree after tree
+    assert series["metric"] == "logloss" and len(series["loss"]) == 3
+    assert all(b < a for a, b in zip(series["loss"], series["loss"][1:], strict=False))
     assert series["seconds"]["crypto"] == [t["seconds"]["crypto"] for t in trees]
 
 

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from vfl.api.federation import Federation
+from vfl.compute import get_backend
 from vfl.core.errors import ConfigError, DataError
 from vfl.core.jobs import new_job_id
 from vfl.data.readers import NanPolicy, table_from_frame
@@ -70,6 +71,7 @@ class _VerticalEstimator(BaseEstimator):
             test_size=0.0,
             seed=self.random_state,
             model_params=self._model_params(),
+            device=self.device,  # party-local: not among the agreed model parameters
             **kw,
         )
 
@@ -108,6 +110,7 @@ class _VerticalEstimator(BaseEstimator):
         """Train across parties. ``X``: {party: DataFrame} (local simulation), or this party's
         DataFrame with ``federation``. ``y``: labels aligned to the label holder's rows, or the
         name of its label column."""
+        get_backend(self.device)  # a bad or unusable device stops here, before any party starts
         job_opts = {"checkpoint_dir": Path(checkpoint_dir) if checkpoint_dir else None, "resume": resume}
         # a resumable fit keeps one job id per checkpoint folder, so a restart finds its checkpoints
         job_id = (
@@ -296,7 +299,10 @@ class _Classifier(ClassifierMixin, _VerticalEstimator):
 
 
 class VerticalLogisticRegression(_Classifier):
-    """Logistic regression across parties with HE-protected gradients (CKKS by default)."""
+    """Logistic regression across parties with HE-protected gradients (CKKS by default).
+
+    ``device``: where this process's parties compute in plaintext (``"cpu"``, ``"torch"``,
+    ``"cuda"``, ``"cupy"`` or ``"auto"``: a GPU if usable); it is never sent to peers."""
 
     _model = "lr"
     _param_names = (
@@ -324,6 +330,7 @@ class VerticalLogisticRegression(_Classifier):
         dp_epsilon: float | None = None,
         dp_delta: float = 1e-5,
         he: str = "ckks",
+        device: str = "cpu",
         active: str | None = None,
         id_column: str | None = None,
         nan_policy: NanPolicy = "error",
@@ -339,6 +346,7 @@ class VerticalLogisticRegression(_Classifier):
         self.dp_epsilon = dp_epsilon
         self.dp_delta = dp_delta
         self.he = he
+        self.device = device
         self.active = active
         self.id_column = id_column
         self.nan_policy = nan_policy
@@ -355,6 +363,11 @@ class VerticalLogisticRegression(_Classifier):
 
 
 class _SecureBoost(_VerticalEstimator):
+    """Shared parameters of the SecureBoost estimators (xgboost's names and meanings); ``device``
+    as for :class:`VerticalLogisticRegression`. ``subsample`` < 1 grows each tree on a random
+    share of the rows and encrypts only those rows' gradients: the largest cost per tree falls in
+    proportion (the passives learn each tree's random sample, nothing else)."""
+
     _model = "sbt"
     _param_names = (
         "n_estimators",
@@ -364,6 +377,7 @@ class _SecureBoost(_VerticalEstimator):
         "reg_lambda",
         "gamma",
         "max_bin",
+        "subsample",
         "objective",
         "dp_epsilon",
         "dp_delta",
@@ -379,10 +393,12 @@ class _SecureBoost(_VerticalEstimator):
         reg_lambda: float = 1.0,
         gamma: float = 0.0,
         max_bin: int = 32,
+        subsample: float = 1.0,
         objective: str | None = None,
         dp_epsilon: float | None = None,
         dp_delta: float = 1e-5,
         he: str = "ou",
+        device: str = "cpu",
         active: str | None = None,
         id_column: str | None = None,
         nan_policy: NanPolicy = "error",
@@ -395,10 +411,12 @@ class _SecureBoost(_VerticalEstimator):
         self.reg_lambda = reg_lambda
         self.gamma = gamma
         self.max_bin = max_bin
+        self.subsample = subsample
         self.objective = objective
         self.dp_epsilon = dp_epsilon
         self.dp_delta = dp_delta
         self.he = he
+        self.device = device
         self.active = active
         self.id_column = id_column
         self.nan_policy = nan_policy

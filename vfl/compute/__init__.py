@@ -1,15 +1,25 @@
 """Local plaintext compute on one array-API namespace (NumPy by default, PyTorch or CuPy on
-request): binning, gradients, histograms, split search, leaf weights, routing and metrics.
+request): binning, gradients, histograms, split search, leaf weights, routing, metrics, and
+the linear algebra of vertical LR (scores, logistic, log-loss, residual, gradient).
 
 Every function takes the namespace ``xp`` explicitly (as scikit-learn's array-API support does),
 so one code path runs on NumPy in CI, on PyTorch-CPU in the comparison tests, and on a GPU.
 """
 
-from vfl.compute.backend import Backend, bincount, get_backend, to_numpy
+from vfl.compute.backend import DEVICES, Backend, bincount, get_backend, to_numpy
 from vfl.compute.binning import BinMapper, fit_bins
 from vfl.compute.histogram import histogram
+from vfl.compute.linear import (
+    linear_scores,
+    log_loss,
+    logistic,
+    lr_gradient,
+    lr_residual,
+    take_rows,
+)
 from vfl.compute.metrics import accuracy, auc, auc_ovr, rmse
 from vfl.compute.objectives import (
+    LOSS_METRIC,
     OBJECTIVES,
     base_margin,
     check_labels,
@@ -17,6 +27,7 @@ from vfl.compute.objectives import (
     n_outputs,
     sigmoid,
     softmax,
+    train_loss,
     transform_margin,
 )
 from vfl.compute.split import (
@@ -30,6 +41,8 @@ from vfl.compute.split import (
 from vfl.compute.trees import route_rows
 
 __all__ = [
+    "DEVICES",
+    "LOSS_METRIC",
     "OBJECTIVES",
     "Backend",
     "BestSplit",
@@ -47,13 +60,20 @@ __all__ = [
     "grad_hess",
     "histogram",
     "leaf_weight",
+    "linear_scores",
+    "log_loss",
+    "logistic",
+    "lr_gradient",
+    "lr_residual",
     "n_outputs",
     "rmse",
     "route_rows",
     "sigmoid",
     "softmax",
     "split_gains",
+    "take_rows",
     "tie_tolerance",
     "to_numpy",
+    "train_loss",
     "transform_margin",
 ]

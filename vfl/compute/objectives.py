@@ -11,6 +11,7 @@ from array_api_compat import device as _dev
 from vfl.core.errors import ConfigError, DataError
 
 __all__ = [
+    "LOSS_METRIC",
     "OBJECTIVES",
     "base_margin",
     "check_labels",
@@ -18,6 +19,7 @@ __all__ = [
     "n_outputs",
     "sigmoid",
     "softmax",
+    "train_loss",
     "transform_margin",
 ]
 
@@ -79,6 +81,26 @@ def transform_margin(xp: Any, objective: str, margin: Any) -> Any:
     if objective == "multi:softmax":
         return softmax(xp, margin)
     return margin
+
+
+#: xgboost's default evaluation metric per objective, the name :func:`train_loss` reports under
+LOSS_METRIC = {"binary:logistic": "logloss", "multi:softmax": "mlogloss", "reg:squarederror": "rmse"}
+
+
+def train_loss(xp: Any, objective: str, y: Any, margin: Any) -> float:
+    """The objective's xgboost default metric (LOSS_METRIC) at ``margin``: one number per tree
+    for the training curve, computed where the margins live."""
+    if objective == "binary:logistic":
+        p = xp.clip(sigmoid(xp, margin), 1e-15, 1 - 1e-15)
+        return float(-xp.mean(y * xp.log(p) + (1 - y) * xp.log(1 - p)))
+    if objective == "multi:softmax":
+        p = softmax(xp, margin)
+        k = margin.shape[1]
+        onehot = xp.astype(y, xp.int64)[:, None] == xp.arange(k, device=_dev(margin))[None, :]
+        return float(-xp.mean(xp.log(xp.clip(xp.sum(xp.where(onehot, p, 0.0), axis=1), 1e-15, 1.0))))
+    if objective == "reg:squarederror":
+        return float(xp.sqrt(xp.mean((margin - y) ** 2)))
+    raise ConfigError(f"unknown objective {objective!r}", f"use one of {', '.join(OBJECTIVES)}")
 
 
 def grad_hess(xp: Any, objective: str, y: Any, margin: Any) -> tuple[Any, Any]:

@@ -80,11 +80,12 @@ def training_series(summary: Mapping[str, Any]) -> dict[str, Any]:
     stats = _active_stats(summary)
     if "loss_history" in stats:  # LR
         return {"unit": "epoch", "loss": list(stats.get("loss_history") or []),
-                "val_loss": list(stats.get("val_loss_history") or []), "seconds": {}}
+                "val_loss": list(stats.get("val_loss_history") or []), "seconds": {}, "metric": "log-loss"}
     trees = list(stats.get("trees") or [])
     parts = ("crypto", "compute", "network")
     return {
         "unit": "tree",
+        "metric": stats.get("loss_metric", "loss"),
         "loss": [t["loss"] for t in trees if "loss" in t],
         "val_loss": [t["val_loss"] for t in trees if "val_loss" in t],
         "seconds": {p: [float(t.get("seconds", {}).get(p, 0.0)) for t in trees] for p in parts if trees},
@@ -181,7 +182,7 @@ def plot_training(series: Mapping[str, Any], stem: Path) -> list[Path]:
         if val:
             lax.plot(np.arange(1, len(val) + 1), val, marker="s", linestyle="--", color="#7f7f7f",
                      label="validation loss")
-        lax.set_ylabel("log-loss")
+        lax.set_ylabel(f"training {series.get('metric', 'loss')}")
     if not secs and not loss:
         ax.text(0.5, 0.5, "no per-round record in this run", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel(unit)

@@ -17,6 +17,7 @@ import numpy as np
 from vfl.compute.backend import Backend, get_backend, to_numpy
 from vfl.compute.binning import BinMapper, fit_bins
 from vfl.compute.histogram import histogram
+from vfl.compute.linear import linear_scores, logistic, lr_gradient, lr_residual
 from vfl.compute.objectives import grad_hess
 from vfl.compute.split import BestSplit, SplitRule, best_split
 from vfl.compute.trees import route_rows
@@ -25,7 +26,7 @@ from vfl.core.errors import ConfigError
 __all__ = ["BACKENDS", "STEPS", "available_backends", "run_compute_bench"]
 
 BACKENDS = {"numpy": "cpu", "torch-cpu": "torch", "cuda": "cuda", "cupy": "cupy"}
-STEPS = ("transfer", "binning", "grad_hess", "histogram", "split", "tree_depth3")
+STEPS = ("transfer", "binning", "grad_hess", "histogram", "split", "tree_depth3", "lr_step")
 _DEPTH = 3
 _SEED = 20240610
 _RULE = SplitRule()
@@ -143,6 +144,15 @@ def _same_split(a: BestSplit | None, b: BestSplit | None) -> bool:
         np.isclose(a.gain, b.gain, rtol=1e-3))
 
 
+def _lr_step(xp: Any, be: Backend, X: Any, y: Any) -> Any:
+    """One full-batch LR step of a party's plaintext work: scores, P(y=1), residual, gradient
+    (missing values read as 0, as after imputation)."""
+    Xz = xp.where(xp.isnan(X), xp.zeros_like(X), X)
+    w = be.asarray(np.linspace(-0.5, 0.5, X.shape[1], dtype=np.float32))
+    p = logistic(xp, linear_scores(xp, Xz, w))
+    return lr_gradient(xp, Xz, lr_residual(xp, p, y, xp.ones_like(y)))
+
+
 def _run_one(be: Backend, X: np.ndarray, y: np.ndarray, margin: np.ndarray,
              bins_n: int) -> tuple[dict[str, float], dict[str, Any]]:
     xp = be.xp
@@ -159,8 +169,9 @@ def _run_one(be: Backend, X: np.ndarray, y: np.ndarray, margin: np.ndarray,
     (G, H), t["histogram"] = _timed(be, lambda: histogram(xp, B, g, h, None, mapper.n_bins))
     split, t["split"] = _timed(be, lambda: best_split(xp, G, H, _RULE))
     tree, t["tree_depth3"] = _timed(be, lambda: _tree(xp, B, g, h, mapper))
+    lr, t["lr_step"] = _timed(be, lambda: _lr_step(xp, be, Xd, yd))
     res = {"mapper": mapper, "bins": B, "g": g, "h": h, "G": G, "H": H, "split": split,
-           "tree": tree}
+           "tree": tree, "lr": lr}
     return t, res
 
 
@@ -180,6 +191,7 @@ def _agreement(ref: dict[str, Any], res: dict[str, Any]) -> dict[str, bool]:
         "histogram": _close(ref["G"], res["G"]) and _close(ref["H"], res["H"]),
         "split": _same_split(ref["split"], res["split"]),
         "tree_depth3": tree_ok,
+        "lr_step": _close(ref["lr"], res["lr"], rtol=1e-3),
     }
 
 

@@ -214,6 +214,8 @@ def _summarise(stats: dict[str, Any], channel: Channel) -> dict[str, Any]:
         "bytes_sent_total": channel.stats.total_bytes_sent,
         "resumed_from_tree": stats.get("resumed_from_tree", 0),
     }
+    if "loss_metric" in stats:
+        out["loss_metric"] = stats["loss_metric"]
     for k in ("keygen_seconds", "setup_seconds"):
         if k in stats:
             out[k] = round(stats[k], 4)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from vfl.compute import (
+    LOSS_METRIC,
     Backend,
     BestSplit,
     SplitRule,
@@ -31,6 +32,7 @@ from vfl.compute import (
     route_rows,
     tie_tolerance,
     to_numpy,
+    train_loss,
 )
 from vfl.core.errors import ProtocolError
 from vfl.crypto import dp
@@ -338,7 +340,9 @@ def train_active(
             _, _, values = tree.arrays()
             margin[:, k] += values[leaf_of_row]
             trees.append(tree)
-            tr.clock.stop(t)
+            rec = tr.clock.stop(t)
+            m_now = margin if k_out > 1 else margin[:, 0]
+            rec["loss"] = train_loss(get_backend("cpu").xp, cfg.objective, y, m_now)
             if checkpoint is not None:
                 checkpoint.save(t + 1, {"run_key": key, "step": t + 1, "margin": margin,
                                         "round_margin": round_margin, "gain": tr.gain,
@@ -347,6 +351,7 @@ def train_active(
                 progress("tree", t + 1, cfg.n_trees)
     stats = {
         "trees": tr.clock.trees,
+        "loss_metric": LOSS_METRIC[cfg.objective],
         "gain": tr.gain,
         "splits": tr.splits,
         "dp": dp_stats,
