@@ -37,9 +37,10 @@ def test_lr_device_reaches_every_party_but_not_the_job() -> None:
     y = g.pop("y")
     est = VerticalLogisticRegression(he="ou", epochs=1, batch_size=64, device="torch")
     est.fit({"insurer": g, "hospital": h}, y)
-    assert {n: p.part.params["device"] for n, p in est.parts_.items()} == {
-        "insurer": "torch",
-        "hospital": "torch",
+    assert {n: p.part.fit_stats["device"] for n, p in est.parts_.items()} == {
+        "insurer": "torch-cpu",
+        "hospital": "torch-cpu",
     }
+    assert all("device" not in p.part.params for p in est.parts_.values())
     assert "device" not in est._model_params()  # not among the agreed (handshake) parameters
     assert est.score({"insurer": g, "hospital": h}, y) > 0.9  # (equality with cpu: tests/protocols/lr)

@@ -140,8 +140,8 @@ def run_party_job(
         seconds["train"] = time.perf_counter() - t1
         out.parts = exchange_fingerprints(channel, part_sha256(out.model.to_dict()))
         t2 = time.perf_counter()
-        p_train = kind.predict(channel, out.model, train)
-        p_test = kind.predict(channel, out.model, test) if len(test_rows) else None
+        p_train = kind.predict(channel, out.model, train, device=spec.device)
+        p_test = kind.predict(channel, out.model, test, device=spec.device) if len(test_rows) else None
         seconds["predict"] = time.perf_counter() - t2
         out.fit_stats = dict(getattr(out.model, "fit_stats", {}) or {})
         if channel.me == spec.active and p_train is not None:
@@ -187,5 +187,5 @@ def _predict(
             "every party must use the model part written by the same training job",
         )
     t = time.perf_counter()
-    out.scores = MODELS[model.kind].predict(channel, model.part, table)
+    out.scores = MODELS[model.kind].predict(channel, model.part, table, device=spec.device)
     out.seconds["predict"] = time.perf_counter() - t

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from vfl.compute import get_backend
 from vfl.core.errors import ConfigError, DataError
 from vfl.crypto.he import make_scheme, scheme_from_public_context
 from vfl.data.table import PartyTable
@@ -144,11 +145,11 @@ def fit_lr_party(
 
 
 def predict_lr_party(
-    channel: Channel, model: LRPartyModel, table: PartyTable, device: str | None = None
+    channel: Channel, model: LRPartyModel, table: PartyTable, device: str = "cpu"
 ) -> np.ndarray | None:
     """Federated scoring of the aligned rows: P(y=1) at the active, None at passives.
-    ``device``: where this party computes its scores; default: the device it trained on."""
-    device = device or str(model.params.get("device", "cpu"))
+    ``device``: where this party computes its scores, chosen by the scoring job (a part trained
+    on a GPU scores on a CPU-only machine too)."""
     if table.feature_names != model.feature_names:
         raise DataError(
             f"{table.name}'s columns differ from those its model was trained on",
@@ -199,6 +200,7 @@ def _model(
         "dp_delta": fit.dp_delta,
         "noise_multiplier": fit.noise_multiplier,
         "resumed_from_epoch": fit.resumed_from,
+        "device": get_backend(params.device).name,  # where this party computed (never sent)
     }
     return LRPartyModel(
         party=channel.me,
@@ -213,6 +215,6 @@ def _model(
         scale=fit.standardiser.scale,
         he=params.he,
         parts=fit.parts,
-        params=asdict(params),
+        params={k: v for k, v in asdict(params).items() if k != "device"},  # party-local
         fit_stats=stats,
     )

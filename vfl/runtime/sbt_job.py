@@ -153,7 +153,8 @@ def fit_sbt_party(
     backend = get_backend(params.device)
     model = SBTPartyModel(party=channel.me, role="active" if channel.me == active else "passive",
                           active=active, parties=parties, job_id=channel.job_id,
-                          feature_names=list(table.feature_names), params=asdict(params))
+                          feature_names=list(table.feature_names),
+                          params={k: v for k, v in asdict(params).items() if k != "device"})
     if channel.me == active:
         if table.label is None:
             raise DataError(f"{table.name} is the active party but has no label column",
@@ -172,12 +173,15 @@ def fit_sbt_party(
                              progress=progress, checkpoint=checkpoint)
         model.splits = pres.splits
         stats = pres.stats
-    model.fit_stats = _summarise(stats, channel)
+    model.fit_stats = {**_summarise(stats, channel), "device": backend.name}  # never sent
     return model
 
 
-def predict_sbt_party(channel: Channel, model: SBTPartyModel, table: PartyTable) -> np.ndarray | None:
+def predict_sbt_party(channel: Channel, model: SBTPartyModel, table: PartyTable,
+                      device: str = "cpu") -> np.ndarray | None:
     """Federated inference on aligned rows: predictions at the active party, None at passives.
+    ``device``: where this party computes, chosen by the scoring job (a part trained on a GPU
+    scores on a CPU-only machine too).
 
     binary:logistic -> P(y=1) (n,); multi:softmax -> class probabilities (n, K);
     reg:squarederror -> predicted values (n,).
@@ -192,7 +196,7 @@ def predict_sbt_party(channel: Channel, model: SBTPartyModel, table: PartyTable)
     if sorted(channel.peers) != sorted(passives):
         raise ConfigError(f"the model was trained with {passives}, this job has {channel.peers}",
                           "score with the same parties that trained the model")
-    backend = get_backend(str(model.params.get("device", "cpu")))
+    backend = get_backend(device)
     margin = predict_active(channel, table.features, model.trees, base=model.base_margin,
                             n_outputs=model.n_outputs, passives=passives, backend=backend)
     xp = backend.xp

@@ -9,10 +9,8 @@ from typing import Any
 import numpy as np
 
 from vfl.core.errors import ConfigError
-from vfl.data.table import PartyTable
 from vfl.runtime.lr_job import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
 from vfl.runtime.sbt_job import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
-from vfl.transport.channel import Channel
 
 __all__ = ["MODELS", "ModelKind", "make_params"]
 
@@ -22,7 +20,7 @@ class ModelKind:
     name: str
     params_type: type
     fit: Callable[..., Any]
-    predict: Callable[[Channel, Any, PartyTable], np.ndarray | None]
+    predict: Callable[..., np.ndarray | None]  # (channel, part, table, device="cpu")
     part_type: type
 
 
