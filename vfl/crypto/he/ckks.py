@@ -16,11 +16,10 @@ Fresh vectors use per_ct = 4096, stride = 1.
 then a rotate-and-sum inside each block (log2 B rotations) leaves output j in slot j*B.
 Cost: (n / S) * K plaintext products and K - 1 + log2 B rotations per K outputs.
 
-Histograms are ``dot_plain`` with a one-hot plaintext matrix (column f * n_bins + b is 1 where
-row r is in the node and bins[r, f] == b): K bins per ciphertext. What limits it: it costs
-(n / S) * F * n_bins plaintext encodings and products per node (about 8 s for 30,000 rows x
-23 features x 32 bins here), against n * F additions for Paillier: prefer zpaillier/ou for
-SecureBoost, CKKS for LR.
+Histograms (``bucket_sums``) are the same product with the one-hot matrix of the bins, run by
+:mod:`vfl.crypto.he.ckks_hist`: g and h packed as one complex vector, the node as a row mask on
+the input, the matrix's diagonals encoded once per job and cached, baby-step giant-step
+rotations. A histogram travels as one complex vector (G + iH) at scale 2^65, one level down.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from vfl.core.errors import CryptoError, WireError
 from vfl.core.jobs import check_job_id
 from vfl.crypto.fingerprints import sha256_hex
 from vfl.crypto.he.base import CipherVector, EncryptedHistogram, HEScheme
+from vfl.crypto.he.ckks_hist import HIST_SCALE_BITS, HistogramEngine
 from vfl.crypto.he.encoding import ceil_div
 from vfl.crypto.he.integer import check_bucket_args
 from vfl.crypto.he.params import check_ckks
@@ -64,15 +64,17 @@ class CkksVector(CipherVector):
 
 @dataclass
 class CkksGH(CkksVector):
-    """(g, h) for SecureBoost: g in ``cts``, h in ``h``, same layout."""
+    """(g, h) for SecureBoost, packed as the complex values g + i*h (one ciphertext serves both
+    sums). ``derived`` keeps the passive's baby-step rotations across a tree's nodes."""
 
-    h: CkksVector = field(default=None)  # type: ignore[assignment]
+    derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
 class CkksHistogram(EncryptedHistogram):
-    g: CkksVector
-    h: CkksVector
+    """Column f * n_bins + b of ``z`` holds sum g + i * sum h (real part G, imaginary part H)."""
+
+    z: CkksVector
     n_features: int
     n_bins: int
 
@@ -103,6 +105,7 @@ class CkksScheme(HEScheme):
         self.coeff_mod_bit_sizes = [int(m.bit_count()) for m in parms.coeff_modulus()]
         self._fingerprint = sha256_hex(self.name.encode(), context_bytes, galois_bytes)
         self._dec = sa.Decryptor(self._sc, ctx.secret_key().data) if ctx.is_private() else None
+        self.histograms = HistogramEngine(self)
 
     # -- keys ----------------------------------------------------------------------------------
     @classmethod
@@ -261,22 +264,29 @@ class CkksScheme(HEScheme):
     def encrypt(self, values: np.ndarray) -> CkksVector:
         import tenseal as ts
 
-        v = np.asarray(values, dtype=np.float64).ravel()
-        if v.size == 0 or not np.all(np.isfinite(v)):
-            raise CryptoError("cannot encrypt an empty vector or NaN/infinite values")
-        if np.max(np.abs(v)) >= 2.0**18:
-            raise CryptoError(f"|value| up to {np.max(np.abs(v)):.3g} is too large for CKKS "
-                              "at scale 2^40 (limit 2^18)", "standardise or clip the inputs")
+        v = self._check_plain(np.asarray(values, dtype=np.float64).ravel())
         padded = np.zeros(ceil_div(v.size, self.slots) * self.slots)
         padded[: v.size] = v  # zero-pad: tenseal would otherwise replicate a short chunk
         cts = [ts.ckks_vector(self._ctx, padded[i : i + self.slots]).ciphertext()[0]
                for i in range(0, v.size, self.slots)]
         return CkksVector(cts, int(v.size), self.slots)
 
+    @staticmethod
+    def _check_plain(v: np.ndarray) -> np.ndarray:
+        if v.size == 0 or not np.all(np.isfinite(v)):
+            raise CryptoError("cannot encrypt an empty vector or NaN/infinite values")
+        if np.max(np.abs(v)) >= 2.0**18:
+            raise CryptoError(f"|value| up to {np.max(np.abs(v)):.3g} is too large for CKKS "
+                              "at scale 2^40 (limit 2^18)", "standardise or clip the inputs")
+        return v
+
     def decrypt(self, c: CipherVector) -> np.ndarray:
+        return self._decrypt(c, complex_=False)
+
+    def _decrypt(self, c: CipherVector, complex_: bool) -> np.ndarray:
         if isinstance(c, CkksGH):
-            return np.stack([self.decrypt(CkksVector(c.cts, c.n, c.per_ct, c.stride)),
-                             self.decrypt(c.h)], axis=1)
+            z = self._decrypt(CkksVector(c.cts, c.n, c.per_ct, c.stride), complex_=True)
+            return np.stack([z.real, z.imag], axis=1)
         a = self._vec(c)
         if self._dec is None:
             raise CryptoError("this CKKS context is public-only and cannot decrypt",
@@ -285,7 +295,8 @@ class CkksScheme(HEScheme):
         for i, ct in enumerate(a.cts):
             pt = self._sa.Plaintext()
             self._dec.decrypt(ct, pt)
-            slots = np.asarray(self._enc.decode_double(pt))
+            slots = np.asarray(self._enc.decode_complex(pt) if complex_ else
+                               self._enc.decode_double(pt))
             m = min(a.per_ct, a.n - i * a.per_ct)
             out.append(slots[: m * a.stride : a.stride])
         return np.concatenate(out)
@@ -407,26 +418,40 @@ class CkksScheme(HEScheme):
 
     # -- SecureBoost -----------------------------------------------------------------------------
     def encrypt_gh(self, g: np.ndarray, h: np.ndarray) -> CkksGH:
-        eg, eh = self.encrypt(g), self.encrypt(h)
-        if eg.n != eh.n:
-            raise CryptoError(f"g has {eg.n} values but h has {eh.n}")
-        return CkksGH(eg.cts, eg.n, eg.per_ct, eg.stride, True, eh)
+        """Encrypt g + i*h (public-key encryption of complex slots)."""
+        gv = np.asarray(g, dtype=np.float64).ravel()
+        hv = np.asarray(h, dtype=np.float64).ravel()
+        if gv.size != hv.size:
+            raise CryptoError(f"g has {gv.size} values but h has {hv.size}")
+        for v in (gv, hv):
+            self._check_plain(v)
+        total = float(np.sum(np.abs(gv)) + np.sum(np.abs(hv)))
+        if total >= 2.0**32:  # every node's sums stay below the histograms' 2^33 headroom
+            raise CryptoError(
+                f"sum |g| + |h| = {total:.3g} would overflow CKKS histogram sums (limit 2^32)",
+                "scale the regression target down, or use he='zpaillier' or 'ou'",
+            )
+        z = np.zeros(ceil_div(gv.size, self.slots) * self.slots, dtype=np.complex128)
+        z[: gv.size] = gv + 1j * hv
+        enc = self._sa.Encryptor(self._sc, self._ctx.public_key().data)
+        cts = []
+        for i in range(0, gv.size, self.slots):
+            pt = self._sa.Plaintext()
+            self._enc.encode(z[i : i + self.slots].tolist(), self._scale, pt)
+            ct = self._new()
+            enc.encrypt(pt, ct)
+            cts.append(ct)
+        return CkksGH(cts, int(gv.size), self.slots, 1, True)
 
     def bucket_sums(self, enc_gh: CipherVector, bins: np.ndarray, rows: np.ndarray,
                     n_bins: int) -> CkksHistogram:
+        """Sums over ``rows``; see :mod:`vfl.crypto.he.ckks_hist` (the diagonals of ``bins``
+        are cached, so pass the same bins array for every node of a tree)."""
         if not isinstance(enc_gh, CkksGH):
             raise CryptoError("bucket_sums needs the output of encrypt_gh")
         b, r = check_bucket_args(enc_gh.n, bins, rows, n_bins)
-        in_node = np.zeros(enc_gh.n, dtype=bool)
-        in_node[r] = True
-        k = b.shape[1] * n_bins
-
-        def onehot(rr: np.ndarray, cc: np.ndarray) -> np.ndarray:
-            return (in_node[rr] & (b[rr, cc // n_bins] == cc % n_bins)).astype(np.float64)
-
-        g = CkksVector(enc_gh.cts, enc_gh.n, enc_gh.per_ct)
-        return CkksHistogram(self._packed_dot(g, k, onehot),
-                             self._packed_dot(enc_gh.h, k, onehot), b.shape[1], int(n_bins))
+        z = self.histograms.bucket_sums(enc_gh, b, r, int(n_bins))
+        return CkksHistogram(z, b.shape[1], int(n_bins))
 
     def subtract_histograms(self, parent: EncryptedHistogram,
                             child: EncryptedHistogram) -> CkksHistogram:
@@ -434,34 +459,34 @@ class CkksScheme(HEScheme):
             raise CryptoError("subtract_histograms needs two CKKS histograms")
         if (parent.n_features, parent.n_bins) != (child.n_features, child.n_bins):
             raise CryptoError("cannot subtract histograms of different shapes")
-        return CkksHistogram(self._sub(parent.g, child.g), self._sub(parent.h, child.h),
-                             parent.n_features, parent.n_bins)
+        return CkksHistogram(self._sub(parent.z, child.z), parent.n_features, parent.n_bins)
 
     def decrypt_histogram(self, hist: EncryptedHistogram) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(hist, CkksHistogram):
             raise CryptoError("decrypt_histogram needs a CKKS histogram")
         shape = (hist.n_features, hist.n_bins)
-        return self.decrypt(hist.g).reshape(shape), self.decrypt(hist.h).reshape(shape)
+        z = self._decrypt(hist.z, complex_=True).reshape(shape)
+        return np.ascontiguousarray(z.real), np.ascontiguousarray(z.imag)
 
     # -- wire ------------------------------------------------------------------------------------
     def serialize(self, c: CipherVector | EncryptedHistogram, job_id: str) -> Any:
         if isinstance(c, CkksHistogram):
+            z = self._batch(c.z, job_id, HIST_SCALE_BITS)
+            z.kind = "complex"
             msg = he_pb2.EncryptedHistogramMsg(
-                n_features=c.n_features, n_bins=c.n_bins, scale_bits=self.scale_bits,
-                g=self._batch(c.g, job_id), h=self._batch(c.h, job_id))
+                n_features=c.n_features, n_bins=c.n_bins, scale_bits=HIST_SCALE_BITS, g=z)
             return stamp(msg, self.name, self._fingerprint, job_id)
         if isinstance(c, CkksGH):
             msg = self._batch(CkksVector(c.cts, c.n, c.per_ct, c.stride), job_id)
-            msg.kind = "gh"
-            msg.ciphertexts.extend(self._batch(c.h, job_id).ciphertexts)
-            msg.n_ciphertexts = len(msg.ciphertexts)
+            msg.kind = "ghc"
             return msg
         return self._batch(self._vec(c), job_id)
 
-    def _batch(self, x: CkksVector, job_id: str) -> he_pb2.CipherBatch:
+    def _batch(self, x: CkksVector, job_id: str, scale_bits: int | None = None
+               ) -> he_pb2.CipherBatch:
         msg = he_pb2.CipherBatch(count=x.n, n_ciphertexts=len(x.cts), kind="real",
                                  per_ciphertext=x.per_ct, stride=x.stride,
-                                 scale_bits=self.scale_bits)
+                                 scale_bits=scale_bits or self.scale_bits)
         with _temp_dir() as d:
             path = os.path.join(d, "ct")
             for ct in x.cts:
@@ -474,33 +499,30 @@ class CkksScheme(HEScheme):
         if isinstance(msg, he_pb2.EncryptedHistogramMsg):
             check_binding(msg, self.name, self._fingerprint, job_id, "histogram")
             k = msg.n_features * msg.n_bins
-            g, h = self._unbatch(msg.g, job_id), self._unbatch(msg.h, job_id)
-            if not k or g.n != k or h.n != k:
-                raise WireError(f"CKKS histogram carries {g.n}/{h.n} sums, expected {k}")
-            return CkksHistogram(g, h, msg.n_features, msg.n_bins)
+            if msg.HasField("h") or msg.g.kind != "complex" or msg.scale_bits != HIST_SCALE_BITS:
+                raise WireError("a CKKS histogram must be one complex batch (G + iH) at scale "
+                                f"2^{HIST_SCALE_BITS}", "both parties must run the same vfl version")
+            z = self._unbatch(msg.g, job_id, "complex", HIST_SCALE_BITS)
+            if not k or z.n != k:
+                raise WireError(f"CKKS histogram carries {z.n} sums, expected {k}")
+            return CkksHistogram(z, msg.n_features, msg.n_bins)
         if not isinstance(msg, he_pb2.CipherBatch):
             raise WireError(f"expected a CipherBatch or EncryptedHistogramMsg, got "
                             f"{type(msg).__name__}")
-        if msg.kind == "gh":
-            half = len(msg.ciphertexts) // 2
-            if len(msg.ciphertexts) != 2 * half or msg.n_ciphertexts != 2 * half:
-                raise WireError("a CKKS (g, h) batch must carry as many h as g ciphertexts")
-            gpart, hpart = he_pb2.CipherBatch(), he_pb2.CipherBatch()
-            for part, cts in ((gpart, msg.ciphertexts[:half]), (hpart, msg.ciphertexts[half:])):
-                part.CopyFrom(msg)
-                del part.ciphertexts[:]
-                part.ciphertexts.extend(cts)
-                part.kind, part.n_ciphertexts = "real", half
-            g, h = self._unbatch(gpart, job_id), self._unbatch(hpart, job_id)
-            if g.per_ct != self.slots or g.stride != 1:
+        if msg.kind == "ghc":
+            z = self._unbatch(msg, job_id, "ghc")
+            if z.per_ct != self.slots or z.stride != 1:
                 raise WireError("a CKKS (g, h) batch must use the fresh layout")
-            return CkksGH(g.cts, g.n, g.per_ct, 1, False, h)
+            return CkksGH(z.cts, z.n, z.per_ct, 1, False)
         return self._unbatch(msg, job_id)
 
-    def _unbatch(self, msg: he_pb2.CipherBatch, job_id: str) -> CkksVector:
+    def _unbatch(self, msg: he_pb2.CipherBatch, job_id: str, kind: str = "real",
+                 scale_bits: int | None = None) -> CkksVector:
         check_binding(msg, self.name, self._fingerprint, job_id, "ciphertext batch")
         per, stride = int(msg.per_ciphertext), int(msg.stride)
-        if msg.kind != "real" or not 0 < msg.count <= MAX_CIPHERTEXTS or per < 1 or stride < 1:
+        bits = scale_bits or self.scale_bits
+        scale = float(2**bits)
+        if msg.kind != kind or not 0 < msg.count <= MAX_CIPHERTEXTS or per < 1 or stride < 1:
             raise WireError(f"CKKS batch has an unusable layout ({msg.kind!r}, {msg.count} "
                             f"values, {per} per ciphertext, stride {stride})")
         if per * stride > self.slots or per & (per - 1) or stride & (stride - 1):
@@ -511,9 +533,8 @@ class CkksScheme(HEScheme):
                 f"CKKS batch carries {len(msg.ciphertexts)} ciphertexts, expected {want}",
                 "the message was truncated or altered; ask the sender to resend",
             )
-        if msg.scale_bits != self.scale_bits:
-            raise WireError(f"CKKS batch at scale 2^{msg.scale_bits}, context uses "
-                            f"2^{self.scale_bits}")
+        if msg.scale_bits != bits:
+            raise WireError(f"CKKS batch at scale 2^{msg.scale_bits}, expected 2^{bits}")
         cts = []
         with _temp_dir() as d:
             path = os.path.join(d, "ct")
@@ -528,7 +549,7 @@ class CkksScheme(HEScheme):
                         f"a CKKS ciphertext is not valid for this context: {err}",
                         "the message was tampered with or made under other parameters",
                     ) from err
-                if ct.size() != 2 or abs(ct.scale / self._scale - 1) > 1e-3 or not ct.is_ntt_form:
+                if ct.size() != 2 or abs(ct.scale / scale - 1) > 1e-3 or not ct.is_ntt_form:
                     raise CryptoError("a CKKS ciphertext has an unexpected size or scale",
                                       "refuse the round; the sender is misconfigured")
                 cts.append(ct)
