@@ -62,3 +62,17 @@ def test_simulation_device_reaches_the_grpc_job_files(tmp_path: Path) -> None:
     spec = job_spec(cfg, "job-dev-2")
     job = write_federation(cfg, spec, tmp_path, tmp_path / "out")
     assert load_job(job).spec.device == "torch"
+
+
+def test_a_party_config_names_its_own_device(tmp_path: Path) -> None:
+    from vfl.runtime.jobfile import load_party_config
+
+    base = Path(__file__).resolve().parents[2] / "parties" / "hospital.toml"
+    assert load_party_config(base).device == "cpu"
+    text = base.read_text().replace('device = "cpu"', 'device = "auto"')
+    (tmp_path / "hospital.toml").write_text(text)
+    assert load_party_config(tmp_path / "hospital.toml").device == "auto"
+    (tmp_path / "hospital.toml").write_text(text.replace('device = "auto"', 'device = "tpu"'))
+    with pytest.raises(ConfigError, match="unknown device 'tpu'") as err:
+        load_party_config(tmp_path / "hospital.toml")
+    assert "[party]" in err.value.hint

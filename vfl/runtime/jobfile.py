@@ -57,6 +57,7 @@ class PartyConfig:
     source: Path = Path()
     accept_from: tuple[str, ...] = ()  # vfl serve: who may propose jobs
     allowed_models: tuple[str, ...] = ("lr", "sbt", "none")
+    device: str = "cpu"  # where this party computes the jobs it serves (party-local)
 
 
 def load_party_config(path: str | Path) -> PartyConfig:
@@ -72,6 +73,9 @@ def load_party_config(path: str | Path) -> PartyConfig:
         raise ConfigError(f"{p}: no [peers]", 'list every other party as name = "host:port"')
     data = d.get("data") or {}
     policy = d.get("serve") or {}
+    device = str(party.get("device", "cpu"))
+    if device not in DEVICES:
+        raise ConfigError(f"{p}: unknown device {device!r}", f"use one of {', '.join(DEVICES)} under [party]")
     return PartyConfig(
         name=name,
         listen=str(_need(party, "listen", p, "party")),
@@ -86,6 +90,7 @@ def load_party_config(path: str | Path) -> PartyConfig:
         source=p,
         accept_from=tuple(policy.get("accept_from", list(peers))),
         allowed_models=tuple(policy.get("models", ["lr", "sbt", "none"])),
+        device=device,
     )
 
 

@@ -10,6 +10,7 @@ that fails is logged and does not stop the server.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from vfl.core.errors import VflError
@@ -85,7 +86,8 @@ def serve(
             )
             channel.inject(env)
             try:
-                spec = answer(channel, env.sender, policy_check(cfg, env.sender))
+                # the proposal never carries a device: each serving party computes on its own
+                spec = replace(answer(channel, env.sender, policy_check(cfg, env.sender)), device=cfg.device)
                 log(
                     f"{cfg.name}: running job {spec.job_id} ({spec.model}, {spec.he}) "
                     f"proposed by {env.sender}"
