@@ -76,21 +76,3 @@ def test_row_sample_is_seeded_and_validated() -> None:
     assert SBTConfig().row_sample(0, 1000) is None
     with pytest.raises(ConfigError, match="subsample"):
         SBTConfig(subsample=0.0)
-
-
-def test_ckks_sends_every_row_with_zeros_outside_the_sample() -> None:
-    """CKKS packs 4096 rows per ciphertext: it keeps the row layout (and the passive's cached
-    plaintexts) and zeroes unsampled rows; it grows the trees OU grows from the same sample."""
-    tables, active = load("breast")
-    y = tables[active].label
-    assert y is not None
-    tr, te = split_rows(y, stratify=True)
-    log: list[RecordedMessage] = []
-    lock = threading.Lock()
-    params = SBTParams(n_estimators=2, max_depth=3, max_bin=8, he="ckks", subsample=0.5)
-    _, proba = fit_predict(tables, active, params, tr, te,
-                           wrap=lambda ch: RecordingChannel(ch, log, lock))
-    _, proba_ou = fit_predict(tables, active, SBTParams(**{**params.__dict__, "he": "ou"}), tr, te)
-    grads = [pb.SBTGradients.FromString(r.payload) for r in log if r.type.endswith("SBTGradients")]
-    assert grads and all(m.gh.count == len(tr) and m.n_sampled == round(0.5 * len(tr)) for m in grads)
-    assert abs(roc_auc_score(y[te], proba) - roc_auc_score(y[te], proba_ou)) < 0.005

@@ -46,10 +46,6 @@ class EncryptedHistogram(ABC):
 
 class HEScheme(ABC):
     name: ClassVar[str]
-    #: many rows share one ciphertext (CKKS), so encrypting a row costs almost nothing: a row
-    #: sample is sent as zeros outside the sample over every row, which keeps the row layout
-    #: (and the passive's cached histogram plaintexts) the same across trees
-    rows_share_ciphertexts: ClassVar[bool] = False
 
     # -- keys ----------------------------------------------------------------------------------
     @property

@@ -86,7 +86,6 @@ def _temp_dir() -> tempfile.TemporaryDirectory[str]:
 
 class CkksScheme(HEScheme):
     name: ClassVar[str] = "ckks"
-    rows_share_ciphertexts: ClassVar[bool] = True
 
     def __init__(self, ctx: Any, galois: Any, context_bytes: bytes, galois_bytes: bytes,
                  scale_bits: int) -> None:

@@ -118,10 +118,7 @@ class _Trainer:
             in_sample[sample] = True
             msg.sample_bits.CopyFrom(pack_bits(in_sample))
             msg.n_sampled = len(sample)
-            if self.scheme.rows_share_ciphertexts:  # zeros outside the sample, every row's slot
-                g_enc, h_enc = np.where(in_sample, g, 0.0), np.where(in_sample, h, 0.0)
-            else:
-                g_enc, h_enc = g[sample], h[sample]
+            g_enc, h_enc = g[sample], h[sample]
         else:
             g_enc, h_enc = g, h
         with self.clock.crypto():

@@ -95,8 +95,7 @@ def train_passive(
             enc = scheme.deserialize(msg.gh, job)
         if not isinstance(enc, CipherVector):
             raise ProtocolError(f"{active} sent a histogram where [[g, h]] was expected")
-        in_sample, tree_bins, position = _row_sample(msg, n, bins, active,
-                                                     every_row=scheme.rows_share_ciphertexts)
+        in_sample, tree_bins, position = _row_sample(msg, n, bins, active)
         if len(enc) != len(tree_bins):
             raise ProtocolError(f"{active} sent {len(enc)} encrypted gradients for "
                                 f"{len(tree_bins)} rows")
@@ -168,12 +167,10 @@ def serve_predict(channel: Channel, X: np.ndarray, splits: dict[int, PassiveSpli
     return n
 
 
-def _row_sample(msg: pb.SBTGradients, n: int, bins: np.ndarray, active: str,
-                every_row: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The tree's row sample: (in-sample mask over all n rows, the bins of the rows the
-    encrypted vector covers, each row's index into that vector). Without ``sample_bits`` every
-    row is in; with ``every_row`` (HEScheme.rows_share_ciphertexts) the vector covers all rows,
-    zeros outside the sample, else only the sampled ones."""
+def _row_sample(msg: pb.SBTGradients, n: int, bins: np.ndarray,
+                active: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tree's row sample: (in-sample mask over all n rows, the sampled rows' bins, each
+    row's index into the encrypted vector). Without ``sample_bits`` every row is in."""
     if not msg.HasField("sample_bits"):
         return np.ones(n, dtype=bool), bins, np.arange(n)
     in_sample = unpack_bits(msg.sample_bits, n, f"{active}'s row sample of tree {msg.tree}")
@@ -181,8 +178,6 @@ def _row_sample(msg: pb.SBTGradients, n: int, bins: np.ndarray, active: str,
     if k != msg.n_sampled or k < 2:
         raise ProtocolError(f"{active}'s row sample of tree {msg.tree} has {k} rows but "
                             f"announces {msg.n_sampled}; a sample needs at least 2")
-    if every_row:
-        return in_sample, bins, np.arange(n)
     return in_sample, np.ascontiguousarray(bins[in_sample]), np.cumsum(in_sample) - 1
 
 
