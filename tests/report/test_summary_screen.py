@@ -34,3 +34,9 @@ def test_screen_report_and_json_agree(sbt_out: Path, lr_out: Path) -> None:
         for k, v in s["metrics"].items():
             assert f"{k}  " in screen or f"{k} " in screen
             assert f"{v:.4f}   (centralised baseline {s['baseline'][k]:.4f})" in screen
+
+
+def test_screen_names_a_non_default_device(lr_out: Path) -> None:
+    s = load(lr_out)
+    assert s["device"] == "cpu" and "plaintext compute" not in _screen(s)
+    assert "lr with ckks encryption, plaintext compute on cuda" in _screen({**s, "device": "cuda"})

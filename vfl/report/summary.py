@@ -36,7 +36,9 @@ def render_summary(s: dict[str, Any]) -> Panel:
     facts.add_column(style="bold")
     facts.add_column()
     facts.add_row("aligned rows", f"{s['intersection']:,} shared by all parties (private set intersection)")
-    facts.add_row("model", f"{s.get('model')}" + (f" with {s['he']} encryption" if s.get("he") else ""))
+    he = f" with {s['he']} encryption" if s.get("he") else ""
+    device = f", plaintext compute on {s['device']}" if s.get("device", "cpu") != "cpu" else ""
+    facts.add_row("model", f"{s.get('model')}{he}{device}")
     for k, v in (s.get("metrics") or {}).items():
         base = (s.get("baseline") or {}).get(k)
         facts.add_row(k, f"{v:.4f}" + (f"   (centralised baseline {base:.4f})" if base is not None else ""))

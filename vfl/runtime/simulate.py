@@ -87,6 +87,7 @@ def summarise(
         "model": cfg.model,
         "he": cfg.he if cfg.model != "none" else None,
         "transport": cfg.transport,
+        "device": cfg.device,
         "active": active,
         "test_size": cfg.test_size,
         "seed": cfg.seed,
