@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -61,14 +61,10 @@ class SBTParams:
     subsample: float = 1.0
 
     def config(self) -> SBTConfig:
-        return SBTConfig(
-            n_estimators=self.n_estimators, max_depth=self.max_depth,
-            learning_rate=self.learning_rate, min_child_weight=self.min_child_weight,
-            reg_lambda=self.reg_lambda, gamma=self.gamma, max_bin=self.max_bin,
-            max_leaves=self.max_leaves, objective=self.objective, num_class=self.num_class,
-            base_score=self.base_score, dp_epsilon=self.dp_epsilon, dp_delta=self.dp_delta,
-            subsample=self.subsample, seed=self.seed,
-        )
+        """The protocol's hyper-parameters: every SBTConfig field this job sets (the rest, such
+        as ``he`` and ``device``, is the runtime's)."""
+        shared = [f.name for f in fields(SBTConfig) if hasattr(self, f.name)]
+        return SBTConfig(**{k: getattr(self, k) for k in shared})
 
 
 @dataclass
