@@ -189,7 +189,7 @@ def plot_training(series: Mapping[str, Any], stem: Path) -> list[Path]:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"Training per {unit}")
     ax.grid(alpha=0.3, axis="y")
-    handles = [h for a in {ax, lax} for h in a.get_legend_handles_labels()[0]]
+    handles = [h for a in dict.fromkeys([ax, lax]) for h in a.get_legend_handles_labels()[0]]  # fixed order
     if handles:
         ax.legend(handles=handles, fontsize=9, loc="upper right")
     return _save(fig, stem)

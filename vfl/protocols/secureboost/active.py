@@ -84,6 +84,7 @@ class _Trainer:
         self.bins = self.mapper.transform(self.xp, backend.asarray(X))
         self.n_bins = cfg.max_bin + 1
         self.shapes: dict[str, int] = {}
+        self._done_level = 0
         self.gain = {p: 0.0 for p in [channel.me, *passives]}
         self.splits = {p: 0 for p in [channel.me, *passives]}
 
@@ -172,8 +173,7 @@ class _Trainer:
                                                    n_rows=len(rows), left_bits=pack_bits(bits[nd])))
                 pairs.append((nd, left, right))
             level += 1
-        done = pb.SBTLevelPlan(tree=t, level=level, done=True)
-        self.ch.broadcast(Topics.plan(t, level), done, self.passives)
+        self._done_level = level  # close_tree sends the closing plan once the tree is saved
 
         leaf_of_row = np.zeros(n, dtype=np.int64)
         for node in tree.nodes:
@@ -183,6 +183,14 @@ class _Trainer:
                                                cfg.learning_rate))
                 leaf_of_row[node_rows[node.id]] = node.id
         return tree, leaf_of_row
+
+    def close_tree(self, t: int) -> None:
+        """Tell the passives tree ``t`` is complete. Sent after the active's checkpoint of the
+        tree, so a passive (which saves on receipt) never holds a tree the active lacks and a
+        resumed job always finds a common step."""
+        level = self._done_level
+        self.ch.broadcast(Topics.plan(t, level), pb.SBTLevelPlan(tree=t, level=level, done=True),
+                          self.passives)
 
     def _expandable(self, depth: int, rows: np.ndarray, h: np.ndarray) -> bool:
         return (depth < self.cfg.max_depth and len(rows) >= 2
@@ -347,6 +355,7 @@ def train_active(
                 checkpoint.save(t + 1, {"run_key": key, "step": t + 1, "margin": margin,
                                         "round_margin": round_margin, "gain": tr.gain,
                                         "splits": tr.splits, "trees": [x.to_dict() for x in trees]})
+            tr.close_tree(t)
             if progress:
                 progress("tree", t + 1, cfg.n_trees)
     stats = {
