@@ -87,6 +87,13 @@ def transform_margin(xp: Any, objective: str, margin: Any) -> Any:
 LOSS_METRIC = {"binary:logistic": "logloss", "multi:softmax": "mlogloss", "reg:squarederror": "rmse"}
 
 
+def _onehot(xp: Any, y: Any, margin: Any) -> Any:
+    """Class labels ``y`` (n,) as an (n, K) 0/1 matrix of ``margin``'s dtype and device."""
+    k = margin.shape[1]
+    hit = xp.astype(y, xp.int64)[:, None] == xp.arange(k, device=_dev(margin))[None, :]
+    return xp.astype(hit, margin.dtype)
+
+
 def train_loss(xp: Any, objective: str, y: Any, margin: Any) -> float:
     """The objective's xgboost default metric (LOSS_METRIC) at ``margin``: one number per tree
     for the training curve, computed where the margins live."""
@@ -94,10 +101,8 @@ def train_loss(xp: Any, objective: str, y: Any, margin: Any) -> float:
         p = xp.clip(sigmoid(xp, margin), 1e-15, 1 - 1e-15)
         return float(-xp.mean(y * xp.log(p) + (1 - y) * xp.log(1 - p)))
     if objective == "multi:softmax":
-        p = softmax(xp, margin)
-        k = margin.shape[1]
-        onehot = xp.astype(y, xp.int64)[:, None] == xp.arange(k, device=_dev(margin))[None, :]
-        return float(-xp.mean(xp.log(xp.clip(xp.sum(xp.where(onehot, p, 0.0), axis=1), 1e-15, 1.0))))
+        p_true = xp.sum(softmax(xp, margin) * _onehot(xp, y, margin), axis=1)
+        return float(-xp.mean(xp.log(xp.clip(p_true, 1e-15, 1.0))))
     if objective == "reg:squarederror":
         return float(xp.sqrt(xp.mean((margin - y) ** 2)))
     raise ConfigError(f"unknown objective {objective!r}", f"use one of {', '.join(OBJECTIVES)}")
@@ -110,12 +115,7 @@ def grad_hess(xp: Any, objective: str, y: Any, margin: Any) -> tuple[Any, Any]:
         return p - y, xp.clip(p * (1 - p), min=_EPS_HESS)
     if objective == "multi:softmax":
         p = softmax(xp, margin)
-        k = margin.shape[1]
-        onehot = xp.astype(
-            xp.astype(y, xp.int64)[:, None] == xp.arange(k, device=_dev(margin))[None, :],
-            margin.dtype,
-        )
-        return p - onehot, xp.clip(2 * p * (1 - p), min=_EPS_HESS)
+        return p - _onehot(xp, y, margin), xp.clip(2 * p * (1 - p), min=_EPS_HESS)
     if objective == "reg:squarederror":
         return margin - y, xp.ones_like(margin)
     raise ConfigError(f"unknown objective {objective!r}", f"use one of {', '.join(OBJECTIVES)}")

@@ -350,7 +350,7 @@ def train_active(
             trees.append(tree)
             rec = tr.clock.stop(t)
             m_now = margin if k_out > 1 else margin[:, 0]
-            rec["loss"] = train_loss(get_backend("cpu").xp, cfg.objective, y, m_now)
+            rec["loss"] = train_loss(tr.np_xp, cfg.objective, y, m_now)
             if checkpoint is not None:
                 checkpoint.save(t + 1, {"run_key": key, "step": t + 1, "margin": margin,
                                         "round_margin": round_margin, "gain": tr.gain,
