@@ -93,6 +93,37 @@ def test_only_plain_values_are_checkpointed(tmp_path: Path) -> None:
         assert set(z.files) == {"w", "__meta__"}
 
 
+def test_checkpoints_are_parsed_one_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parties of one simulation resume in threads; NumPy parses .npy headers with ast, which
+    CPython 3.11 cannot do in two threads at once (python/cpython#106905)."""
+    import ast
+
+    parse, inside, most = ast.literal_eval, [0], [0]
+    guard = threading.Lock()
+
+    def slow_parse(text: str) -> Any:
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.002)  # without serialisation the threads' parses overlap here
+        with guard:
+            inside[0] -= 1
+        return parse(text)
+
+    for party in ("pharma", "insurer", "hospital"):
+        Checkpoint(tmp_path, party, JOB, resume=False).save(1, _state(1))
+    monkeypatch.setattr(ast, "literal_eval", slow_parse)
+    loaded: list[int] = []
+    threads = [threading.Thread(target=lambda p=p: loaded.append(
+        Checkpoint(tmp_path, p, JOB, resume=True).load()["epoch"]))  # type: ignore[index]
+        for p in ("pharma", "insurer", "hospital") * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert loaded == [1] * 9 and most[0] == 1
+
+
 # -- LR over in-memory parties -----------------------------------------------------------------
 class Crash(RuntimeError):
     """The injected fault."""

@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import re
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ CHECKPOINT_FORMAT = "vfl.checkpoint/v1"
 _META = "__meta__"
 _STEP_FILE = re.compile(r"^step-(\d{6,})\.npz$")
 _ARRAY_KINDS = "biuf"  # bool, int, uint, float: nothing that needs pickle
+# NumPy parses each .npy header with ast.literal_eval, and CPython 3.11 keeps the AST
+# constructor's recursion depth in shared state: two threads parsing at once (parties of a
+# simulation resuming together) can fail with "SystemError: AST constructor recursion depth
+# mismatch" (python/cpython#106905). Reading one checkpoint at a time avoids it.
+_READ_LOCK = threading.Lock()
 
 
 class Checkpoint:
@@ -123,7 +129,8 @@ class Checkpoint:
             f"delete {path} to resume from an older step, or restart the job without --resume",
         )
         try:
-            with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as z:
+            data = path.read_bytes()
+            with _READ_LOCK, np.load(io.BytesIO(data), allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
             meta = json.loads(arrays.pop(_META).tobytes().decode())
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, EOFError) as exc:
