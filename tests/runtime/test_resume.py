@@ -342,11 +342,13 @@ def test_sigkilled_parties_resume_to_the_uninterrupted_model(
     watcher.start()
     procs = _launch(job, ckpt)
     deadline = time.monotonic() + 90
-    while not list((ckpt / "pharma").glob("step-*.npz")):
-        assert time.monotonic() < deadline, "pharma never wrote a checkpoint"
+    # the active saves each step before it tells the passives to save theirs, so once both
+    # passives hold a step every party does
+    while not all(list((ckpt / n).glob("step-*.npz")) for n in ("pharma", "hospital")):
+        assert time.monotonic() < deadline, "the passives never wrote a checkpoint"
         assert all(p.poll() is None for p in procs.values()), "a party exited before its first checkpoint"
         time.sleep(0.01)
-    procs["pharma"].send_signal(signal.SIGKILL)  # mid-job, right after its first checkpoint
+    procs["pharma"].send_signal(signal.SIGKILL)  # mid-job, right after the first checkpoints
     for name in ("insurer", "hospital"):
         procs[name].send_signal(signal.SIGKILL)
     for p in procs.values():

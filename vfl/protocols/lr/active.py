@@ -158,8 +158,7 @@ def train_active(
                 stale += 1
                 if stale >= params.patience:
                     decision = S.STOP
-        channel.broadcast(S.t_control(epoch), lr_pb2.LRControl(decision=decision, epoch=epoch), passives)
-        if checkpoint is not None:
+        if checkpoint is not None:  # before the control: a passive never holds an epoch the active lacks
             checkpoint.save(
                 epochs_run,
                 {
@@ -174,6 +173,7 @@ def train_active(
                     "stale": stale,
                 },
             )
+        channel.broadcast(S.t_control(epoch), lr_pb2.LRControl(decision=decision, epoch=epoch), passives)
         if progress:
             progress("epoch", epochs_run, params.epochs)
         if decision == S.STOP:
