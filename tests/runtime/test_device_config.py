@@ -71,7 +71,11 @@ def test_a_party_config_names_its_own_device(tmp_path: Path) -> None:
     assert load_party_config(base).device == "cpu"
     text = base.read_text().replace('device = "cpu"', 'device = "auto"')
     (tmp_path / "hospital.toml").write_text(text)
-    assert load_party_config(tmp_path / "hospital.toml").device == "auto"
+    cfg = load_party_config(tmp_path / "hospital.toml")
+    assert cfg.device == "auto"
+    # vfl run: the party config's device, unless the job file names one for this job
+    assert load_job(_job(tmp_path, "")).spec_for(cfg).device == "auto"
+    assert load_job(_job(tmp_path, 'device = "cpu"\n')).spec_for(cfg).device == "cpu"
     (tmp_path / "hospital.toml").write_text(text.replace('device = "auto"', 'device = "tpu"'))
     with pytest.raises(ConfigError, match="unknown device 'tpu'") as err:
         load_party_config(tmp_path / "hospital.toml")

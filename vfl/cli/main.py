@@ -17,6 +17,7 @@ from rich.console import Console
 from vfl.cli.bench import bench
 from vfl.cli.errors import friendly_errors
 from vfl.cli.report import report
+from vfl.compute import DEVICES
 from vfl.core.errors import ConfigError
 from vfl.data.ids import IdRule
 from vfl.data.synth import write_synthetic
@@ -92,7 +93,7 @@ def _common_data_options(fn):  # type: ignore[no-untyped-def]
 )
 @click.option(
     "--device",
-    type=click.Choice(["cpu", "torch", "cuda", "cupy", "auto"]),
+    type=click.Choice(DEVICES),
     default="cpu",
     show_default=True,
     help="Where each party's plaintext algebra runs (auto: a GPU if usable, else cpu). Never sent.",
@@ -251,8 +252,15 @@ def synth(rows, parties, overlap, features, fmt, seed, out_dir):  # type: ignore
     is_flag=True,
     help="Continue a killed job from the last checkpoint every party holds (all parties resume).",
 )
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default=None,
+    help="Where this party computes [default: the job file's [job] device, else the party "
+    "config's [party] device, else cpu]. Never sent.",
+)
 @friendly_errors
-def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume):  # type: ignore[no-untyped-def]
+def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume, device):  # type: ignore[no-untyped-def]
     """Run one party's side of a job, talking to its peers over gRPC with mutual TLS.
 
     \b
@@ -274,6 +282,7 @@ def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume
         audit_wire=audit_wire,
         checkpoint_dir=cfg.out_dir / "checkpoints",
         resume=resume,
+        device=device,
     )
     if not quiet:
         click.echo(f"{party}: aligned rows {outcome.intersection}; outputs in {cfg.out_dir / party}")

@@ -3,15 +3,16 @@
 A **party config** (``parties/NAME.toml``) is private to its party: where it listens, its data
 file and columns, its certificates, and its peers' addresses. A **job file** (``parties/job.toml``)
 is shared: the parties in order (label holder first), the model, HE scheme, split and parameters.
-Its ``[job] device`` is the one party-local key: where the party reading the file computes (cpu,
-torch, cuda, cupy, auto). It is not part of the handshake, so parties may differ in it.
+Where a party computes (cpu, torch, cuda, cupy, auto) is party-local and never part of the
+handshake: the party config's ``[party] device``, unless the job file's ``[job] device`` names one
+for this job (each party reads that key for itself).
 Relative paths are resolved against the file that names them.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,12 @@ def load_party_config(path: str | Path) -> PartyConfig:
 class JobFile:
     spec: JobSpec
     source: Path
+    sets_device: bool = False  # [job] device given: it wins over the party config's
+
+    def spec_for(self, cfg: PartyConfig) -> JobSpec:
+        """The job as ``cfg``'s party runs it: on the job file's device if it names one, else on
+        the party config's (both party-local, never sent)."""
+        return self.spec if self.sets_device else replace(self.spec, device=cfg.device)
 
     def party_config_path(self, name: str) -> Path:
         """Where ``--as NAME`` finds its party config by default: beside the job file."""
@@ -139,4 +146,4 @@ def load_job(path: str | Path) -> JobFile:
         model_params=params,
         device=device,
     )
-    return JobFile(spec=spec, source=p)
+    return JobFile(spec=spec, source=p, sets_device="device" in job)

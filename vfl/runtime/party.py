@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +112,16 @@ def read_own_table(cfg: PartyConfig) -> PartyTable:
 
 
 def run_as(
-    job: JobFile, cfg: PartyConfig, settings: GrpcSettings | None = None, **job_options: Any
+    job: JobFile,
+    cfg: PartyConfig,
+    settings: GrpcSettings | None = None,
+    device: str | None = None,
+    **job_options: Any,
 ) -> PartyOutcome:
-    """``vfl run``: our side of a job file; outputs are written only once the job succeeded."""
+    """``vfl run``: our side of a job file; outputs are written only once the job succeeded.
+    Computes on ``device`` if given, else as :meth:`JobFile.spec_for` says."""
     _check(job, cfg)
-    outcome = run_with_peers(cfg, job.spec, read_own_table(cfg), settings=settings, **job_options)
+    spec = job.spec_for(cfg) if device is None else replace(job.spec, device=device)
+    outcome = run_with_peers(cfg, spec, read_own_table(cfg), settings=settings, **job_options)
     write_party_outputs(party_out_dir(cfg, job), outcome)
     return outcome
