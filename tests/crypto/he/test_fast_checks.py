@@ -1,5 +1,6 @@
 """The fast paths of the sf-heu receive checks agree with the slow ones: the batched
-coprimality check with one gcd each, the item reader with the general msgpack reader."""
+coprimality check with one gcd each, the item reader with the general msgpack reader; and heu
+keeps quiet on stdout."""
 
 from __future__ import annotations
 
@@ -42,3 +43,14 @@ def test_fast_item_reader_agrees_with_general_reader(
         parse_heu_array(data[:-1] + bytes([data[-1] ^ 1]), ops.schema_index)  # altered tag
     with pytest.raises(WireError):
         parse_heu_array(data[:-3], ops.schema_index)  # truncated
+
+
+def test_heu_prints_nothing_on_stdout() -> None:
+    """heu's thread pool announces itself on stdout; a run's screen must not show it."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\nfrom vfl.crypto.he.sfheu import OUScheme\n"
+            "s = OUScheme.generate(2048)\nprint(s.decrypt(s.encrypt(np.arange(4.0))).tolist())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "[0.0, 1.0, 2.0, 3.0]\n", out.stdout

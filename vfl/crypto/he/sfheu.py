@@ -11,7 +11,10 @@ from the public key's printed form once per key.
 from __future__ import annotations
 
 import math
+import os
 import re
+import sys
+import threading
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,7 +35,32 @@ def _heu() -> tuple[Any, Any]:
         from heu import phe as hphe  # type: ignore[import-not-found]
     except ImportError as err:  # pragma: no cover - sf-heu is a core dependency
         raise ConfigError("sf-heu is not installed", "pip install sf-heu") from err
+    _start_pool_quietly(hphe, hnp)
     return hphe, hnp
+
+
+_pool_started = threading.Event()
+_pool_lock = threading.Lock()
+
+
+def _start_pool_quietly(hphe: Any, hnp: Any) -> None:
+    """heu's C++ thread pool prints "[info] Create a fixed thread pool" to stdout the first time
+    an array operation runs, in the middle of a run's progress bars. Start it once, on a Mock
+    kit, with file descriptor 1 pointed at /dev/null for that moment (well under a millisecond)."""
+    with _pool_lock:
+        if _pool_started.is_set():
+            return
+        sys.stdout.flush()
+        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            kit = hnp.setup(hphe.SchemaType.Mock, 2048)
+            kit.encryptor().encrypt(kit.array(np.ones((2, 1), dtype=object), hphe.BigintEncoderParams()))
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
+        _pool_started.set()
 
 
 def _modulus(public_key: Any) -> int:
