@@ -89,18 +89,23 @@ class _Recorder(ProgressSink):
         self.events.append(event)
 
 
-def test_rate_and_eta_count_from_the_start_of_the_stage() -> None:
+def test_rate_and_eta_count_from_the_stage_announcement() -> None:
     clock = _Clock()
     sink = _Recorder(clock)
-    cb = sink.callback("insurer")  # the stage's first round starts now
+    cb = sink.callback("insurer")
+    clock.t += 30.0  # PSI and setup: not part of any stage
+    cb("epoch", 0, 5)  # the protocol announces the stage
+    assert sink.events[-1].rate is None and sink.events[-1].elapsed_s == 0.0
     clock.t += 2.0
     cb("epoch", 1, 5)
     clock.t += 2.0
     cb("epoch", 2, 5)
     assert (sink.events[-1].rate, sink.events[-1].eta_s) == (0.5, 6.0)
     clock.t += 10.0
-    cb("tree", 1, 2)  # a new stage starts where the previous one ended
-    assert sink.events[-1].rate == pytest.approx(0.1) and sink.events[-1].eta_s == pytest.approx(10.0)
+    cb("tree", 3, 5)  # a resumed stage: three trees were done by an earlier run
+    clock.t += 4.0
+    cb("tree", 4, 5)
+    assert (sink.events[-1].rate, sink.events[-1].eta_s) == (0.25, 4.0)
 
 
 def test_unknown_mode_is_refused() -> None:

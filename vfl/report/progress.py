@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from typing import IO, Literal
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as Bars
 
 from vfl.core.errors import ConfigError
+from vfl.core.progress import Progress
 
-__all__ = ["MODES", "ProgressCallback", "ProgressEvent", "ProgressSink", "make_progress"]
+__all__ = ["MODES", "ProgressEvent", "ProgressSink", "make_progress"]
 
-ProgressCallback = Callable[[str, int, int], None]
 Mode = Literal["rich", "quiet", "json"]
 MODES: tuple[str, ...] = ("rich", "quiet", "json")
 
@@ -53,20 +54,17 @@ class ProgressEvent:
 class ProgressSink:
     """Base sink: tracks when each (party, stage) started; subclasses show the events.
 
-    A stage starts when its party's previous event happened (or when the party's callback was
-    made), because protocols report a round only once it is finished."""
+    A stage starts at its first event: the protocols announce each stage before its first round
+    (``done`` = rounds already done, e.g. after a resume) and then report every finished round.
+    Rate and ETA count from that announcement, so PSI and setup before it are not in them."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._party_last: dict[str, float] = {}
         self._stage_start: dict[tuple[str, str], tuple[float, int]] = {}
 
-    def callback(self, party: str) -> ProgressCallback:
+    def callback(self, party: str) -> Progress:
         """The ``progress(stage, done, total)`` function to hand to ``party``'s protocol code."""
-        with self._lock:
-            self._party_last.setdefault(party, self._clock())
-
         def progress(stage: str, done: int, total: int) -> None:
             self.update(party, stage, done, total)
 
@@ -85,9 +83,8 @@ class ProgressSink:
         key = (party, stage)
         start = self._stage_start.get(key)
         if start is None or done < start[1]:  # new stage, or the stage restarted
-            start = (self._party_last.get(party, now), 0)
+            start = (now, done)
             self._stage_start[key] = start
-        self._party_last[party] = now
         elapsed = max(now - start[0], 0.0)
         rate = (done - start[1]) / elapsed if elapsed > 0 and done > start[1] else None
         eta = max(total - done, 0) / rate if rate and total > 0 else None
@@ -140,7 +137,7 @@ def _fmt_eta(eta: float | None, done: bool) -> str:
 class _RichSink(ProgressSink):
     def __init__(self, console: Console | None = None) -> None:
         super().__init__()
-        self._bars = Progress(
+        self._bars = Bars(
             TextColumn("[bold]{task.fields[party]:>10}[/] {task.fields[stage]:<8}"),
             BarColumn(),
             MofNCompleteColumn(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vfl.core.errors import ConfigError, DataError, ProtocolError
+from vfl.core.progress import Progress
 from vfl.data.table import PartyTable
 from vfl.report.curves import roc_points
 from vfl.runtime.metrics import binary_metrics
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["JobSpec", "PartyOutcome", "exchange_fingerprints", "run_party_job", "split_rows"]
 
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import numpy as np
 
 from vfl.compute import get_backend
 from vfl.core.errors import ConfigError, DataError
+from vfl.core.progress import Progress
 from vfl.crypto.he import make_scheme, scheme_from_public_context
 from vfl.data.table import PartyTable
 from vfl.protocols.lr import (
@@ -26,7 +27,6 @@ from vfl.protocols.lr import (
     train_active,
     train_passive,
 )
-from vfl.protocols.lr.params import Progress
 from vfl.protocols.lr.resume import Checkpointer
 from vfl.transport.channel import Channel
 

@@ -9,7 +9,6 @@ active the trees, leaf values and its own splits; a passive its private split ta
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from vfl.compute import get_backend, n_outputs, transform_margin
 from vfl.core.errors import ConfigError, DataError
+from vfl.core.progress import Progress
 from vfl.crypto.he import make_scheme, scheme_from_public_context
 from vfl.data.table import PartyTable
 from vfl.protocols.secureboost import (
@@ -135,7 +135,7 @@ def fit_sbt_party(
     *,
     active: str,
     params: SBTParams,
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
 ) -> SBTPartyModel:
     """Train this party's part; every party of the job calls this on its aligned rows.

@@ -1,5 +1,6 @@
 """LR protocol behaviour beyond accuracy: model parts round-trip as JSON and refuse tampering or
-mixing, refusals happen before any training, and pairwise masks cancel exactly."""
+mixing, refusals happen before any training, pairwise masks cancel exactly, and progress is
+announced per stage."""
 
 from __future__ import annotations
 
@@ -74,6 +75,16 @@ def test_unreachable_epsilon_refuses_to_start() -> None:
     with pytest.raises(ConfigError) as err:
         run_parties(list(by), lambda ch: fit_lr_party(ch, by[ch.me], active=active, params=params))
     assert "epsilon" in err.value.cause and err.value.hint
+
+
+def test_every_party_announces_the_epoch_stage_then_reports_each_epoch() -> None:
+    tables, active = load("breast")
+    by = {t.name: t for t in tables}
+    seen: dict[str, list[tuple[str, int, int]]] = {n: [] for n in by}
+    two = replace(FAST, epochs=2)
+    run_parties(list(by), lambda ch: fit_lr_party(ch, by[ch.me], active=active, params=two,
+                                                  progress=lambda *e: seen[ch.me].append(e)))
+    assert all(events == [("epoch", e, 2) for e in range(3)] for events in seen.values()), seen
 
 
 def test_misaligned_rows_are_refused() -> None:

@@ -60,6 +60,16 @@ def test_misaligned_rows_are_refused(student: dict) -> None:
             ch, tables[ch.me].take(rows[ch.me]), active=active, params=student["params"]))
 
 
+def test_every_party_announces_the_tree_stage_then_reports_each_tree(student: dict) -> None:
+    """Progress bars count from the announcement, so PSI and setup are not in a tree's rate."""
+    tables, active, tr = student["tables"], student["active"], student["tr"]
+    seen: dict[str, list[tuple[str, int, int]]] = {n: [] for n in tables}
+    run_parties(list(tables), lambda ch: fit_sbt_party(
+        ch, tables[ch.me].take(tr), active=active, params=student["params"],
+        progress=lambda *e: seen[ch.me].append(e)))
+    assert all(events == [("tree", t, 3) for t in range(4)] for events in seen.values()), seen
+
+
 def test_torch_device_grows_the_same_model(student: dict) -> None:
     pytest.importorskip("torch")
     tables, active, tr, te = student["tables"], student["active"], student["tr"], student["te"]

@@ -22,12 +22,13 @@ from vfl.compute import (
     to_numpy,
 )
 from vfl.core.errors import ConfigError, ProtocolError
+from vfl.core.progress import Progress
 from vfl.crypto.dp import DPAccountant, calibrate_noise, clip_rows, gaussian_noise, secure_rng
 from vfl.crypto.he.base import HEScheme
 from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
 from vfl.protocols.lr.masking import decode_fixed
-from vfl.protocols.lr.params import LRParams, PartFit, Progress, part_fingerprint
+from vfl.protocols.lr.params import LRParams, PartFit, part_fingerprint
 from vfl.protocols.lr.resume import Checkpointer, agree_start_active, run_key
 from vfl.transport.channel import Channel
 from vfl.wire.arrays import from_ndarray, to_ndarray
@@ -123,6 +124,8 @@ def train_active(
         losses, val_losses = list(state["losses"]), list(state["val_losses"])
         best, stale, stopped = float(state["best"]), int(state["stale"]), bool(state["stopped"])
     resumed_from = epochs_run
+    if progress:
+        progress("epoch", epochs_run, params.epochs)  # the stage starts now (after setup and resume)
     for epoch in range(epochs_run, 0 if stopped else params.epochs):
         epoch_loss = 0.0
         for b, rows in enumerate(sched.batches(epoch)):

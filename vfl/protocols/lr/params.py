@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,10 +12,8 @@ from vfl.compute import DEVICES
 from vfl.core.errors import ConfigError
 from vfl.protocols.lr.local import Standardiser
 
-__all__ = ["LRParams", "PartFit", "Progress", "part_fingerprint"]
+__all__ = ["LRParams", "PartFit", "part_fingerprint"]
 
-#: progress(stage, done, total), e.g. ("epoch", 3, 5)
-Progress = Callable[[str, int, int], None]
 
 HE_NAMES = ("ckks", "paillier", "zpaillier", "ou")
 

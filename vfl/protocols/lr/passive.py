@@ -13,12 +13,13 @@ import numpy as np
 
 from vfl.compute import get_backend, linear_scores, take_rows, to_numpy
 from vfl.core.errors import CryptoError, ProtocolError
+from vfl.core.progress import Progress
 from vfl.crypto.dp import clip_rows
 from vfl.crypto.he.base import HEScheme
 from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
 from vfl.protocols.lr.masking import agree_pair_seeds, mask_scores, uniform_mask
-from vfl.protocols.lr.params import LRParams, PartFit, Progress, part_fingerprint
+from vfl.protocols.lr.params import LRParams, PartFit, part_fingerprint
 from vfl.protocols.lr.resume import Checkpointer, agree_start_passive, run_key
 from vfl.transport.channel import Channel
 from vfl.wire.arrays import from_ndarray, to_ndarray
@@ -115,6 +116,8 @@ def train_passive(
         opt.restore(state)
         stopped = bool(state["stopped"])
     resumed_from = epochs_run
+    if progress:
+        progress("epoch", epochs_run, setup.epochs)  # the stage starts now (after setup and resume)
     for epoch in range(epochs_run, 0 if stopped else setup.epochs):
         for b, rows in enumerate(sched.batches(epoch)):
             send_scores(S.t_score(epoch, b), rows)

@@ -8,8 +8,6 @@ sends the sorted intersection to D, D removes s and sends the intersection under
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from vfl.core.errors import ProtocolError
@@ -20,8 +18,6 @@ from vfl.transport.channel import Channel
 from vfl.wire.v1 import psi_pb2
 
 __all__ = ["as_comparer", "as_dealer", "as_holder", "receive_final"]
-
-Progress = Callable[[str, int, int], None]
 
 
 def _shuffled(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:

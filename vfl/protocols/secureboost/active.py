@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +34,7 @@ from vfl.compute import (
     train_loss,
 )
 from vfl.core.errors import ProtocolError
+from vfl.core.progress import Progress
 from vfl.crypto import dp
 from vfl.crypto.he.base import EncryptedHistogram, HEScheme
 from vfl.protocols.secureboost.model import Node, PassiveSplit, Tree
@@ -54,7 +54,6 @@ from vfl.wire.v1 import secureboost_pb2 as pb
 
 __all__ = ["ActiveResult", "predict_active", "train_active"]
 
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -328,6 +327,8 @@ def train_active(
         trees = [Tree.from_dict(d) for d in state["trees"]]
         margin, round_margin = np.array(state["margin"]), np.array(state["round_margin"])
         tr.gain, tr.splits = dict(state["gain"]), dict(state["splits"])
+    if progress:
+        progress("tree", done, cfg.n_trees)  # the stage starts now (after setup and resume)
     for r in range(done // k_out, cfg.n_estimators):
         if r * k_out >= done:
             round_margin = margin.copy()

@@ -17,6 +17,7 @@ import numpy as np
 
 from vfl.compute import Backend, BinMapper, fit_bins, get_backend, to_numpy
 from vfl.core.errors import ProtocolError
+from vfl.core.progress import Progress
 from vfl.crypto.he.base import CipherVector, HEScheme
 from vfl.protocols.secureboost.model import PassiveSplit
 from vfl.protocols.secureboost.resume import (
@@ -41,7 +42,6 @@ from vfl.wire.v1 import secureboost_pb2 as pb
 __all__ = ["PassiveResult", "serve_predict", "train_passive"]
 
 OpenScheme = Callable[[he_pb2.PublicContext, str], HEScheme]
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -86,6 +86,8 @@ def train_passive(
     done, state = agree_start_passive(channel, active, checkpoint, key)
     splits: dict[int, PassiveSplit] = splits_from_state(state["splits"]) if state else {}
     job = channel.job_id
+    if progress:
+        progress("tree", done, setup.n_trees)  # the stage starts now (after setup and resume)
     for t in range(done, setup.n_trees):
         clock.start()
         msg = channel.recv(active, Topics.gradients(t), pb.SBTGradients)
