@@ -24,8 +24,15 @@ def _run(out: Path, model: str, he: str, params: dict[str, Any]) -> Path:
     cfg = build_simulation_config(data, "id", "insurer:y", model=model, he=he, out_dir=out,
                                   test_size=0.25, seed=7)
     cfg.model_params.update(params)
-    simulate(cfg)
+    events: list[list[Any]] = []
+    simulate(cfg, progress=lambda party: lambda *e: events.append([party, *e]))
+    progress_log(out).write_text(json.dumps(events))
     return out
+
+
+def progress_log(out: Path) -> Path:
+    """Where a run's progress events are kept: beside its output folder, not in it."""
+    return out.with_name(out.name + ".progress.json")
 
 
 @pytest.fixture(scope="session")

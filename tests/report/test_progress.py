@@ -4,10 +4,12 @@ import io
 import json
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from tests.report.conftest import progress_log
 from vfl.core.errors import ConfigError
 from vfl.report.progress import ProgressEvent, ProgressSink, make_progress
 
@@ -106,6 +108,23 @@ def test_rate_and_eta_count_from_the_stage_announcement() -> None:
     clock.t += 4.0
     cb("tree", 4, 5)
     assert (sink.events[-1].rate, sink.events[-1].eta_s) == (0.25, 4.0)
+
+
+def test_a_simulation_reports_psi_then_each_epoch(lr_run: Path) -> None:
+    events = json.loads(progress_log(lr_run).read_text())
+    for party in ("insurer", "hospital"):
+        own = [tuple(e[1:]) for e in events if e[0] == party]
+        assert own == [("psi", 0, 0), ("psi", 1, 1), *[("epoch", i, 3) for i in range(4)]], own
+
+
+def test_a_one_step_stage_shows_no_rate() -> None:
+    console = Console(record=True, width=120, file=io.StringIO(), force_terminal=False)
+    with make_progress("rich", console=console) as sink:
+        cb = sink.callback("insurer")
+        cb("psi", 0, 0)
+        cb("psi", 1, 1)
+    line = next(t for t in console.export_text().splitlines() if "psi" in t)
+    assert "1/1" in line and "done" in line and "/psi" not in line, line
 
 
 def test_unknown_mode_is_refused() -> None:

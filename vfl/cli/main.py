@@ -275,15 +275,17 @@ def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume
         raise ConfigError(
             f"{cfg.source} is the config of {cfg.name!r}, not {party!r}", "pass --config for this party"
         )
-    outcome = run_as(
-        job,
-        cfg,
-        settings=GrpcSettings(connect_timeout=connect_timeout),
-        audit_wire=audit_wire,
-        checkpoint_dir=cfg.out_dir / "checkpoints",
-        resume=resume,
-        device=device,
-    )
+    with make_progress("quiet" if quiet else "rich") as sink:
+        outcome = run_as(
+            job,
+            cfg,
+            settings=GrpcSettings(connect_timeout=connect_timeout),
+            audit_wire=audit_wire,
+            checkpoint_dir=cfg.out_dir / "checkpoints",
+            resume=resume,
+            device=device,
+            progress=sink.callback(party),
+        )
     if not quiet:
         click.echo(f"{party}: aligned rows {outcome.intersection}; outputs in {cfg.out_dir / party}")
         for k, v in outcome.metrics.items():

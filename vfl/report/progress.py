@@ -152,7 +152,8 @@ class _RichSink(ProgressSink):
     def _show(self, event: ProgressEvent) -> None:
         key = (event.party, event.stage)
         total = event.total if event.total > 0 else None
-        fields = {"rate": _fmt_rate(event.rate, event.stage),
+        per_round = event.rate if event.total > 1 else None  # a one-step stage has no rate
+        fields = {"rate": _fmt_rate(per_round, event.stage),
                   "eta": _fmt_eta(event.eta_s, total is not None and event.done >= total)}
         if key not in self._tasks:
             self._tasks[key] = self._bars.add_task(
