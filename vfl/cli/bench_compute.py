@@ -10,21 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from vfl.cli.errors import friendly_errors
+from vfl.cli.lists import name_list, number_list
 from vfl.core.errors import ConfigError
 from vfl.runtime.atomic import write_json_atomic
 from vfl.runtime.bench_compute import BACKENDS, available_backends, run_compute_bench
 
 __all__ = ["compute"]
-
-
-def _rows(text: str) -> list[int]:
-    try:
-        out = [int(float(x)) for x in text.split(",") if x.strip()]
-    except ValueError as exc:
-        raise ConfigError(f"--rows {text!r} is not a list of numbers", "e.g. --rows 1e6,1e7") from exc
-    if not out or min(out) < 100:
-        raise ConfigError(f"--rows {text!r} needs sizes of at least 100", "e.g. --rows 1e6,1e7")
-    return out
 
 
 @click.command("compute")
@@ -54,12 +45,14 @@ def compute(rows, backend, features, bins, out_dir):  # type: ignore[no-untyped-
                           "build of torch, or cupy); comparing NumPy with "
                           f"{chosen[0]} instead.[/yellow]")
     else:
-        chosen = [b.strip() for b in backend.split(",") if b.strip()]
+        chosen = name_list(backend)
         bad = [b for b in chosen if b not in BACKENDS]
         if bad:
             raise ConfigError(f"unknown --backend {', '.join(bad)}",
                               f"use auto or any of {', '.join(BACKENDS)}")
-    records = run_compute_bench(_rows(rows), chosen, features=features, bins=bins)
+    sizes = number_list(rows, "--rows", "1e6,1e7", lambda x: int(float(x)), lambda n: n >= 100,
+                        "each size must be at least 100")
+    records = run_compute_bench(sizes, chosen, features=features, bins=bins)
     table = Table(title=f"compute steps, {features} float32 features, {bins} bins")
     for col in ("rows", "step", "backend", "numpy s", "backend s", "speed-up", "agree"):
         table.add_column(col, justify="right" if col.endswith(("s", "up")) else "left")

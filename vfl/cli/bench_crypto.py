@@ -9,17 +9,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from vfl.cli.errors import friendly_errors
+from vfl.cli.lists import name_list, number_list
 from vfl.crypto.he import available_backends
 from vfl.crypto.he.bench import OPS, run_crypto_bench
 
 __all__ = ["crypto"]
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError as err:
-        raise click.BadParameter(f"{text!r} is not a comma-separated list of integers") from err
 
 
 @click.command("crypto")
@@ -30,11 +25,15 @@ def _ints(text: str) -> list[int]:
               help="values phe is measured on (its rates are extrapolated)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="write OUT/bench.json")
+@friendly_errors
 def crypto(backends: str, sizes: str, key_bits: str, phe_sample: int,
            out_dir: Path | None) -> None:
     """Encrypt / add / mul_plain / sum / decrypt rates of each HE backend."""
-    names = [b.strip() for b in backends.split(",") if b.strip()] or available_backends()
-    records = run_crypto_bench(names, _ints(sizes), _ints(key_bits), phe_sample=phe_sample)
+    names = name_list(backends) or available_backends()
+    n = number_list(sizes, "--sizes", "10000", int, lambda v: v > 0, "each size must be positive")
+    bits = number_list(key_bits, "--key-bits", "2048,3072", int, lambda v: v > 0,
+                       "each key size must be positive")
+    records = run_crypto_bench(names, n, bits, phe_sample=phe_sample)
     table = Table(title="HE backends (values/s; x = ratio vs phe at the same key size)")
     for col in ("backend", "params", "n", *OPS, "bytes/value"):
         table.add_column(col, justify="left" if col in ("backend", "params") else "right")

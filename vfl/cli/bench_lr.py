@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vfl.cli.errors import friendly_errors
+from vfl.cli.lists import name_list
 from vfl.core.errors import ConfigError
 from vfl.runtime.atomic import write_json_atomic
 from vfl.runtime.bench_lr import default_lr_data, run_lr_bench
@@ -50,7 +51,7 @@ def lr(data, he, epochs, batch_size, learning_rate, dp_epsilon, out_dir):  # typ
     """
     params = LRParams(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                       dp_epsilon=dp_epsilon)
-    schemes = [s.strip() for s in he.split(",") if s.strip()]
+    schemes = name_list(he)
     result = run_lr_bench(_parse_data(data), schemes, params)
     t = Table(title="Vertical LR benchmark (fit seconds: active's crypto / compute / network)")
     for c in ("system", "fit s", "crypto", "compute", "network", "MB sent/party", "epochs",

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vfl.cli.errors import friendly_errors
+from vfl.cli.lists import name_list, number_list
 from vfl.core.errors import ConfigError
 from vfl.runtime.atomic import write_json_atomic
 from vfl.runtime.bench_sbt import default_sbt_data, run_sbt_bench
@@ -26,16 +27,6 @@ def _parse_data(items: tuple[str, ...]) -> dict[str, Path]:
     out = parse_data_options(items)
     if len(out) < 2:
         raise ConfigError("SecureBoost needs at least two parties", "give --data twice or more")
-    return out
-
-
-def _shares(text: str) -> tuple[float, ...]:
-    try:
-        out = tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError as exc:
-        raise ConfigError(f"--subsample {text!r} is not a list of numbers", "e.g. --subsample 1,0.5") from exc
-    if not out or not all(0 < s <= 1 for s in out):
-        raise ConfigError(f"--subsample {text!r}: each share must be in (0, 1]", "e.g. --subsample 1,0.5")
     return out
 
 
@@ -72,9 +63,11 @@ def sbt(data, he, trees, depth, bins, learning_rate, phe_trees, subsample, no_te
     """
     params = SBTParams(n_estimators=trees, max_depth=depth, max_bin=bins,
                        learning_rate=learning_rate)
-    schemes = [s.strip() for s in he.split(",") if s.strip()]
+    schemes = name_list(he)
     result = run_sbt_bench(_parse_data(data), schemes, params, phe_trees=phe_trees,
-                           test_split=not no_test, subsamples=_shares(subsample))
+                           test_split=not no_test, subsamples=tuple(number_list(
+                               subsample, "--subsample", "1,0.5", float, lambda s: 0 < s <= 1,
+                               "each share must be in (0, 1]")))
     con = Console(width=max(Console().width, 150))
     t = Table(title="SecureBoost vs xgboost (fit on all rows; test AUC: 80/20 split, seed 42). "
                     "Per tree: crypto / compute / network seconds of each party")
