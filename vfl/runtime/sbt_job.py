@@ -38,33 +38,18 @@ __all__ = ["SBTParams", "SBTPartyModel", "fit_sbt_party", "predict_sbt_party"]
 MODEL_FORMAT = "vfl.sbt.part/v1"
 
 
-@dataclass
-class SBTParams:
-    """SecureBoost job parameters (xgboost's names and meanings) plus HE, DP and device."""
+@dataclass(frozen=True)
+class SBTParams(SBTConfig):
+    """SecureBoost job parameters: the protocol's hyper-parameters (xgboost's names and
+    meanings, DP, row sampling; validated on construction) plus the HE scheme and this party's
+    compute device, which only the runtime uses."""
 
-    n_estimators: int = 5
-    max_depth: int = 3
-    learning_rate: float = 0.3
-    min_child_weight: float = 1.0
-    reg_lambda: float = 1.0
-    gamma: float = 0.0
-    max_bin: int = 32
-    objective: str = "binary:logistic"
-    num_class: int | None = None
-    base_score: float | None = None
     he: str = "zpaillier"
-    seed: int = 0
-    dp_epsilon: float | None = None
-    dp_delta: float = 1e-5
     device: str = "cpu"
-    max_leaves: int | None = None
-    subsample: float = 1.0
 
     def config(self) -> SBTConfig:
-        """The protocol's hyper-parameters: every SBTConfig field this job sets (the rest, such
-        as ``he`` and ``device``, is the runtime's)."""
-        shared = [f.name for f in fields(SBTConfig) if hasattr(self, f.name)]
-        return SBTConfig(**{k: getattr(self, k) for k in shared})
+        """The protocol's part: run keys and checkpoints hash exactly these fields."""
+        return SBTConfig(**{f.name: getattr(self, f.name) for f in fields(SBTConfig)})
 
 
 @dataclass

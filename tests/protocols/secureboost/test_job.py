@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 from tests.protocols.secureboost.conftest import fit_predict, load, split_rows
 from vfl.core.errors import ConfigError, ProtocolError
+from vfl.protocols.secureboost import SBTConfig
 from vfl.runtime.bench_lr import run_parties
 from vfl.runtime.sbt_job import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
 
@@ -112,7 +113,14 @@ def test_label_dp_is_accounted_and_noisy() -> None:
                                  {"objective": "rank:pairwise"}, {"objective": "multi:softmax"}])
 def test_bad_parameters_are_refused(bad: dict) -> None:
     with pytest.raises(ConfigError):
-        SBTParams(**bad).config()
+        SBTParams(**bad)  # on construction, before any party starts
+
+
+def test_the_protocol_config_leaves_out_the_runtime_fields() -> None:
+    params = SBTParams(he="ou", device="torch", subsample=0.5, dp_clip=2.0)
+    cfg = params.config()
+    assert type(cfg) is SBTConfig and cfg.subsample == 0.5 and cfg.dp_clip == 2.0
+    assert set(cfg.to_dict()) == set(params.to_dict()) - {"he", "device"}
 
 
 def test_bench_command_writes_bench_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
