@@ -36,6 +36,16 @@ def test_peer_down(three_party_breast: dict[str, Path], tmp_path: Path) -> None:
     assert code == 4
 
 
+def test_bad_parameters_stop_the_run_before_it_waits_for_peers(
+    three_party_breast: dict[str, Path], tmp_path: Path
+) -> None:
+    job = _federation(three_party_breast, tmp_path)
+    job.write_text(job.read_text().replace("epochs = 1", "epochs = 0"))
+    code, out = _run_insurer(job, "--connect-timeout", "30")  # no peer runs: it must not wait
+    _assert_paragraph(code, out, "epochs", "")
+    assert "did not answer" not in out
+
+
 def test_wrong_certificate(three_party_breast: dict[str, Path], tmp_path: Path) -> None:
     job = _federation(three_party_breast, tmp_path)
     threads = [

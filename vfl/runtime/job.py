@@ -106,6 +106,10 @@ def run_party_job(
     from vfl.runtime.handshake import answer, propose, same_job
 
     t0 = time.perf_counter()
+    training = spec.task != "predict" and spec.model != "none"
+    params = None
+    if training:  # bad parameters stop the job here, before the handshake and PSI
+        params = make_params(spec.model, spec.he, spec.seed, {**spec.model_params, "device": spec.device})
     if not agreed:
         if channel.me == spec.order[0]:
             propose(channel, spec)
@@ -127,10 +131,9 @@ def run_party_job(
     )
     if spec.task == "predict":
         _predict(spec, aligned.table, channel, out, model_file)
-    elif spec.model != "none":
+    elif training:
         assert spec.active is not None
         kind = MODELS[spec.model]
-        params = make_params(spec.model, spec.he, spec.seed, {**spec.model_params, "device": spec.device})
         train_rows, test_rows = split_rows(aligned.psi.size, spec.test_size, spec.seed)
         train, test = aligned.table.take(train_rows), aligned.table.take(test_rows)
         t1 = time.perf_counter()
