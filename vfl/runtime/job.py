@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["JobSpec", "PartyOutcome", "exchange_fingerprints", "run_party_job", "split_rows"]
 
 
-
 @dataclass(frozen=True)
 class JobSpec:
     """What every party of a job agrees on (the job file)."""

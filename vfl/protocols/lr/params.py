@@ -14,7 +14,6 @@ from vfl.protocols.lr.local import Standardiser
 
 __all__ = ["LRParams", "PartFit", "part_fingerprint"]
 
-
 HE_NAMES = ("ckks", "paillier", "zpaillier", "ou")
 
 

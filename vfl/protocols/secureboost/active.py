@@ -55,7 +55,6 @@ from vfl.wire.v1 import secureboost_pb2 as pb
 __all__ = ["ActiveResult", "predict_active", "train_active"]
 
 
-
 @dataclass
 class ActiveResult:
     trees: list[Tree]
