@@ -50,16 +50,22 @@ def _start_pool_quietly(hphe: Any, hnp: Any) -> None:
     with _pool_lock:
         if _pool_started.is_set():
             return
-        sys.stdout.flush()
-        saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        kit = hnp.setup(hphe.SchemaType.Mock, 2048)
+        plain = kit.array(np.ones((2, 1), dtype=object), hphe.BigintEncoderParams())
+        if sys.stdout is not None:
+            sys.stdout.flush()
         try:
-            os.dup2(null, 1)
-            kit = hnp.setup(hphe.SchemaType.Mock, 2048)
-            kit.encryptor().encrypt(kit.array(np.ones((2, 1), dtype=object), hphe.BigintEncoderParams()))
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            os.close(null)
+            saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        except OSError:  # no stdout to protect (a daemon with fd 1 closed)
+            kit.encryptor().encrypt(plain)
+        else:
+            try:
+                os.dup2(null, 1)
+                kit.encryptor().encrypt(plain)
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+                os.close(null)
         _pool_started.set()
 
 
