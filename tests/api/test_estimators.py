@@ -54,6 +54,15 @@ def test_estimator_contract(cls: type) -> None:
         est.predict({"a": pd.DataFrame(), "b": pd.DataFrame()})
 
 
+def test_secureboost_estimators_pass_every_tree_parameter_to_the_job() -> None:
+    from vfl.runtime.training import make_params
+
+    est = SecureBoostClassifier(max_leaves=4, dp_clip=2.0, subsample=0.5)
+    params = make_params("sbt", est.he, est.random_state, est._model_params())
+    assert (params.max_leaves, params.dp_clip, params.subsample) == (4, 2.0, 0.5)
+    assert params.objective == "binary:logistic"
+
+
 def test_lr_fit_returns_self_and_matches_sklearn(breast) -> None:  # type: ignore[no-untyped-def]
     x_tr, y_tr, x_te, y_te = breast
     est = VerticalLogisticRegression(he="ou", epochs=3, batch_size=32, learning_rate=0.05, random_state=0)

@@ -366,7 +366,8 @@ class _SecureBoost(_VerticalEstimator):
     """Shared parameters of the SecureBoost estimators (xgboost's names and meanings); ``device``
     as for :class:`VerticalLogisticRegression`. ``subsample`` < 1 grows each tree on a random
     share of the rows and encrypts only those rows' gradients: the largest cost per tree falls in
-    proportion (the passives learn each tree's random sample, nothing else)."""
+    proportion (the passives learn each tree's random sample, nothing else). ``dp_epsilon`` turns
+    on label DP with gradients clipped to ``dp_clip``."""
 
     _model = "sbt"
     _param_names = (
@@ -377,10 +378,12 @@ class _SecureBoost(_VerticalEstimator):
         "reg_lambda",
         "gamma",
         "max_bin",
+        "max_leaves",
         "subsample",
         "objective",
         "dp_epsilon",
         "dp_delta",
+        "dp_clip",
     )
 
     def __init__(
@@ -393,10 +396,12 @@ class _SecureBoost(_VerticalEstimator):
         reg_lambda: float = 1.0,
         gamma: float = 0.0,
         max_bin: int = 32,
+        max_leaves: int | None = None,
         subsample: float = 1.0,
         objective: str | None = None,
         dp_epsilon: float | None = None,
         dp_delta: float = 1e-5,
+        dp_clip: float = 1.0,
         he: str = "ou",
         device: str = "cpu",
         active: str | None = None,
@@ -411,10 +416,12 @@ class _SecureBoost(_VerticalEstimator):
         self.reg_lambda = reg_lambda
         self.gamma = gamma
         self.max_bin = max_bin
+        self.max_leaves = max_leaves
         self.subsample = subsample
         self.objective = objective
         self.dp_epsilon = dp_epsilon
         self.dp_delta = dp_delta
+        self.dp_clip = dp_clip
         self.he = he
         self.device = device
         self.active = active
