@@ -95,12 +95,17 @@ def train_active(
     # the features, labels and weights go to the device once; per batch only indices travel
     xa_dev, y_dev, sw_dev = backend.asarray(xa), backend.asarray(y), backend.asarray(sw)
 
-    def own_scores(rows: np.ndarray, w: np.ndarray) -> tuple[Any, Any]:
-        xb = take_rows(xp, xa_dev, rows)
-        return xb, linear_scores(xp, xb, backend.asarray(w))
+    def on_device(rows: np.ndarray) -> tuple[Any, Any, Any]:
+        """The rows' features, labels and sample weights, gathered once on the device."""
+        return take_rows(xp, xa_dev, rows), take_rows(xp, y_dev, rows), take_rows(xp, sw_dev, rows)
 
-    def weighted_loss(p: Any, rows: np.ndarray) -> float:
-        return float(xp.sum(take_rows(xp, sw_dev, rows) * log_loss(xp, p, take_rows(xp, y_dev, rows))))
+    def joint_scores(xb: Any, w: np.ndarray, topic: str) -> Any:
+        """Own partial scores plus the passives' (summed, masked if several) for these rows."""
+        own = linear_scores(xp, xb, backend.asarray(w))
+        return own + backend.asarray(_passive_sum(channel, passives, topic, mode, xb.shape[0]))
+
+    def weighted_loss(p: Any, yb: Any, swb: Any) -> float:
+        return float(xp.sum(swb * log_loss(xp, p, yb)))
 
     w = np.zeros(xa.shape[1])
     l2_mask = np.r_[np.ones(xa.shape[1] - 1), 0.0]
@@ -129,11 +134,10 @@ def train_active(
     for epoch in range(epochs_run, 0 if stopped else params.epochs):
         epoch_loss = 0.0
         for b, rows in enumerate(sched.batches(epoch)):
-            xb, u = own_scores(rows, w)
-            u = u + backend.asarray(_passive_sum(channel, passives, S.t_score(epoch, b), mode, len(rows)))
-            p = logistic(xp, u)
-            epoch_loss += weighted_loss(p, rows)
-            d = lr_residual(xp, p, take_rows(xp, y_dev, rows), take_rows(xp, sw_dev, rows))
+            xb, yb, swb = on_device(rows)
+            p = logistic(xp, joint_scores(xb, w, S.t_score(epoch, b)))
+            epoch_loss += weighted_loss(p, yb, swb)
+            d = lr_residual(xp, p, yb, swb)
             with clock.in_crypto():
                 enc = scheme.serialize(scheme.encrypt(to_numpy(d)), channel.job_id)
             channel.broadcast(S.t_residual(epoch, b), enc, passives)
@@ -151,9 +155,9 @@ def train_active(
         decision = S.CONTINUE if epoch + 1 < params.epochs else S.STOP
         if sched.n_val:
             vr = sched.val_rows
-            _, u = own_scores(vr, w)
-            u = u + backend.asarray(_passive_sum(channel, passives, S.t_val_score(epoch), mode, len(vr)))
-            val = weighted_loss(logistic(xp, u), vr) / float(np.sum(sw[vr]))
+            xv, yv, swv = on_device(vr)
+            p_val = logistic(xp, joint_scores(xv, w, S.t_val_score(epoch)))
+            val = weighted_loss(p_val, yv, swv) / float(np.sum(sw[vr]))
             val_losses.append(val)
             if val < best - params.tol:
                 best, stale = val, 0
