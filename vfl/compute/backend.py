@@ -17,7 +17,7 @@ import numpy as np
 
 from vfl.core.errors import ConfigError
 
-__all__ = ["DEVICES", "Backend", "bincount", "get_backend", "to_numpy"]
+__all__ = ["DEVICES", "Backend", "bincount", "check_device", "get_backend", "to_numpy"]
 
 #: the names get_backend accepts (a party-local choice: never sent to peers)
 DEVICES = ("cpu", "numpy", "torch", "cuda", "cupy", "auto")
@@ -37,6 +37,16 @@ class Backend:
 
     def to_numpy(self, a: Any) -> np.ndarray:
         return to_numpy(a)
+
+
+def check_device(device: str, source: str, place: str = "") -> str:
+    """``device`` if :func:`get_backend` accepts the name (without loading anything), else a
+    ConfigError naming where it was set: ``source`` (an option or file), ``place`` (a section)."""
+    if device not in DEVICES:
+        where = f" {place}" if place else ""
+        raise ConfigError(f"{source}: unknown device {device!r}",
+                          f"use one of {', '.join(DEVICES)}{where} (auto: a GPU if usable, else cpu)")
+    return device
 
 
 def get_backend(device: str = "cpu") -> Backend:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vfl.compute import DEVICES
+from vfl.compute.backend import check_device
 from vfl.core.errors import ConfigError
 from vfl.core.parties import check_party_names
 from vfl.data.datasets import default_dataset
@@ -53,8 +53,7 @@ class SimulationConfig:
                 f"training needs exactly one party holding the label, got {labelled or 'none'}",
                 "name it with --label NAME:COLUMN",
             )
-        if self.device not in DEVICES:
-            raise ConfigError(f"unknown --device {self.device!r}", f"use one of {', '.join(DEVICES)}")
+        check_device(self.device, "--device")
         if not 0.0 <= self.test_size < 1.0:
             raise ConfigError(f"--test-size must be in [0, 1), got {self.test_size}", "e.g. --test-size 0.2")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from vfl.compute import DEVICES
+from vfl.compute.backend import check_device
 from vfl.core.errors import ConfigError
 from vfl.core.jobs import check_job_id
 from vfl.core.parties import check_party_name, check_party_names
@@ -74,9 +74,7 @@ def load_party_config(path: str | Path) -> PartyConfig:
         raise ConfigError(f"{p}: no [peers]", 'list every other party as name = "host:port"')
     data = d.get("data") or {}
     policy = d.get("serve") or {}
-    device = str(party.get("device", "cpu"))
-    if device not in DEVICES:
-        raise ConfigError(f"{p}: unknown device {device!r}", f"use one of {', '.join(DEVICES)} under [party]")
+    device = check_device(str(party.get("device", "cpu")), str(p), "under [party]")
     return PartyConfig(
         name=name,
         listen=str(_need(party, "listen", p, "party")),
@@ -132,9 +130,7 @@ def load_job(path: str | Path) -> JobFile:
             f"{p}: [params] device would be sent to every peer, but it is party-local",
             "move it to [job] device = ...",
         )
-    device = str(job.get("device", "cpu"))
-    if device not in DEVICES:
-        raise ConfigError(f"{p}: unknown device {device!r}", f"use one of {', '.join(DEVICES)} under [job]")
+    device = check_device(str(job.get("device", "cpu")), str(p), "under [job]")
     spec = JobSpec(
         job_id=check_job_id(str(_need(job, "id", p, "job"))),
         order=tuple(order),

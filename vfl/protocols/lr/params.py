@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vfl.compute import DEVICES
+from vfl.compute.backend import check_device
 from vfl.core.errors import ConfigError
 from vfl.protocols.lr.local import Standardiser
 
@@ -61,11 +61,7 @@ class LRParams:
         for ok, what in checks:
             if not ok:
                 raise ConfigError(f"invalid LR parameters: {what}", "fix the job file's [lr] table")
-        if self.device not in DEVICES:
-            raise ConfigError(
-                f"unknown compute device {self.device!r}",
-                f"use one of {', '.join(DEVICES)} (auto: a GPU if usable, else cpu)",
-            )
+        check_device(self.device, "LR parameter device")
         if self.dp_epsilon is not None and not (self.dp_epsilon > 0 and math.isfinite(self.dp_epsilon)):
             raise ConfigError(f"dp_epsilon={self.dp_epsilon} is invalid", "use e.g. 8, or leave it unset")
         cw = self.class_weight
