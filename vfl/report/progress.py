@@ -86,7 +86,8 @@ class ProgressSink:
             start = (now, done)
             self._stage_start[key] = start
         elapsed = max(now - start[0], 0.0)
-        rate = (done - start[1]) / elapsed if elapsed > 0 and done > start[1] else None
+        # a one-step stage (total <= 1, e.g. PSI) has no meaningful rate
+        rate = (done - start[1]) / elapsed if total > 1 and elapsed > 0 and done > start[1] else None
         eta = max(total - done, 0) / rate if rate and total > 0 else None
         return ProgressEvent(party, stage, done, total, elapsed, rate, eta)
 
@@ -152,8 +153,7 @@ class _RichSink(ProgressSink):
     def _show(self, event: ProgressEvent) -> None:
         key = (event.party, event.stage)
         total = event.total if event.total > 0 else None
-        per_round = event.rate if event.total > 1 else None  # a one-step stage has no rate
-        fields = {"rate": _fmt_rate(per_round, event.stage),
+        fields = {"rate": _fmt_rate(event.rate, event.stage),
                   "eta": _fmt_eta(event.eta_s, total is not None and event.done >= total)}
         if key not in self._tasks:
             self._tasks[key] = self._bars.add_task(
