@@ -6,14 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vfl.data.datasets import fate_pair
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data" / "fate"
+#: FATE's public vertical splits, shipped inside the package (never ../shared: a fresh clone passes)
+SHARED_DATA = fate_pair("breast")[0].parent
 
 
 @pytest.fixture(scope="session")
 def fate_dir() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared data missing at {SHARED_DATA}: CI clones the repo with shared/ beside it")
     return SHARED_DATA
 
 
@@ -21,8 +22,8 @@ def fate_dir() -> Path:
 def three_party_breast(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """breast (569 rows) as insurer (label + 10), hospital (10) and pharma (10), each missing a
     few patients and in its own order: small enough for process-level tests."""
-    guest = pd.read_csv(SHARED_DATA / "breast_hetero_guest.csv")
-    host = pd.read_csv(SHARED_DATA / "breast_hetero_host.csv").set_index("id").loc[guest["id"]].reset_index()
+    guest = pd.read_csv(SHARED_DATA / "breast_hetero_guest.csv.gz")
+    host = pd.read_csv(SHARED_DATA / "breast_hetero_host.csv.gz").set_index("id").loc[guest["id"]].reset_index()
     ids = guest["id"].map(lambda i: f"B-{int(i):04d}")
     frames = {
         "insurer": pd.concat([ids.rename("pid"), guest.drop(columns="id")], axis=1),

@@ -25,8 +25,8 @@ from vfl.core.errors import DataError
 
 @pytest.fixture(scope="module")
 def breast() -> tuple[dict[str, pd.DataFrame], pd.Series, dict[str, pd.DataFrame], pd.Series]:
-    g = pd.read_csv(SHARED_DATA / "breast_hetero_guest.csv").set_index("id")
-    h = pd.read_csv(SHARED_DATA / "breast_hetero_host.csv").set_index("id").loc[g.index]
+    g = pd.read_csv(SHARED_DATA / "breast_hetero_guest.csv.gz").set_index("id")
+    h = pd.read_csv(SHARED_DATA / "breast_hetero_host.csv.gz").set_index("id").loc[g.index]
     y = g.pop("y")
     test = g.index[::4]
     train = g.index.difference(test)

@@ -19,8 +19,8 @@ from vfl.runtime.simulate import simulate
 
 
 def _run(out: Path, model: str, he: str, params: dict[str, Any]) -> Path:
-    data = (f"insurer={SHARED_DATA / 'breast_hetero_guest.csv'}",
-            f"hospital={SHARED_DATA / 'breast_hetero_host.csv'}")
+    data = (f"insurer={SHARED_DATA / 'breast_hetero_guest.csv.gz'}",
+            f"hospital={SHARED_DATA / 'breast_hetero_host.csv.gz'}")
     cfg = build_simulation_config(data, "id", "insurer:y", model=model, he=he, out_dir=out,
                                   test_size=0.25, seed=7)
     cfg.model_params.update(params)

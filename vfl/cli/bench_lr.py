@@ -32,7 +32,7 @@ def _parse_data(items: tuple[str, ...]) -> dict[str, Path]:
 @click.command("lr")
 @click.option("--data", "data", multiple=True, metavar="NAME=PATH",
               help="A party's CSV (id column 'id'; one file holds label 'y'). "
-                   "Default: ../shared/data/fate default_credit guest + host.")
+                   "Default: default_credit guest + host (FATE split, shipped with vfl).")
 @click.option("--he", "he", default="ckks,paillier", show_default=True,
               help="Comma-separated HE schemes: ckks, paillier, zpaillier, ou.")
 @click.option("--epochs", type=int, default=LRParams.epochs, show_default=True)

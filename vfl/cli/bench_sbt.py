@@ -37,7 +37,7 @@ def _fmt(v: Any, spec: str = ".4f") -> str:
 @click.command("sbt")
 @click.option("--data", "data", multiple=True, metavar="NAME=PATH",
               help="A party's CSV (id column 'id'; one file holds label 'y'). "
-                   "Default: ../shared/data/fate default_credit guest (active) + host.")
+                   "Default: default_credit guest (active) + host (FATE split, shipped with vfl).")
 @click.option("--he", "he", default="zpaillier,ou,ckks,paillier", show_default=True,
               help="Comma-separated HE schemes: zpaillier, ou, ckks, paillier.")
 @click.option("--trees", type=int, default=5, show_default=True)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from vfl.core.errors import DataError
 from vfl.core.jobs import new_job_id
+from vfl.data.datasets import fate_pair
 from vfl.data.table import PartyTable
 from vfl.runtime.lr_job import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
 from vfl.transport.channel import Channel
@@ -36,13 +37,9 @@ ID = "id"
 
 
 def default_lr_data(repo_root: Path | None = None) -> dict[str, Path]:
-    """../shared/data/fate default_credit guest (label) + host, relative to the repository."""
-    root = repo_root or Path(__file__).resolve().parents[2]
-    base = root / ".." / "shared" / "data" / "fate"
-    return {
-        "guest": base / "default_credit_hetero_guest.csv",
-        "host": base / "default_credit_hetero_host.csv",
-    }
+    """default_credit guest (label) + host: FATE's split, shipped inside the package."""
+    guest, host = fate_pair("default_credit")
+    return {"guest": guest, "host": host}
 
 
 def load_aligned(data: dict[str, Path]) -> tuple[list[PartyTable], str]:

@@ -32,7 +32,7 @@ REFERENCE_SECONDS = {
 
 
 def default_sbt_data(repo_root: Path | None = None) -> dict[str, Path]:
-    """../shared/data/fate default_credit: guest (label, active) + host (passive)."""
+    """default_credit (shipped): guest (label, active) + host (passive)."""
     return default_lr_data(repo_root)
 
 

@@ -11,11 +11,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from vfl.data.datasets import fate_pair
 from vfl.data.table import PartyTable
 from vfl.runtime.bench_lr import load_aligned, run_parties, stratified_split
 from vfl.runtime.lr_job import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
 
-FATE = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "fate"
+
 
 
 @dataclass
@@ -27,9 +28,7 @@ class Outcome:
 
 
 def load(name: str) -> tuple[list[PartyTable], str]:
-    guest, host = FATE / f"{name}_hetero_guest.csv", FATE / f"{name}_hetero_host.csv"
-    if not guest.is_file():
-        pytest.skip(f"FATE data not found at {FATE}")
+    guest, host = fate_pair(name)
     return load_aligned({"guest": guest, "host": host})
 
 

@@ -10,18 +10,19 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from vfl.data.datasets import fate_pair
 from vfl.data.table import PartyTable
 from vfl.runtime.bench_lr import run_parties
 from vfl.runtime.sbt_job import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
 from vfl.transport import Channel
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "fate"
+DATA = fate_pair("breast")[0].parent  # FATE's splits, shipped in the package
 
 
 def load(name: str) -> tuple[dict[str, PartyTable], str]:
     """A FATE guest (label, active) / host pair joined on id, rows sorted by id."""
-    guest = pd.read_csv(DATA / f"{name}_hetero_guest.csv").sort_values("id")
-    host = pd.read_csv(DATA / f"{name}_hetero_host.csv").set_index("id").loc[guest["id"]]
+    guest = pd.read_csv(DATA / f"{name}_hetero_guest.csv.gz").sort_values("id")
+    host = pd.read_csv(DATA / f"{name}_hetero_host.csv.gz").set_index("id").loc[guest["id"]]
     ids = guest["id"].astype(str).to_numpy(dtype=object)
     g = guest.drop(columns=["id", "y"])
     tables = {

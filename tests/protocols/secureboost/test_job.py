@@ -131,8 +131,8 @@ def test_bench_command_writes_bench_json(tmp_path) -> None:  # type: ignore[no-u
 
     out = tmp_path / "bench"
     res = CliRunner().invoke(sbt, [
-        "--data", f"guest={DATA / 'breast_hetero_guest.csv'}",
-        "--data", f"host={DATA / 'breast_hetero_host.csv'}",
+        "--data", f"guest={DATA / 'breast_hetero_guest.csv.gz'}",
+        "--data", f"host={DATA / 'breast_hetero_host.csv.gz'}",
         "--he", "ou", "--trees", "2", "--depth", "2", "--bins", "16", "--subsample", "1,0.5",
         "--out", str(out)])
     assert res.exit_code == 0, res.output
