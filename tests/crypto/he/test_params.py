@@ -42,3 +42,9 @@ def test_unknown_scheme_and_params() -> None:
         make_scheme("rot13")
     with pytest.raises(ConfigError, match="does not take"):
         make_scheme("zpaillier", poly_modulus_degree=8192)
+
+
+@pytest.mark.parametrize("name", [b for b in BACKENDS if b != "ckks"])
+def test_paillier_family_above_4096_bits_is_refused(name: str) -> None:
+    with pytest.raises(ConfigError, match="above the 4096-bit ceiling"):
+        make_scheme(name, key_bits=8192)

@@ -79,6 +79,13 @@ class CkksHistogram(EncryptedHistogram):
     n_bins: int
 
 
+def _check_scale_bits(scale_bits: int, coeff: list[int]) -> None:
+    """The scale must sit between 2^20 and the middle primes (a peer's 2^5000 overflowed float)."""
+    if not 20 <= int(scale_bits) <= min(coeff[1:-1]):
+        raise CryptoError(f"CKKS scale 2^{scale_bits} does not match the middle primes "
+                          f"{coeff[1:-1]}", "use scale_bits equal to the middle prime size")
+
+
 def _temp_dir() -> tempfile.TemporaryDirectory[str]:
     base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     return tempfile.TemporaryDirectory(dir=base)
@@ -117,9 +124,7 @@ class CkksScheme(HEScheme):
 
         coeff = [int(b) for b in coeff_mod_bit_sizes]
         check_ckks(poly_modulus_degree, coeff)
-        if not 20 <= scale_bits <= min(coeff[1:-1]):
-            raise CryptoError(f"CKKS scale 2^{scale_bits} does not match the middle primes "
-                              f"{coeff[1:-1]}", "use scale_bits equal to the middle prime size")
+        _check_scale_bits(scale_bits, coeff)
         ctx = ts.context(ts.SCHEME_TYPE.CKKS, int(poly_modulus_degree), coeff_mod_bit_sizes=coeff)
         ctx.global_scale = float(2**scale_bits)
         sc = ctx.seal_context().data
@@ -183,6 +188,7 @@ class CkksScheme(HEScheme):
         check_ckks(n, coeff)
         if (n, coeff) != (msg.poly_modulus_degree, list(msg.coeff_mod_bit_sizes)):
             raise WireError("the CKKS context's parameters differ from the ones it announces")
+        _check_scale_bits(int(msg.scale_bits), coeff)
         gk = sa.GaloisKeys()
         with _temp_dir() as d:
             path = os.path.join(d, "gk")
@@ -192,7 +198,10 @@ class CkksScheme(HEScheme):
                 gk.load(ctx.seal_context().data, path)
             except Exception as err:
                 raise WireError(f"could not load the CKKS rotation keys: {err}") from err
-        return cls(ctx, gk, bytes(msg.public_key), bytes(msg.galois_keys), int(msg.scale_bits))
+        try:  # a BFV context parses too, and SEAL refuses a CKKS encoder for it only here
+            return cls(ctx, gk, bytes(msg.public_key), bytes(msg.galois_keys), int(msg.scale_bits))
+        except (ValueError, RuntimeError, TypeError) as err:
+            raise WireError(f"the CKKS context is not usable for CKKS: {err}") from err
 
     # -- plumbing -------------------------------------------------------------------------------
     def _vec(self, c: CipherVector) -> CkksVector:
@@ -549,7 +558,8 @@ class CkksScheme(HEScheme):
                         f"a CKKS ciphertext is not valid for this context: {err}",
                         "the message was tampered with or made under other parameters",
                     ) from err
-                if ct.size() != 2 or abs(ct.scale / scale - 1) > 1e-3 or not ct.is_ntt_form:
+                # written so that a NaN scale fails it (NaN compares false with everything)
+                if ct.size() != 2 or not abs(ct.scale / scale - 1) <= 1e-3 or not ct.is_ntt_form:
                     raise CryptoError("a CKKS ciphertext has an unexpected size or scale",
                                       "refuse the round; the sender is misconfigured")
                 cts.append(ct)

@@ -31,6 +31,7 @@ import numpy as np
 from vfl.core.errors import CryptoError
 
 __all__ = [
+    "MAX_SLOT_BITS",
     "FixedPoint",
     "SlotPacking",
     "bits_of",
@@ -40,6 +41,9 @@ __all__ = [
     "log2_ceil",
     "max_slots",
 ]
+
+
+MAX_SLOT_BITS = 8192  # wider than any plaintext of a 4096-bit key
 
 
 def log2_ceil(m: int) -> int:
@@ -115,6 +119,15 @@ class SlotPacking:
 
     slot_bits: int
     slots: int
+
+    def __post_init__(self) -> None:
+        # slot_bits comes from a peer's message: 0 made unpack shift by -1 (ValueError)
+        if not (2 <= self.slot_bits <= MAX_SLOT_BITS and 1 <= self.slots <= MAX_SLOT_BITS):
+            raise CryptoError(
+                f"{self.slots} packed slots of {self.slot_bits} bits are outside the usable range "
+                f"(2..{MAX_SLOT_BITS} bits)",
+                "the sender is misconfigured or hostile; refuse the round",
+            )
 
     @property
     def total_bits(self) -> int:

@@ -30,7 +30,8 @@ from vfl.crypto.he.encoding import (
     log2_ceil,
     max_slots,
 )
-from vfl.crypto.he.wire import MAX_CIPHERTEXTS, check_binding, stamp
+from vfl.crypto.he.params import MAX_PUBLIC_KEY_BYTES
+from vfl.crypto.he.wire import MAX_CIPHERTEXTS, MAX_SCALE_BITS, check_binding, stamp
 from vfl.wire.v1 import he_pb2
 
 __all__ = ["IntHistogram", "IntOps", "IntVector", "IntegerScheme"]
@@ -178,6 +179,8 @@ class IntegerScheme(HEScheme):
             raise WireError(f"public context is for job {msg.job_id!r}, not {job_id!r}")
         if msg.galois_keys:
             raise WireError(f"a {cls.name} public context must not carry CKKS keys")
+        if len(msg.public_key) > MAX_PUBLIC_KEY_BYTES:
+            raise WireError(f"a {cls.name} public key of {len(msg.public_key)} bytes is too large")
         scheme = cls._from_public_key(bytes(msg.public_key), int(msg.scale_bits))
         if scheme.fingerprint != msg.fingerprint:
             raise CryptoError(
@@ -417,6 +420,9 @@ class IntegerScheme(HEScheme):
             check_binding(msg, self.name, self._fingerprint, job_id, "histogram")
             total = msg.n_features * msg.n_bins
             per = msg.bins_per_ciphertext
+            if msg.slot_bits < 2 or msg.scale_bits > MAX_SCALE_BITS:
+                raise WireError(f"histogram of {msg.slot_bits}-bit slots at scale "
+                                f"2^{msg.scale_bits} is unusable")
             if not (total and per and 2 * msg.slot_bits * per <= self._ops.capacity_bits):
                 raise WireError(
                     f"histogram layout ({msg.n_features}x{msg.n_bins}, {per} bins of "
@@ -434,7 +440,9 @@ class IntegerScheme(HEScheme):
         cap = self._ops.capacity_bits
         if msg.kind == "real" and msg.bound_bits <= cap:
             return IntVector(h, msg.count, msg.scale_bits, msg.bound_bits)
-        if msg.kind == "gh" and 0 < 2 * msg.slot_bits <= cap and msg.max_terms >= msg.count:
+        if msg.kind == "gh" and 2 <= msg.slot_bits and 2 * msg.slot_bits <= cap and (
+            msg.max_terms >= msg.count
+        ):
             return IntVector(h, msg.count, msg.scale_bits, 2 * msg.slot_bits, "gh",
                              msg.slot_bits, msg.max_terms)
         raise WireError(f"cipher batch of kind {msg.kind!r} has an unusable layout "
@@ -442,7 +450,7 @@ class IntegerScheme(HEScheme):
 
     def _unbatch(self, msg: he_pb2.CipherBatch, job_id: str) -> Any:
         check_binding(msg, self.name, self._fingerprint, job_id, "ciphertext batch")
-        if not 0 < msg.count <= MAX_CIPHERTEXTS or msg.scale_bits > 400:
+        if not 0 < msg.count <= MAX_CIPHERTEXTS or msg.scale_bits > MAX_SCALE_BITS:
             raise WireError(f"cipher batch claims {msg.count} values at scale 2^{msg.scale_bits}")
         h = self._ops.from_wire(msg)
         if self._ops.size(h) != msg.n_ciphertexts or (

@@ -20,7 +20,7 @@ import numpy as np
 from vfl.core.errors import ConfigError, CryptoError, WireError
 from vfl.crypto.he.encoding import ceil_div
 from vfl.crypto.he.integer import DEFAULT_SCALE_BITS, IntegerScheme, IntOps
-from vfl.crypto.he.params import check_paillier_bits
+from vfl.crypto.he.params import check_paillier_bits, check_peer_paillier_bits
 from vfl.wire.v1 import he_pb2
 
 __all__ = ["PaillierScheme", "PheOps", "import_phe"]
@@ -184,7 +184,7 @@ class PaillierScheme(IntegerScheme):
     def _from_public_key(cls, data: bytes, scale_bits: int) -> PaillierScheme:
         phe = import_phe()
         n = int.from_bytes(data, "big")
-        check_paillier_bits(n.bit_length(), cls.name)
+        check_peer_paillier_bits(n.bit_length(), cls.name)
         if n % 2 == 0:
             raise CryptoError("the received Paillier modulus is even", "refuse this context")
         return cls(PheOps(phe.PaillierPublicKey(n)), scale_bits or DEFAULT_SCALE_BITS)

@@ -1,29 +1,56 @@
 """Parameter floors: a backend configured below them refuses to start (ConfigError).
 
 Paillier-family keys must be >= 2048 bits (NIST SP 800-57: ~112-bit security, the common floor
-for new keys). CKKS parameters must sit inside the HomomorphicEncryption.org 128-bit table for
+for new keys) and <= 4096 bits: a key is chosen by the key holder but computed with by every
+peer, and one 16,384-bit key made four encryptions take 8 s, so a larger key is a denial of
+service, not more security. CKKS parameters must sit inside the HomomorphicEncryption.org 128-bit table for
 ternary secrets (the table SEAL enforces): total coefficient-modulus bits <= the limit for the
 ring degree N; we also require N >= 8192 so that one ciphertext packs 4096 values.
 """
 
 from __future__ import annotations
 
-from vfl.core.errors import ConfigError
+from vfl.core.errors import ConfigError, CryptoError
 
-__all__ = ["CKKS_128_MAX_COEFF_BITS", "MIN_PAILLIER_BITS", "check_ckks", "check_paillier_bits"]
+__all__ = [
+    "CKKS_128_MAX_COEFF_BITS",
+    "MAX_PAILLIER_BITS",
+    "MAX_PUBLIC_KEY_BYTES",
+    "MIN_PAILLIER_BITS",
+    "check_ckks",
+    "check_paillier_bits",
+    "check_peer_paillier_bits",
+]
 
 MIN_PAILLIER_BITS = 2048
+MAX_PAILLIER_BITS = 4096
+MAX_PUBLIC_KEY_BYTES = 1 << 16  # a Paillier-family public key, before any library parses it
 
 # HE standard (2018), 128-bit classical security, ternary secret: N -> max log2(q).
 CKKS_128_MAX_COEFF_BITS = {8192: 218, 16384: 438, 32768: 881}
 
 
+def _bits_problem(bits: int, scheme: str) -> str | None:
+    if bits < MIN_PAILLIER_BITS:
+        return f"{scheme} with {bits}-bit keys is below the {MIN_PAILLIER_BITS}-bit floor"
+    if bits > MAX_PAILLIER_BITS:
+        return f"{scheme} with {bits}-bit keys is above the {MAX_PAILLIER_BITS}-bit ceiling"
+    return None
+
+
 def check_paillier_bits(bits: int, scheme: str) -> int:
-    if int(bits) < MIN_PAILLIER_BITS:
-        raise ConfigError(
-            f"{scheme} with {bits}-bit keys is below the {MIN_PAILLIER_BITS}-bit floor",
-            f"use key_bits={MIN_PAILLIER_BITS} or 3072",
-        )
+    """Our own key size (a ConfigError: the job's settings are wrong)."""
+    problem = _bits_problem(int(bits), scheme)
+    if problem:
+        raise ConfigError(problem, f"use key_bits={MIN_PAILLIER_BITS} or 3072")
+    return int(bits)
+
+
+def check_peer_paillier_bits(bits: int, scheme: str) -> int:
+    """A key a peer sent (a CryptoError: the peer, not our config, is wrong)."""
+    problem = _bits_problem(int(bits), scheme)
+    if problem:
+        raise CryptoError(f"a peer's key: {problem}", "the key holder must use key_bits=2048 or 3072")
     return int(bits)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from vfl.core.errors import ConfigError, CryptoError, WireError
 from vfl.crypto.he.integer import DEFAULT_SCALE_BITS, IntegerScheme, IntOps
-from vfl.crypto.he.params import check_paillier_bits
+from vfl.crypto.he.params import check_paillier_bits, check_peer_paillier_bits
 from vfl.wire.v1 import he_pb2
 
 __all__ = ["HeuOps", "OUScheme", "ZPaillierScheme", "parse_heu_array"]
@@ -203,15 +203,22 @@ def _all_coprime(ints: list[int], n: int) -> bool:
 
 
 # -- strict reader for heu's array layout: [rows, cols, ndim, [item, ...]] --------------------
-def _read(buf: bytes, pos: int) -> tuple[Any, int]:
+#: heu's layout nests arrays two deep ([rows, cols, ndim, [item, ...]]); anything deeper is not
+#: heu's, and an unbounded depth let 0x91 0x91 ... exhaust Python's recursion limit
+MAX_HEU_DEPTH = 4
+
+
+def _read(buf: bytes, pos: int, depth: int = 0) -> tuple[Any, int]:
     """One msgpack item: ints, arrays and str/bin only (all heu's array format uses)."""
+    if depth > MAX_HEU_DEPTH:
+        raise WireError(f"sf-heu ciphertext array nests deeper than {MAX_HEU_DEPTH} levels")
     if pos >= len(buf):
         raise WireError("sf-heu ciphertext bytes end early (truncated message)")
     t = buf[pos]
     if t <= 0x7F:
         return t, pos + 1
     if 0x90 <= t <= 0x9F:
-        return _read_array(buf, pos + 1, t & 0x0F)
+        return _read_array(buf, pos + 1, t & 0x0F, depth)
     if 0xA0 <= t <= 0xBF:
         return _read_bytes(buf, pos + 1, t & 0x1F)
     sizes = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD9: 1, 0xDA: 2, 0xDB: 4,
@@ -225,7 +232,7 @@ def _read(buf: bytes, pos: int) -> tuple[Any, int]:
     if t in (0xCC, 0xCD, 0xCE, 0xCF):
         return v, pos + 1 + w
     if t in (0xDC, 0xDD):
-        return _read_array(buf, pos + 1 + w, v)
+        return _read_array(buf, pos + 1 + w, v, depth)
     return _read_bytes(buf, pos + 1 + w, v)
 
 
@@ -235,12 +242,12 @@ def _read_bytes(buf: bytes, pos: int, n: int) -> tuple[bytes, int]:
     return buf[pos : pos + n], pos + n
 
 
-def _read_array(buf: bytes, pos: int, n: int) -> tuple[list[Any], int]:
-    if n > (1 << 24):
+def _read_array(buf: bytes, pos: int, n: int, depth: int) -> tuple[list[Any], int]:
+    if n > (1 << 24) or n > len(buf) - pos:  # every item takes at least one byte
         raise WireError(f"sf-heu array claims {n} items")
     out = []
     for _ in range(n):
-        item, pos = _read(buf, pos)
+        item, pos = _read(buf, pos, depth + 1)
         out.append(item)
     return out, pos
 
@@ -305,14 +312,17 @@ class _HeuScheme(IntegerScheme):
         hphe, hnp = _heu()
         try:
             pk = hphe.PublicKey.load_from(data)
-            kit = hnp.setup(pk)
         except Exception as err:
             raise WireError(f"sf-heu could not parse the {cls.name} public key: {err}") from err
         if not str(pk).lower().startswith(cls.printed_prefix):
             raise WireError(f"the received public key is not an {cls.name} key")
         n_bits = _modulus(pk).bit_length()
         key_bits = n_bits if cls.name == "zpaillier" else round(n_bits / 256) * 256
-        check_paillier_bits(key_bits, cls.name)
+        check_peer_paillier_bits(key_bits, cls.name)  # before heu precomputes anything for it
+        try:
+            kit = hnp.setup(pk)
+        except Exception as err:
+            raise WireError(f"sf-heu could not use the {cls.name} public key: {err}") from err
         return cls(HeuOps(kit, cls.name, key_bits, secret=False), scale_bits or DEFAULT_SCALE_BITS)
 
     printed_prefix: ClassVar[str] = ""

@@ -8,9 +8,11 @@ from vfl.core.errors import CryptoError, WireError
 from vfl.core.jobs import check_job_id
 from vfl.crypto.fingerprints import short
 
-__all__ = ["MAX_CIPHERTEXTS", "check_binding", "stamp"]
+__all__ = ["MAX_CIPHERTEXTS", "MAX_SCALE_BITS", "check_binding", "stamp"]
 
 MAX_CIPHERTEXTS = 1 << 24
+#: a product of two fixed-point values carries twice the 200-bit encoder limit at most
+MAX_SCALE_BITS = 400
 
 
 def stamp(msg: Any, scheme: str, fingerprint: str, job_id: str) -> Any:

@@ -53,7 +53,10 @@ def agree_pair_seeds(channel: Channel, passives: list[str], topic: str) -> dict[
         msg = channel.recv(peer, topic, lr_pb2.MaskKey)
         if len(msg.x25519_public) != 32:
             raise ProtocolError(f"{peer} sent a {len(msg.x25519_public)}-byte X25519 key, not 32")
-        shared = sk.exchange(X25519PublicKey.from_public_bytes(msg.x25519_public))
+        try:  # a low-order point (e.g. all zeros) gives an all-zero secret: cryptography refuses it
+            shared = sk.exchange(X25519PublicKey.from_public_bytes(msg.x25519_public))
+        except ValueError as exc:
+            raise ProtocolError(f"{peer} sent an unusable X25519 key: {exc}") from exc
         a, b = sorted([channel.me, peer])
         info = f"vfl/lr/pair-mask|{channel.job_id}|{topic}|{a}|{b}".encode()
         seeds[peer] = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(shared)
