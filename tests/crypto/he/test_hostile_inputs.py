@@ -72,7 +72,7 @@ def test_histogram_with_zero_bit_slots_is_refused(keyholders: dict[str, HEScheme
     enc = s.encrypt_gh(np.array([0.5, -0.25, 1.0]), np.array([0.25, 0.25, 0.25]))
     hist = s.bucket_sums(enc, np.array([[0], [1], [1]]), np.arange(3), 2)
     msg = s.serialize(hist, JOB)
-    g, h = s.decrypt_histogram(s.deserialize(msg, JOB))
+    g, _h = s.decrypt_histogram(s.deserialize(msg, JOB))
     np.testing.assert_allclose(g, [[0.5, 0.75]], atol=1e-9)
     msg.slot_bits = 0
     with pytest.raises(WireError, match="slots"):
@@ -87,16 +87,14 @@ def test_slot_packing_refuses_unusable_widths() -> None:
 
 
 @pytest.mark.parametrize("name", INTEGER)
-def test_public_key_over_4096_bits_is_refused_before_use(
-    keyholders: dict[str, HEScheme], name: str
-) -> None:
+def test_public_key_over_4096_bits_is_refused_before_use(keyholders: dict[str, HEScheme], name: str) -> None:
     ctx = keyholders[name].public_context()
     if name == "paillier":
         n = (1 << 16383) | 1  # a 16,384-bit odd "modulus"
         ctx.public_key = n.to_bytes(2048, "big")
     else:
         ctx.public_key = bytes(70_000)
-    with pytest.raises(VflError, match="4096-bit ceiling|too large"):
+    with pytest.raises(VflError, match=r"4096-bit ceiling|too large"):
         scheme_from_public_context(ctx, JOB)
 
 
