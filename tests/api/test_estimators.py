@@ -55,7 +55,7 @@ def test_estimator_contract(cls: type) -> None:
 
 
 def test_secureboost_estimators_pass_every_tree_parameter_to_the_job() -> None:
-    from vfl.runtime.training import make_params
+    from vfl.runtime.models.registry import make_params
 
     est = SecureBoostClassifier(max_leaves=4, dp_clip=2.0, subsample=0.5)
     params = make_params("sbt", est.he, est.random_state, est._model_params())

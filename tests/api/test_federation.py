@@ -13,8 +13,8 @@ from sklearn.preprocessing import StandardScaler
 
 from tests.runtime.test_serve import FAST, _federation
 from vfl import Federation, SecureBoostClassifier
-from vfl.runtime.jobfile import load_party_config
-from vfl.runtime.serve import serve
+from vfl.runtime.job.jobfile import load_party_config
+from vfl.runtime.modes.serve import serve
 
 
 def test_fit_and_predict_with_serving_peers(three_party_breast: dict[str, Path], tmp_path: Path) -> None:

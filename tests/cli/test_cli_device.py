@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 import vfl.cli.main as main
-from vfl.runtime.config import SimulationConfig
-from vfl.runtime.simulate import job_spec
+from vfl.runtime.modes.config import SimulationConfig
+from vfl.runtime.modes.simulate import job_spec
 
 
 @pytest.mark.parametrize("device", ["cpu", "torch", "cuda", "cupy", "auto"])

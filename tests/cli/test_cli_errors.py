@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from tests.runtime.test_serve import FAST, _federation
 from vfl.cli.main import cli
-from vfl.runtime.jobfile import load_party_config
-from vfl.runtime.serve import serve
+from vfl.runtime.job.jobfile import load_party_config
+from vfl.runtime.modes.serve import serve
 from vfl.transport.tls import init_ca, issue_party_cert
 
 

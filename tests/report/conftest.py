@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 from vfl.report.curves import roc_curves
-from vfl.runtime.config import build_simulation_config
-from vfl.runtime.simulate import simulate
+from vfl.runtime.modes.config import build_simulation_config
+from vfl.runtime.modes.simulate import simulate
 
 
 def _run(out: Path, model: str, he: str, params: dict[str, Any]) -> Path:

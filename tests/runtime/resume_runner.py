@@ -11,9 +11,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from vfl.runtime.atomic import write_json_atomic
-from vfl.runtime.jobfile import load_job, load_party_config
-from vfl.runtime.party import run_as
+from vfl.runtime.store.atomic import write_json_atomic
+from vfl.runtime.job.jobfile import load_job, load_party_config
+from vfl.runtime.modes.party import run_as
 
 __all__ = ["main"]
 

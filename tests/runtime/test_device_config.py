@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from vfl.core.errors import ConfigError
-from vfl.runtime.config import build_simulation_config
-from vfl.runtime.handshake import proposal_of, same_job
-from vfl.runtime.jobfile import load_job
-from vfl.runtime.processes import write_federation
-from vfl.runtime.simulate import job_spec
+from vfl.runtime.modes.config import build_simulation_config
+from vfl.runtime.job.handshake import proposal_of, same_job
+from vfl.runtime.job.jobfile import load_job
+from vfl.runtime.modes.processes import write_federation
+from vfl.runtime.modes.simulate import job_spec
 
 JOB = """[job]
 id = "job-dev-1"
@@ -65,7 +65,7 @@ def test_simulation_device_reaches_the_grpc_job_files(tmp_path: Path) -> None:
 
 
 def test_a_party_config_names_its_own_device(tmp_path: Path) -> None:
-    from vfl.runtime.jobfile import load_party_config
+    from vfl.runtime.job.jobfile import load_party_config
 
     base = Path(__file__).resolve().parents[2] / "parties" / "hospital.toml"
     assert load_party_config(base).device == "cpu"

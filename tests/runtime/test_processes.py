@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from vfl.runtime.config import build_simulation_config
-from vfl.runtime.simulate import simulate
+from vfl.runtime.modes.config import build_simulation_config
+from vfl.runtime.modes.simulate import simulate
 
 # fields that legitimately differ between two runs: the job id, timings, and hashes of the exact
 # float bytes (values agree to 1e-6, not bit for bit)

@@ -19,10 +19,10 @@ import pytest
 from tests.protocols.lr.conftest import load, split_host
 from vfl.core.errors import ConfigError, DataError
 from vfl.data.table import PartyTable
-from vfl.runtime.bench_lr import run_parties
-from vfl.runtime.checkpoint import Checkpoint
-from vfl.runtime.lr_job import LRParams, LRPartyModel, fit_lr_party
-from vfl.runtime.sbt_job import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
+from vfl.bench.harness import run_parties
+from vfl.runtime.store.checkpoint import Checkpoint
+from vfl.runtime.models.lr import LRParams, LRPartyModel, fit_lr_party
+from vfl.runtime.models.sbt import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
 from vfl.transport.channel import Channel
 
 JOB = "job-resume-test"
@@ -271,9 +271,9 @@ KILL_PARAMS = {"lr": {"epochs": 4, "batch_size": 48, "learning_rate": 0.05, "pat
 
 
 def _processes_federation(data: dict[str, Path], root: Path, model: str) -> Path:
-    from vfl.runtime.config import build_simulation_config
-    from vfl.runtime.processes import write_federation
-    from vfl.runtime.simulate import job_spec
+    from vfl.runtime.modes.config import build_simulation_config
+    from vfl.runtime.modes.processes import write_federation
+    from vfl.runtime.modes.simulate import job_spec
 
     cfg = build_simulation_config(tuple(f"{n}={p}" for n, p in data.items()), "pid", "insurer:y",
                                   model=model, he="ou", out_dir=root / "out", model_params=KILL_PARAMS[model])

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from vfl.core.errors import ConfigError, PeerError
-from vfl.runtime.config import build_simulation_config
-from vfl.runtime.jobfile import load_job, load_party_config
-from vfl.runtime.party import run_as
-from vfl.runtime.processes import write_federation
-from vfl.runtime.serve import serve
-from vfl.runtime.simulate import job_spec
+from vfl.runtime.modes.config import build_simulation_config
+from vfl.runtime.job.jobfile import load_job, load_party_config
+from vfl.runtime.modes.party import run_as
+from vfl.runtime.modes.processes import write_federation
+from vfl.runtime.modes.serve import serve
+from vfl.runtime.modes.simulate import job_spec
 from vfl.transport.grpc import GrpcSettings
 
 FAST = GrpcSettings(connect_timeout=4.0, call_timeout=10.0, ping_every=0.3, dead_after=1.5)

@@ -7,11 +7,11 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from vfl.runtime.config import build_simulation_config
-from vfl.runtime.job import run_party_job
-from vfl.runtime.local import run_in_memory
-from vfl.runtime.processes import run_as_processes, write_federation
-from vfl.runtime.simulate import job_spec, load_tables
+from vfl.runtime.modes.config import build_simulation_config
+from vfl.runtime.job.run import run_party_job
+from vfl.runtime.modes.local import run_in_memory
+from vfl.runtime.modes.processes import run_as_processes, write_federation
+from vfl.runtime.modes.simulate import job_spec, load_tables
 from vfl.transport.recording import RecordedMessage
 
 

@@ -28,10 +28,11 @@ from vfl.core.errors import ConfigError, DataError
 from vfl.core.jobs import new_job_id
 from vfl.data.readers import NanPolicy, table_from_frame
 from vfl.data.table import PartyTable
-from vfl.runtime.atomic import write_json_atomic
-from vfl.runtime.job import JobSpec, PartyOutcome, run_party_job
-from vfl.runtime.local import run_in_memory
-from vfl.runtime.modelfile import ModelFile, load_model_file, write_model_file
+from vfl.runtime.store.atomic import write_json_atomic
+from vfl.runtime.job.run import PartyOutcome, run_party_job
+from vfl.runtime.job.spec import JobSpec
+from vfl.runtime.modes.local import run_in_memory
+from vfl.runtime.store.modelfile import ModelFile, load_model_file, write_model_file
 from vfl.transport.channel import Channel
 
 __all__ = ["SecureBoostClassifier", "SecureBoostRegressor", "VerticalLogisticRegression"]

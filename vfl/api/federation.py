@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from vfl.data.table import PartyTable
-from vfl.runtime.job import JobSpec, PartyOutcome
-from vfl.runtime.jobfile import PartyConfig, load_party_config
-from vfl.runtime.party import run_with_peers
+from vfl.runtime.job.run import PartyOutcome
+from vfl.runtime.job.spec import JobSpec
+from vfl.runtime.job.jobfile import PartyConfig, load_party_config
+from vfl.runtime.modes.party import run_with_peers
 from vfl.transport.grpc import GrpcSettings
 
 __all__ = ["Federation"]

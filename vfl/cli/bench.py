@@ -14,8 +14,8 @@ from vfl.cli.bench_crypto import crypto
 from vfl.cli.bench_lr import lr
 from vfl.cli.bench_sbt import sbt
 from vfl.cli.errors import friendly_errors
-from vfl.runtime.atomic import write_json_atomic
-from vfl.runtime.bench_psi import run_psi_bench
+from vfl.runtime.store.atomic import write_json_atomic
+from vfl.bench.psi import run_psi_bench
 
 __all__ = ["bench"]
 

@@ -1,5 +1,5 @@
 """``vfl bench compute``: per tree-training step, NumPy vs a GPU array-API backend in one run.
-Only printing lives here; the benchmark itself is vfl.runtime.bench_compute."""
+Only printing lives here; the benchmark itself is vfl.bench.compute."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from rich.table import Table
 from vfl.cli.errors import friendly_errors
 from vfl.cli.lists import name_list, number_list
 from vfl.core.errors import ConfigError
-from vfl.runtime.atomic import write_json_atomic
-from vfl.runtime.bench_compute import BACKENDS, available_backends, run_compute_bench
+from vfl.runtime.store.atomic import write_json_atomic
+from vfl.bench.compute import BACKENDS, available_backends, run_compute_bench
 
 __all__ = ["compute"]
 

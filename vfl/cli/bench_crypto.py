@@ -12,7 +12,7 @@ from rich.table import Table
 from vfl.cli.errors import friendly_errors
 from vfl.cli.lists import name_list, number_list
 from vfl.crypto.he import available_backends
-from vfl.crypto.he.bench import OPS, run_crypto_bench
+from vfl.bench.crypto import OPS, run_crypto_bench
 
 __all__ = ["crypto"]
 

@@ -1,5 +1,5 @@
 """``vfl bench lr``: vertical LR (CKKS / Paillier) vs scikit-learn on the same rows.
-Only printing lives here; the benchmark itself is vfl.runtime.bench_lr."""
+Only printing lives here; the benchmark itself is vfl.bench.lr."""
 
 from __future__ import annotations
 
@@ -12,17 +12,18 @@ from rich.table import Table
 from vfl.cli.errors import friendly_errors
 from vfl.cli.lists import name_list
 from vfl.core.errors import ConfigError
-from vfl.runtime.atomic import write_json_atomic
-from vfl.runtime.bench_lr import default_lr_data, run_lr_bench
-from vfl.runtime.config import parse_data_options
-from vfl.runtime.lr_job import LRParams
+from vfl.runtime.store.atomic import write_json_atomic
+from vfl.bench.harness import default_data
+from vfl.bench.lr import run_lr_bench
+from vfl.runtime.modes.config import parse_data_options
+from vfl.runtime.models.lr import LRParams
 
 __all__ = ["lr"]
 
 
 def _parse_data(items: tuple[str, ...]) -> dict[str, Path]:
     if not items:
-        return default_lr_data()
+        return default_data()
     out = parse_data_options(items)
     if len(out) < 2:
         raise ConfigError("vertical LR needs at least two parties", "give --data twice or more")

@@ -1,5 +1,5 @@
 """``vfl bench sbt``: SecureBoost (per HE scheme) vs xgboost hist on the same rows, in one run.
-Only printing lives here; the benchmark itself is vfl.runtime.bench_sbt."""
+Only printing lives here; the benchmark itself is vfl.bench.sbt."""
 
 from __future__ import annotations
 
@@ -13,17 +13,18 @@ from rich.table import Table
 from vfl.cli.errors import friendly_errors
 from vfl.cli.lists import name_list, number_list
 from vfl.core.errors import ConfigError
-from vfl.runtime.atomic import write_json_atomic
-from vfl.runtime.bench_sbt import default_sbt_data, run_sbt_bench
-from vfl.runtime.config import parse_data_options
-from vfl.runtime.sbt_job import SBTParams
+from vfl.runtime.store.atomic import write_json_atomic
+from vfl.bench.harness import default_data
+from vfl.bench.sbt import run_sbt_bench
+from vfl.runtime.modes.config import parse_data_options
+from vfl.runtime.models.sbt import SBTParams
 
 __all__ = ["sbt"]
 
 
 def _parse_data(items: tuple[str, ...]) -> dict[str, Path]:
     if not items:
-        return default_sbt_data()
+        return default_data()
     out = parse_data_options(items)
     if len(out) < 2:
         raise ConfigError("SecureBoost needs at least two parties", "give --data twice or more")

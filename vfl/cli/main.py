@@ -25,12 +25,12 @@ from vfl.report.html import build_report
 from vfl.report.plots import write_plots
 from vfl.report.progress import make_progress
 from vfl.report.summary import print_summary
-from vfl.runtime.config import build_simulation_config, parse_data_options
-from vfl.runtime.jobfile import load_job, load_party_config
-from vfl.runtime.party import run_as
-from vfl.runtime.predict import predict_local
-from vfl.runtime.serve import serve as serve_party
-from vfl.runtime.simulate import simulate as run_simulation
+from vfl.runtime.modes.config import build_simulation_config, parse_data_options
+from vfl.runtime.job.jobfile import load_job, load_party_config
+from vfl.runtime.modes.party import run_as
+from vfl.runtime.modes.predict import predict_local
+from vfl.runtime.modes.serve import serve as serve_party
+from vfl.runtime.modes.simulate import simulate as run_simulation
 from vfl.transport.grpc import GrpcSettings
 from vfl.transport.tls import init_ca, issue_party_cert
 

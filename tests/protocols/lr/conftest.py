@@ -13,8 +13,8 @@ from sklearn.metrics import roc_auc_score
 
 from vfl.data.datasets import fate_pair
 from vfl.data.table import PartyTable
-from vfl.runtime.bench_lr import load_aligned, run_parties, stratified_split
-from vfl.runtime.lr_job import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
+from vfl.bench.harness import load_aligned, run_parties, stratified_split
+from vfl.runtime.models.lr import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
 
 
 

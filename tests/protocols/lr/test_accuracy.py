@@ -8,7 +8,7 @@ from dp_accounting import dp_event
 from dp_accounting.rdp import rdp_privacy_accountant
 
 from tests.protocols.lr.conftest import fit_and_score, load
-from vfl.runtime.lr_job import LRParams
+from vfl.runtime.models.lr import LRParams
 
 BREAST = dict(batch_size=32, epochs=3, learning_rate=0.05, lr_decay=0.5)
 CREDIT = dict(batch_size=2048, epochs=4, learning_rate=0.1)

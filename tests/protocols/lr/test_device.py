@@ -12,8 +12,8 @@ import pytest
 
 from tests.protocols.lr.conftest import load, split_host
 from vfl.core.errors import ConfigError
-from vfl.runtime.bench_lr import run_parties
-from vfl.runtime.lr_job import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
+from vfl.bench.harness import run_parties
+from vfl.runtime.models.lr import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
 from vfl.transport.recording import RecordedMessage, RecordingChannel
 
 # exact HE backend, two passives (masked scores), a validation split: every device-side step runs

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vfl.runtime.config import build_simulation_config
-from vfl.runtime.simulate import simulate
+from vfl.runtime.modes.config import build_simulation_config
+from vfl.runtime.modes.simulate import simulate
 
 
 @pytest.mark.parametrize("he", ["ckks", "zpaillier"])

@@ -16,7 +16,7 @@ from vfl.crypto.he import scheme_from_public_context
 from vfl.data.table import PartyTable
 from vfl.protocols.lr.local import Schedule
 from vfl.protocols.lr.masking import decode_fixed
-from vfl.runtime.lr_job import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
+from vfl.runtime.models.lr import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
 from vfl.transport.memory import MemoryHub
 from vfl.transport.recording import RecordedMessage, RecordingChannel
 from vfl.wire.arrays import from_ndarray

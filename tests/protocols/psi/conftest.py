@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vfl.protocols.psi import PsiResult, run_psi
-from vfl.runtime.local import run_in_memory
+from vfl.runtime.modes.local import run_in_memory
 from vfl.transport.channel import Channel
 from vfl.transport.recording import RecordedMessage
 

@@ -12,8 +12,8 @@ from sklearn.model_selection import train_test_split
 
 from vfl.data.datasets import fate_pair
 from vfl.data.table import PartyTable
-from vfl.runtime.bench_lr import run_parties
-from vfl.runtime.sbt_job import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
+from vfl.bench.harness import run_parties
+from vfl.runtime.models.sbt import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
 from vfl.transport import Channel
 
 DATA = fate_pair("breast")[0].parent  # FATE's splits, shipped in the package

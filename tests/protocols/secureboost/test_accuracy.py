@@ -15,7 +15,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tests.protocols.secureboost.conftest import fit_predict, load, pooled, split_rows, xgb_model
-from vfl.runtime.sbt_job import SBTParams
+from vfl.runtime.models.sbt import SBTParams
 
 BINARY = [  # data, backend, trees, max_bin, min_child_weight, subsample
     pytest.param("breast", "ou", 5, 32, 1.0, None, id="breast-ou"),

@@ -11,8 +11,8 @@ from sklearn.metrics import roc_auc_score
 from tests.protocols.secureboost.conftest import fit_predict, load, split_rows
 from vfl.core.errors import ConfigError, ProtocolError
 from vfl.protocols.secureboost import SBTConfig
-from vfl.runtime.bench_lr import run_parties
-from vfl.runtime.sbt_job import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
+from vfl.bench.harness import run_parties
+from vfl.runtime.models.sbt import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_bench_command_writes_bench_json(tmp_path) -> None:  # type: ignore[no-u
 
 def test_public_names_are_pinned() -> None:
     import vfl.protocols.secureboost as sb
-    import vfl.runtime.sbt_job as job
+    import vfl.runtime.models.sbt as job
 
     assert sorted(sb.__all__) == sorted([
         "ActiveResult", "Node", "PassiveResult", "PassiveSplit", "SBTConfig", "Topics", "Tree",

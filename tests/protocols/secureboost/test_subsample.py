@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from tests.protocols.secureboost.conftest import fit_predict, load, pooled, split_rows, xgb_model
 from vfl.core.errors import ConfigError
 from vfl.protocols.secureboost import SBTConfig
-from vfl.runtime.sbt_job import SBTParams
+from vfl.runtime.models.sbt import SBTParams
 from vfl.transport import Channel, RecordedMessage, RecordingChannel
 from vfl.wire.v1 import secureboost_pb2 as pb
 

@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 
 from tests.protocols.secureboost.conftest import fit_predict, load, split_rows
 from vfl.data.table import PartyTable
-from vfl.runtime.sbt_job import SBTParams
+from vfl.runtime.models.sbt import SBTParams
 from vfl.transport import Channel, RecordedMessage, RecordingChannel
 from vfl.wire.v1 import he_pb2
 from vfl.wire.v1 import secureboost_pb2 as pb

@@ -29,7 +29,7 @@ from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
 from vfl.protocols.lr.masking import decode_fixed
 from vfl.protocols.lr.params import LRParams, PartFit, part_fingerprint
-from vfl.protocols.lr.resume import Checkpointer, agree_start_active, run_key
+from vfl.protocols.common.resume import Checkpointer, agree_start_active, run_key
 from vfl.transport.channel import Channel
 from vfl.wire.arrays import from_ndarray, to_ndarray
 from vfl.wire.v1 import he_pb2, lr_pb2
@@ -50,7 +50,7 @@ def train_active(
 ) -> PartFit:
     """Run the active side of one training job; returns the active's weights and intercept.
     With ``checkpoint``: save after every epoch, and continue from the newest epoch that every
-    party holds (see :mod:`vfl.protocols.lr.resume`).
+    party holds (see :mod:`vfl.protocols.common.resume`).
 
     Scores, loss, residual and the active's own gradient run on ``params.device`` (see
     :mod:`vfl.compute.linear`); HE, DP noise and the optimiser stay NumPy float64."""

@@ -20,7 +20,7 @@ from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
 from vfl.protocols.lr.masking import agree_pair_seeds, mask_scores, uniform_mask
 from vfl.protocols.lr.params import LRParams, PartFit, part_fingerprint
-from vfl.protocols.lr.resume import Checkpointer, agree_start_passive, run_key
+from vfl.protocols.common.resume import Checkpointer, agree_start_passive, run_key
 from vfl.transport.channel import Channel
 from vfl.wire.arrays import from_ndarray, to_ndarray
 from vfl.wire.v1 import he_pb2, lr_pb2
@@ -43,7 +43,7 @@ def train_passive(
 ) -> PartFit:
     """Run one passive's side of a training job; returns this passive's weights only.
     With ``checkpoint``: save after every epoch, and continue from the epoch the active
-    announces (see :mod:`vfl.protocols.lr.resume`).
+    announces (see :mod:`vfl.protocols.common.resume`).
 
     Partial scores run on ``params.device``; the homomorphic gradient, masks and the optimiser
     stay NumPy float64."""

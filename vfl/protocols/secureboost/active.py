@@ -48,7 +48,7 @@ from vfl.protocols.secureboost.stages import (
     plan_level,
     unpack_bits,
 )
-from vfl.transport import Channel
+from vfl.transport.channel import Channel
 from vfl.wire.arrays import from_ndarray
 from vfl.wire.v1 import secureboost_pb2 as pb
 

@@ -34,7 +34,7 @@ from vfl.protocols.secureboost.stages import (
     pack_bits,
     unpack_bits,
 )
-from vfl.transport import Channel
+from vfl.transport.channel import Channel
 from vfl.wire.arrays import to_ndarray
 from vfl.wire.v1 import he_pb2
 from vfl.wire.v1 import secureboost_pb2 as pb

@@ -3,7 +3,7 @@
 Every party checkpoints after each tree (step = trees finished). On a restart each passive
 offers the steps it holds, the active picks the newest step all parties hold (0: from scratch)
 and tells everyone; every party restores that step. The agreement is the LR one
-(:mod:`vfl.protocols.lr.resume`) with SecureBoost's messages and topics.
+(:mod:`vfl.protocols.common.resume`) with SecureBoost's messages and topics.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from vfl.core.errors import ProtocolError
-from vfl.protocols.lr.resume import Checkpointer, held_steps, run_key, state_at
+from vfl.protocols.common.resume import Checkpointer, held_steps, run_key, state_at
 from vfl.protocols.secureboost.model import PassiveSplit, decode_number, encode_number
 from vfl.protocols.secureboost.stages import Topics
-from vfl.transport import Channel
+from vfl.transport.channel import Channel
 from vfl.wire.v1 import secureboost_pb2 as pb
 
 __all__ = ["Checkpointer", "agree_start_active", "agree_start_passive", "run_key", "splits_from_state",

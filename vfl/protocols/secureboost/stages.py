@@ -14,7 +14,7 @@ import numpy as np
 
 from vfl.compute import OBJECTIVES, n_outputs
 from vfl.core.errors import ConfigError, ProtocolError
-from vfl.transport import Channel
+from vfl.transport.channel import Channel
 from vfl.wire.arrays import from_ndarray, to_ndarray
 from vfl.wire.v1 import common_pb2, secureboost_pb2
 

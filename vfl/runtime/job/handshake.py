@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 
 from vfl.core.errors import ConfigError, ProtocolError
-from vfl.runtime.job import JobSpec
+from vfl.runtime.job.spec import JobSpec
 from vfl.transport.channel import Channel
 from vfl.wire.v1 import job_pb2
 

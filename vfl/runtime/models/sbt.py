@@ -124,7 +124,7 @@ def fit_sbt_party(
     checkpoint: Checkpointer | None = None,
 ) -> SBTPartyModel:
     """Train this party's part; every party of the job calls this on its aligned rows.
-    ``checkpoint`` (``vfl.runtime.checkpoint.Checkpoint``): saved after every tree; opened with
+    ``checkpoint`` (``vfl.runtime.store.checkpoint.Checkpoint``): saved after every tree; opened with
     ``resume=True``, training continues from the newest tree all parties hold."""
     parties = sorted([channel.me, *channel.peers])
     if active not in parties:

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from vfl.bench.harness import load_aligned, run_parties, stratified_split
 from vfl.compute import base_margin
-from vfl.runtime.bench_lr import default_lr_data, load_aligned, run_parties, stratified_split
-from vfl.runtime.sbt_job import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
+from vfl.runtime.models.sbt import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
 
-__all__ = ["REFERENCE_SECONDS", "default_sbt_data", "run_sbt_bench", "xgboost_baseline"]
+__all__ = ["REFERENCE_SECONDS", "run_sbt_bench", "xgboost_baseline"]
 
 #: Published fit times on default_credit (30k rows, 5 trees, depth 3, 32 bins, 2-core machine;
 #: ../shared/data/fate/README.md), per vfl HE name: SecretFlow SGB for the fast backends, FATE 2.2
@@ -29,11 +29,6 @@ REFERENCE_SECONDS = {
     "ou": ("SecretFlow SGB, OU-2048", 11.0),
     "paillier": ("FATE 2.2 HeteroSecureBoost, Paillier-2048", 682.0),
 }
-
-
-def default_sbt_data(repo_root: Path | None = None) -> dict[str, Path]:
-    """default_credit (shipped): guest (label, active) + host (passive)."""
-    return default_lr_data(repo_root)
 
 
 def xgboost_baseline(X: np.ndarray, y: np.ndarray, params: SBTParams, fit_rows: np.ndarray,

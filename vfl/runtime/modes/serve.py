@@ -14,12 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from vfl.core.errors import VflError
-from vfl.runtime.handshake import answer
-from vfl.runtime.job import JobSpec, PartyOutcome, run_party_job
-from vfl.runtime.jobfile import PartyConfig
-from vfl.runtime.modelfile import load_model_file
-from vfl.runtime.outputs import write_party_outputs
-from vfl.runtime.party import read_own_table
+from vfl.runtime.job.handshake import answer
+from vfl.runtime.job.run import PartyOutcome, run_party_job
+from vfl.runtime.job.spec import JobSpec
+from vfl.runtime.job.jobfile import PartyConfig
+from vfl.runtime.store.modelfile import load_model_file
+from vfl.runtime.modes.outputs import write_party_outputs
+from vfl.runtime.modes.party import read_own_table
 from vfl.transport.grpc import GrpcChannel, GrpcSettings, MailboxServer
 from vfl.transport.tls import party_files
 from vfl.wire.v1 import job_pb2

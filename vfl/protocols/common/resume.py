@@ -5,7 +5,7 @@ the active picks the newest epoch that *every* party holds (0: from scratch) and
 every party restores that epoch. Batch order comes from (seed, epoch) and gradient masks cancel
 exactly, so with an exact HE backend the resumed job ends with the same model as an uninterrupted
 one. The protocol layer sees checkpoints only through :class:`Checkpointer` (the runtime's
-``vfl.runtime.checkpoint.Checkpoint`` implements it).
+``vfl.runtime.store.checkpoint.Checkpoint`` implements it).
 """
 
 from __future__ import annotations

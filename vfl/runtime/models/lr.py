@@ -27,7 +27,7 @@ from vfl.protocols.lr import (
     train_active,
     train_passive,
 )
-from vfl.protocols.lr.resume import Checkpointer
+from vfl.protocols.common.resume import Checkpointer
 from vfl.transport.channel import Channel
 
 __all__ = ["LRParams", "LRPartyModel", "fit_lr_party", "predict_lr_party"]
@@ -104,7 +104,7 @@ def fit_lr_party(
 ) -> LRPartyModel:
     """Train this party's part; every party of the job calls this on its aligned rows.
 
-    ``checkpoint`` (e.g. ``vfl.runtime.checkpoint.Checkpoint``): saved after every epoch; when it
+    ``checkpoint`` (e.g. ``vfl.runtime.store.checkpoint.Checkpoint``): saved after every epoch; when it
     was opened with ``resume=True``, training continues from the newest epoch all parties hold.
     """
     parties = sorted([channel.me, *channel.peers])

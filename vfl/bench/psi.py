@@ -19,7 +19,7 @@ from vfl.core.jobs import new_job_id
 from vfl.crypto.psi_group import PsiGroup, Scalar
 from vfl.data.synth import synth_ids
 from vfl.protocols.psi import run_psi
-from vfl.runtime.local import run_in_memory
+from vfl.runtime.modes.local import run_in_memory
 from vfl.transport.channel import Channel
 
 __all__ = ["bench_openmined", "bench_vfl_psi", "run_psi_bench", "single_core_rate"]

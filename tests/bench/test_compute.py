@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from vfl.cli.bench_compute import compute
-from vfl.runtime.bench_compute import STEPS, run_compute_bench
+from vfl.bench.compute import STEPS, run_compute_bench
 
 _KEYS = {"rows", "features", "bins", "backend", "device", "step", "seconds", "numpy_seconds",
          "speedup", "agree"}

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from vfl.core.errors import ConfigError
-from vfl.runtime.lr_job import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
-from vfl.runtime.sbt_job import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
+from vfl.runtime.models.lr import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
+from vfl.runtime.models.sbt import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
 
 __all__ = ["MODELS", "ModelKind", "make_params"]
 

@@ -11,10 +11,11 @@ from vfl.core.errors import ConfigError, DataError
 from vfl.core.jobs import new_job_id
 from vfl.data.ids import IdRule
 from vfl.data.readers import NanPolicy, read_party_table
-from vfl.runtime.job import JobSpec, run_party_job
-from vfl.runtime.local import run_in_memory
-from vfl.runtime.modelfile import ModelFile, load_model_file
-from vfl.runtime.outputs import write_party_outputs
+from vfl.runtime.job.run import run_party_job
+from vfl.runtime.job.spec import JobSpec
+from vfl.runtime.modes.local import run_in_memory
+from vfl.runtime.store.modelfile import ModelFile, load_model_file
+from vfl.runtime.modes.outputs import write_party_outputs
 from vfl.transport.channel import Channel
 
 __all__ = ["predict_local"]

@@ -21,7 +21,7 @@ from vfl.core.errors import ConfigError
 from vfl.core.jobs import check_job_id
 from vfl.core.parties import check_party_name, check_party_names
 from vfl.data.ids import IdRule
-from vfl.runtime.job import JobSpec
+from vfl.runtime.job.spec import JobSpec
 
 __all__ = ["JobFile", "PartyConfig", "load_job", "load_party_config"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vfl.runtime.atomic import write_bytes_atomic, write_json_atomic
-from vfl.runtime.job import PartyOutcome
-from vfl.runtime.modelfile import write_model_file
+from vfl.runtime.store.atomic import write_bytes_atomic, write_json_atomic
+from vfl.runtime.job.run import PartyOutcome
+from vfl.runtime.store.modelfile import write_model_file
 
 __all__ = ["write_party_outputs"]
 

@@ -15,34 +15,19 @@ from vfl.core.errors import ConfigError, DataError, ProtocolError
 from vfl.core.progress import Progress
 from vfl.data.table import PartyTable
 from vfl.report.curves import roc_points
-from vfl.runtime.metrics import binary_metrics
-from vfl.runtime.modelfile import part_sha256
-from vfl.runtime.psi_job import align_party
-from vfl.runtime.training import MODELS, make_params
+from vfl.runtime.evaluate.metrics import binary_metrics
+from vfl.runtime.job.handshake import answer, propose, same_job
+from vfl.runtime.job.spec import JobSpec
+from vfl.runtime.store.modelfile import part_sha256
+from vfl.runtime.job.align import align_party
+from vfl.runtime.models.registry import MODELS, make_params
 from vfl.transport.channel import Channel
 from vfl.wire.v1 import job_pb2
 
 if TYPE_CHECKING:
-    from vfl.runtime.modelfile import ModelFile
+    from vfl.runtime.store.modelfile import ModelFile
 
-__all__ = ["JobSpec", "PartyOutcome", "exchange_fingerprints", "run_party_job", "split_rows"]
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """What every party of a job agrees on (the job file)."""
-
-    job_id: str
-    order: tuple[str, ...]  # the label holder first: PSI comparer and HE key holder
-    active: str | None
-    model: str = "none"
-    he: str = "ckks"
-    test_size: float = 0.2
-    seed: int = 42
-    model_params: dict[str, Any] = field(default_factory=dict)
-    task: str = "train"  # "train" | "predict"
-    model_job_id: str = ""  # predict: the training job whose parts score the rows
-    device: str = "cpu"  # this party's compute device: party-local, not part of the handshake
+__all__ = ["PartyOutcome", "exchange_fingerprints", "run_party_job", "split_rows"]
 
 
 @dataclass
@@ -102,8 +87,6 @@ def run_party_job(
     ``checkpoint_dir``: where this party checkpoints after each epoch / tree; ``resume``: continue
     from the checkpoint found there (every party of the job resumes together). ``model_file``:
     this party's trained part, for a ``predict`` task."""
-    from vfl.runtime.handshake import answer, propose, same_job
-
     t0 = time.perf_counter()
     training = spec.task != "predict" and spec.model != "none"
     params = None
@@ -138,7 +121,7 @@ def run_party_job(
         t1 = time.perf_counter()
         extra = {}
         if checkpoint_dir is not None:
-            from vfl.runtime.checkpoint import Checkpoint
+            from vfl.runtime.store.checkpoint import Checkpoint
 
             extra["checkpoint"] = Checkpoint(checkpoint_dir, channel.me, spec.job_id, resume=resume)
         out.model = kind.fit(channel, train, active=spec.active, params=params, progress=progress, **extra)

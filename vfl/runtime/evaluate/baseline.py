@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from vfl.data.table import PartyTable
 from vfl.report.curves import roc_points
-from vfl.runtime.metrics import binary_metrics
+from vfl.runtime.evaluate.metrics import binary_metrics
 
 __all__ = ["centralised_baseline"]
 

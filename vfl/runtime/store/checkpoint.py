@@ -4,7 +4,7 @@ Layout: ``DIRECTORY/PARTY/step-000003.npz``. Each file is a plain ``.npz`` (no p
 numeric arrays, loaded with ``allow_pickle=False``) holding the state's arrays plus one uint8
 array ``__meta__``: UTF-8 JSON with the format, job id, party, step, the state's JSON-able
 values, and the SHA-256 of all of it. A file is written to a temporary name, fsynced and renamed
-(``vfl.runtime.atomic``), so a crash leaves the previous checkpoint or the new one, never half
+(``vfl.runtime.store.atomic``), so a crash leaves the previous checkpoint or the new one, never half
 of one; a file that was damaged afterwards fails its hash and is refused. Only the newest
 ``keep`` steps are kept (two by default: parties may be one step apart when a job dies, and they
 restart from the newest step that all of them hold).
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from vfl.core.errors import ConfigError, DataError
-from vfl.runtime.atomic import write_bytes_atomic
+from vfl.runtime.store.atomic import write_bytes_atomic
 
 __all__ = ["CHECKPOINT_FORMAT", "Checkpoint"]
 

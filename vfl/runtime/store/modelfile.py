@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from vfl.core.errors import DataError
-from vfl.runtime.atomic import write_json_atomic
-from vfl.runtime.training import MODELS
+from vfl.runtime.store.atomic import write_json_atomic
+from vfl.runtime.models.registry import MODELS
 
 __all__ = ["ModelFile", "load_model_file", "part_sha256", "write_model_file"]
 
