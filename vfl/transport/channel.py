@@ -20,13 +20,18 @@ from vfl.core.jobs import check_job_id
 from vfl.core.parties import check_party_name
 from vfl.wire.v1 import common_pb2
 
-__all__ = ["DEFAULT_TIMEOUT_S", "MAX_MESSAGE_BYTES", "Channel", "ChannelStats"]
+__all__ = ["DEFAULT_TIMEOUT_S", "MAX_MESSAGE_BYTES", "Channel", "ChannelStats", "valid_topic"]
 
 M = TypeVar("M", bound=Message)
 
 DEFAULT_TIMEOUT_S = 600.0
 MAX_MESSAGE_BYTES = 1 << 30
 _TOPIC = re.compile(r"^[a-z0-9][a-z0-9/_.-]{0,199}$")
+
+
+def valid_topic(topic: str) -> bool:
+    """Topics name the round (``sbt/tree3/node5/hist``): lower-case path words, 200 chars."""
+    return bool(_TOPIC.match(topic))
 
 
 @dataclass
@@ -101,7 +106,7 @@ class Channel(ABC):
     def _check(self, peer: str, topic: str) -> None:
         if peer not in self.peers:
             raise WireError(f"{peer!r} is not a peer of {self.me!r} in job {self.job_id}")
-        if not _TOPIC.match(topic):
+        if not valid_topic(topic):
             raise WireError(f"topic {topic!r} is malformed")
 
     def _open(self, env: common_pb2.Envelope, peer: str, topic: str, kind: type[M]) -> M:
