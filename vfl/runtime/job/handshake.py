@@ -14,6 +14,7 @@ from collections.abc import Callable
 from vfl.core.errors import ConfigError, ProtocolError
 from vfl.runtime.job.spec import JobSpec
 from vfl.transport.channel import Channel
+from vfl.wire.proposal import check_proposal
 from vfl.wire.v1 import job_pb2
 
 __all__ = ["answer", "proposal_of", "propose", "spec_of"]
@@ -58,6 +59,7 @@ def proposal_of(spec: JobSpec) -> job_pb2.JobProposal:
 
 def spec_of(msg: job_pb2.JobProposal) -> JobSpec:
     """Rebuild (and verify) the proposer's spec; params must be a JSON object of scalars."""
+    check_proposal(msg)  # every field bounded first: the proposer may be hostile
     try:
         params = json.loads(msg.params_json or "{}")
     except json.JSONDecodeError as exc:
