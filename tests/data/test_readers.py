@@ -65,11 +65,11 @@ def test_missing_id_column_lists_columns(tmp_path: Path) -> None:
     assert "--id-column" in e.value.hint
 
 
-def test_non_numeric_feature(tmp_path: Path) -> None:
+def test_mostly_numeric_column_with_typos_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError) as e:
-        read_party_table(_csv(tmp_path, "id,f,g\na,1,x\nb,2,3\nc,3,yy\n"), name="p")
+        read_party_table(_csv(tmp_path, "id,f,g\na,1,x\nb,2,3\nc,3,4\nd,4,yy\n"), name="p")
     msg = str(e.value)
-    assert "'g' is not numeric" in msg and "'x'" in msg and "lines 2, 4" in msg
+    assert "'g' is not numeric" in msg and "'x'" in msg and "lines 2, 5" in msg and "among 2 numbers" in msg
 
 
 def test_nan_is_an_error_by_default_and_imputed_on_request(tmp_path: Path) -> None:

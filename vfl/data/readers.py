@@ -1,11 +1,15 @@
-"""Read one party's file (CSV or Parquet) into a validated :class:`PartyTable`.
+"""Read one party's file (CSV, optionally gzipped, or Parquet) into a validated :class:`PartyTable`.
 
-Every refusal names the file, the column and the first offending rows (as file lines for CSV,
-0-based row numbers for Parquet) and says how to fix it; nothing is written on failure.
+All checks run when the file is read, before any party starts: every bad column is reported in
+one :class:`DataError` that names the file, each column, its first offending rows (file lines for
+CSV, 0-based row numbers for Parquet and frames) and what to do; nothing is written on failure.
+Columns that carry no information (constant, or empty in every row) are dropped with a
+:class:`~vfl.data.problems.DataWarning` when the caller lets the reader choose the columns.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -14,45 +18,101 @@ import numpy as np
 import pandas as pd
 
 from vfl.core.errors import DataError
-from vfl.data.ids import IdRule, normalise_ids
+from vfl.data.categories import CategoryMap
+from vfl.data.columns import Column, read_column, read_numbers
+from vfl.data.ids import IdRule, check_ids
+from vfl.data.labels import check_label
+from vfl.data.problems import Problems, examples, warn_data, where
 from vfl.data.table import PartyTable
 
-__all__ = ["NanPolicy", "read_frame", "read_party_table", "table_from_frame"]
+__all__ = ["NanPolicy", "read_frame", "read_ids", "read_party_table", "table_from_frame"]
 
 NanPolicy = Literal["error", "mean", "median", "zero", "keep"]
-_EXAMPLES = 5
+NAN_POLICIES = ("error", "mean", "median", "zero", "keep")
+# pandas' own missing-value spellings, applied to every column but the ID column (an ID 'NA' or
+# 'null' is an ID, not a missing value)
+_NA_TEXT = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
 
 
-def read_frame(path: str | Path, id_column: str) -> pd.DataFrame:
-    """Load a CSV (optionally gzipped) or Parquet file with the ID column kept as text."""
+def _kind(p: Path) -> str:
+    name = p.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz", ".txt", ".txt.gz")):
+        return "csv"
+    raise DataError(
+        f"{p}: unknown file type {''.join(p.suffixes[-2:]) or '(none)'}", "use .csv, .csv.gz or .parquet"
+    )
+
+
+def _no_id_column(source: str, id_column: str, columns: Sequence[object]) -> DataError:
+    return DataError(
+        f"{source}: no ID column {id_column!r} (columns: {', '.join(map(str, list(columns)[:12]))})",
+        "name the ID column with --id-column, or rename it in the file",
+    )
+
+
+def read_frame(
+    path: str | Path, id_column: str, *, ids_only: bool = False, text_columns: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Load a CSV (optionally gzipped) or Parquet file with the ID column (and ``text_columns``)
+    kept as text. ``ids_only`` reads the ID column alone (PSI needs nothing else)."""
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{p}: no such file", "check the path given with --data NAME=PATH")
-    suffixes = "".join(p.suffixes[-2:]).lower()
+    kind = _kind(p)
     try:
-        if suffixes.endswith((".parquet", ".pq")):
-            df = pd.read_parquet(p)
-        elif suffixes.endswith((".csv", ".csv.gz", ".txt")):
-            df = pd.read_csv(p, dtype={id_column: "string"}, skipinitialspace=True)
-        else:
-            raise DataError(f"{p}: unknown file type {suffixes or '(none)'}", "use .csv, .csv.gz or .parquet")
+        df = (
+            _read_parquet(p, id_column, ids_only)
+            if kind == "parquet"
+            else _read_csv(p, id_column, ids_only, text_columns)
+        )
+    except DataError:
+        raise
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{p}: the file is empty", "export the data again with a header row") from exc
+    except (EOFError, zlib.error) as exc:
+        raise DataError(
+            f"{p}: the compressed file ends early or is corrupt ({exc})",
+            "the copy is probably truncated: copy or export the file again",
+        ) from exc
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        if isinstance(exc, DataError):
-            raise
-        raise DataError(f"{p}: cannot be read ({exc})", "check that it is a valid CSV/Parquet file") from exc
+        raise DataError(
+            f"{p}: cannot be read ({exc})", "check that it is a valid UTF-8 CSV or Parquet file"
+        ) from exc
     if df.shape[0] == 0:
         raise DataError(f"{p}: the file has a header but no rows", "check the export")
     return df
 
 
-def _where(path: str, rows: np.ndarray) -> str:
-    """Human positions of rows: CSV line numbers (header is line 1) or Parquet row numbers."""
-    shown = rows[:_EXAMPLES]
-    if path.lower().endswith((".csv", ".csv.gz", ".txt")):
-        return "lines " + ", ".join(str(int(r) + 2) for r in shown)
-    return "rows " + ", ".join(str(int(r)) for r in shown)
+def _read_csv(p: Path, id_column: str, ids_only: bool, text_columns: Sequence[str]) -> pd.DataFrame:
+    opts = {"encoding": "utf-8-sig", "skipinitialspace": True}  # utf-8-sig: Excel's byte-order mark
+    header = pd.read_csv(p, nrows=0, **opts).columns
+    if ids_only and id_column not in header:
+        raise _no_id_column(str(p), id_column, header)
+    text = {c: "string" for c in (id_column, *text_columns) if c in header}
+    return pd.read_csv(
+        p,
+        dtype=text,
+        usecols=[id_column] if ids_only else None,
+        keep_default_na=False,
+        na_values={c: _NA_TEXT for c in header if c != id_column},
+        **opts,
+    )
+
+
+def _read_parquet(p: Path, id_column: str, ids_only: bool) -> pd.DataFrame:
+    if not ids_only:
+        return pd.read_parquet(p)
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(p).names
+    if id_column not in names:
+        raise _no_id_column(str(p), id_column, names)
+    return pd.read_parquet(p, columns=[id_column])
 
 
 def table_from_frame(
@@ -65,110 +125,175 @@ def table_from_frame(
     nan_policy: NanPolicy = "error",
     id_rule: IdRule | None = None,
     source: str = "<frame>",
+    categories: CategoryMap | None = None,
+    ids_only: bool = False,
 ) -> PartyTable:
-    """Validate a frame and build the party's table (IDs normalised, features float64)."""
+    """Validate a frame and build the party's table (IDs normalised, features float64).
+
+    ``feature_columns`` None: every other column, minus those that carry no information (dropped
+    with a warning), text/category/bool columns encoded by a map fitted on these rows. Given (a
+    trained model's columns): exactly those, in that order, none dropped; ``categories`` (the
+    trained map) then encodes the category columns, unseen categories becoming missing.
+    ``ids_only``: only the ID column is checked and kept (a PSI-only job).
+    """
+    if nan_policy not in NAN_POLICIES:
+        raise DataError(f"unknown NaN policy {nan_policy!r}", f"use one of {', '.join(NAN_POLICIES)}")
     rule = id_rule or IdRule()
     if id_column not in df.columns:
-        raise DataError(
-            f"{source}: no ID column {id_column!r} (columns: {', '.join(map(str, df.columns[:12]))})",
-            "name the ID column with --id-column, or rename it in the file",
-        )
+        raise _no_id_column(source, id_column, df.columns)
+    problems = Problems(source)
+    ids = _ids(df[id_column], id_column, rule, problems)
+    if ids_only:
+        problems.raise_if_any()
+        return PartyTable(name, ids, np.empty((len(ids), 0)), [], source=source, meta=_meta(rule, nan_policy))
     if label_column is not None and label_column not in df.columns:
-        raise DataError(
-            f"{source}: no label column {label_column!r}",
-            "check --label NAME:COLUMN for this party",
+        problems.add(
+            label_column, f"no label column {label_column!r}", "check --label NAME:COLUMN for this party"
         )
-    ids, bad = normalise_ids(df[id_column], rule)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise DataError(
-            f"{source}: column {id_column!r} has {len(rows)} empty or malformed IDs ({_where(source, rows)})",
-            "fill in or drop those rows; IDs must be non-empty text without control characters",
+    discover = feature_columns is None
+    exclude = {id_column, label_column}
+    cols = [c for c in df.columns if c not in exclude] if feature_columns is None else list(feature_columns)
+    absent = [c for c in cols if c not in df.columns]
+    if absent:
+        problems.add(absent, f"feature columns {absent} are missing", "check the party's schema")
+    forced = set(categories.columns) if categories is not None else set()
+    read = [
+        read_column(df[c], str(c), problems, categorical=str(c) in forced) for c in cols if c in df.columns
+    ]
+    columns = [c for c in read if c is not None]
+    empty = [c.name for c in columns if c.missing.all()] if discover else []
+    columns = [c for c in columns if c.name not in empty]
+    x, fitted = _matrix(columns, len(df))
+    names = [c.name for c in columns]
+    x = _handle_nan(x, names, fitted, nan_policy, problems)
+    constant = _constant(x, names) if discover else []
+    if constant:
+        keep = [j for j, c in enumerate(names) if c not in constant]
+        x, names = x[:, keep], [names[j] for j in keep]
+        fitted = CategoryMap({c: v for c, v in fitted.columns.items() if c in names})
+    if discover and not names and not problems:
+        problems.add(
+            None,
+            "no usable feature columns"
+            + (f" (dropped: {', '.join(map(repr, empty + constant))})" if empty or constant else ""),
+            "every party needs at least one feature column that varies between rows",
         )
-    dup_mask = pd.Series(ids).duplicated(keep=False).to_numpy()
-    if dup_mask.any():
-        rows = np.flatnonzero(dup_mask)
-        examples = list(dict.fromkeys(ids[rows]))[:_EXAMPLES]
-        raise DataError(
-            f"{source}: column {id_column!r} has {len(set(ids[rows]))} IDs that occur more than once "
-            f"(e.g. {examples}; {_where(source, rows)}) after normalisation ({rule.describe()})",
+    has_label = label_column is not None and label_column in df.columns
+    label = _label(df[label_column], label_column, problems) if has_label else None  # type: ignore[arg-type]
+    problems.raise_if_any()
+    _warn_dropped(source, constant, empty)
+    meta = _meta(rule, nan_policy)
+    meta["dropped_columns"] = {"constant": constant, "all_missing": empty}
+    table = PartyTable(name, ids, x, names, label, label_column, source, meta, fitted)
+    return table.apply_categories(categories) if categories is not None else table
+
+
+def _meta(rule: IdRule, nan_policy: str) -> dict[str, object]:
+    return {"id_rule": rule.describe(), "nan_policy": nan_policy}
+
+
+def _ids(raw: pd.Series, column: str, rule: IdRule, problems: Problems) -> np.ndarray:
+    """Normalised IDs; malformed and duplicate ones join ``problems``."""
+    c = check_ids(raw, rule)
+    source = problems.source
+    if c.bad.any():
+        rows = np.flatnonzero(c.bad)
+        kinds = [
+            f"{int(c.empty.sum())} empty" if c.empty.any() else "",
+            f"{int(c.too_long.sum())} too long" if c.too_long.any() else "",
+            f"{int(c.invisible.sum())} with control or invisible characters ({', '.join(c.chars)})"
+            if c.invisible.any()
+            else "",
+        ]
+        problems.add(
+            column,
+            f"column {column!r} has {len(rows)} empty or malformed IDs ({where(source, rows)}): "
+            + ", ".join(k for k in kinds if k),
+            "fill in or drop those rows; IDs must be non-empty text without control, format or invisible "
+            "characters (no-break spaces, line separators, zero-width characters): retype them as plain text",
+        )
+    dup = pd.Series(c.ids).duplicated(keep=False).to_numpy() & ~c.bad
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        problems.add(
+            column,
+            f"column {column!r} has {len(set(c.ids[rows]))} IDs that occur more than once "
+            f"(e.g. {examples(list(c.ids[rows]))}; {where(source, rows)}) "
+            f"after normalisation ({rule.describe()})",
             "keep one row per person before joining a federation",
         )
-    exclude = {id_column} | ({label_column} if label_column else set())
-    cols = (
-        list(feature_columns) if feature_columns is not None else [c for c in df.columns if c not in exclude]
-    )
-    missing_cols = [c for c in cols if c not in df.columns]
-    if missing_cols:
-        raise DataError(f"{source}: feature columns {missing_cols} are missing", "check the party's schema")
-    features = _numeric(df, cols, source)
-    features = _handle_nan(features, cols, nan_policy, source)
-    label = None
-    if label_column is not None:
-        label = _numeric(df, [label_column], source)[:, 0]
-        nan_rows = np.flatnonzero(np.isnan(label))
-        if len(nan_rows):
-            raise DataError(
-                f"{source}: label column {label_column!r} is empty in {len(nan_rows)} rows "
-                f"({_where(source, nan_rows)})",
-                "drop unlabelled rows before training",
-            )
-    return PartyTable(
-        name=name,
-        ids=ids,
-        features=features,
-        feature_names=[str(c) for c in cols],
-        label=label,
-        label_name=label_column,
-        source=source,
-        meta={"id_rule": rule.describe(), "nan_policy": nan_policy},
-    )
+    return c.ids
 
 
-def _numeric(df: pd.DataFrame, cols: list[str], source: str) -> np.ndarray:
-    out = np.empty((len(df), len(cols)), dtype=np.float64)
-    for j, c in enumerate(cols):
-        raw = df[c]
-        if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
-            out[:, j] = raw.astype("float64").to_numpy()
-            continue
-        conv = pd.to_numeric(raw, errors="coerce")
-        bad = conv.isna().to_numpy() & raw.notna().to_numpy()
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            examples = [str(v) for v in raw.iloc[rows[:_EXAMPLES]]]
-            raise DataError(
-                f"{source}: column {c!r} is not numeric: {len(rows)} values such as {examples} "
-                f"({_where(source, rows)})",
-                "encode categories as numbers (e.g. one-hot) before training, or leave the column out",
-            )
-        out[:, j] = conv.astype("float64").to_numpy()
-    return out
+def _matrix(columns: list[Column], n: int) -> tuple[np.ndarray, CategoryMap]:
+    """Stack the columns; category columns become codes under a map fitted on these rows."""
+    fitted = CategoryMap.fit({c.name: c.text for c in columns if c.text is not None})
+    x = np.empty((n, len(columns)), dtype=np.float64)
+    for j, c in enumerate(columns):
+        x[:, j] = c.values if c.values is not None else fitted.encode(c.name, c.text)[0]  # type: ignore[arg-type]
+    return x, fitted
 
 
-def _handle_nan(x: np.ndarray, cols: list[str], policy: NanPolicy, source: str) -> np.ndarray:
+def _handle_nan(
+    x: np.ndarray, names: list[str], categories: CategoryMap, policy: str, problems: Problems
+) -> np.ndarray:
+    """Apply the NaN policy to numeric columns. A category column's missing cells stay missing (its
+    own bin, or zeros one-hot) unless the policy is 'error'."""
     nan = np.isnan(x)
     if not nan.any() or policy == "keep":
         return x
+    source = problems.source
     if policy == "error":
-        j = int(np.flatnonzero(nan.any(axis=0))[0])
-        rows = np.flatnonzero(nan[:, j])
-        cols_with = [cols[k] for k in np.flatnonzero(nan.any(axis=0))]
-        raise DataError(
-            f"{source}: {int(nan.sum())} missing values in columns {cols_with[:_EXAMPLES]}; "
-            f"first in {cols[j]!r} at {_where(source, rows)}",
+        bad = [j for j in range(x.shape[1]) if nan[:, j].any()]
+        detail = "; ".join(f"{names[j]!r}: {where(source, np.flatnonzero(nan[:, j]))}" for j in bad)
+        problems.add(
+            [names[j] for j in bad],
+            f"{int(nan.sum())} missing values in {len(bad)} columns ({detail})",
             "fill them in, or choose --nan mean|median|zero (imputation) or --nan keep (SecureBoost only)",
         )
+        return x
+    numeric = np.array([c not in categories for c in names], dtype=bool)
     if policy == "zero":
         fill = np.zeros(x.shape[1])
-    elif policy in ("mean", "median"):
-        if nan.all(axis=0).any():
-            empty = [cols[k] for k in np.flatnonzero(nan.all(axis=0))]
-            raise DataError(f"{source}: columns {empty} have no values at all", "drop those columns")
-        fill = np.nanmean(x, axis=0) if policy == "mean" else np.nanmedian(x, axis=0)
     else:
-        raise DataError(f"unknown NaN policy {policy!r}", "use error, mean, median, zero or keep")
-    return np.where(nan, fill[None, :], x)
+        empty = [names[j] for j in np.flatnonzero(nan.all(axis=0) & numeric)]
+        if empty:
+            problems.add(empty, f"columns {empty} have no values at all", "drop those columns")
+            return x
+        with np.errstate(all="ignore"):
+            fill = np.nanmean(x, axis=0) if policy == "mean" else np.nanmedian(x, axis=0)
+    return np.where(nan & numeric[None, :], fill[None, :], x)
+
+
+def _constant(x: np.ndarray, names: list[str]) -> list[str]:
+    """Columns with one value in every row (and no missing cells, whose pattern may inform)."""
+    if x.shape[0] == 0:
+        return []
+    same = ~np.isnan(x).any(axis=0) & (x == x[:1]).all(axis=0)
+    return [names[j] for j in np.flatnonzero(same)]
+
+
+def _label(raw: pd.Series, column: str, problems: Problems) -> np.ndarray | None:
+    y = read_numbers(raw, column, "label column", problems)
+    if y is None:
+        return None
+    missing = np.flatnonzero(np.isnan(y))
+    if len(missing):
+        problems.add(
+            column,
+            f"label column {column!r} is empty in {len(missing)} rows ({where(problems.source, missing)})",
+            "drop unlabelled rows before training",
+        )
+    else:
+        check_label(y, source=problems.source, column=column, problems=problems)
+    return y
+
+
+def _warn_dropped(source: str, constant: list[str], empty: list[str]) -> None:
+    if constant:
+        warn_data(f"{source}: dropped constant columns {constant} (one value in every row: nothing to learn)")
+    if empty:
+        warn_data(f"{source}: dropped columns {empty} (empty in every row)")
 
 
 def read_party_table(
@@ -180,8 +305,12 @@ def read_party_table(
     feature_columns: Sequence[str] | None = None,
     nan_policy: NanPolicy = "error",
     id_rule: IdRule | None = None,
+    categories: CategoryMap | None = None,
+    ids_only: bool = False,
 ) -> PartyTable:
-    df = read_frame(path, id_column)
+    """Read and validate one party's file; see :func:`table_from_frame` for the options."""
+    text = list(categories.columns) if categories is not None else []
+    df = read_frame(path, id_column, ids_only=ids_only, text_columns=text)
     return table_from_frame(
         df,
         name=name,
@@ -191,4 +320,14 @@ def read_party_table(
         nan_policy=nan_policy,
         id_rule=id_rule,
         source=str(path),
+        categories=categories,
+        ids_only=ids_only,
     )
+
+
+def read_ids(
+    path: str | Path, *, name: str, id_column: str = "id", id_rule: IdRule | None = None
+) -> PartyTable:
+    """Only the ID column, checked (``vfl psi``): other columns are never parsed, so text or broken
+    feature columns cannot stop an alignment."""
+    return read_party_table(path, name=name, id_column=id_column, id_rule=id_rule, ids_only=True)
