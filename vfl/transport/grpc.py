@@ -85,23 +85,28 @@ class _Partial:
     touched: float
 
 
-def _parse_envelope(data: bytes) -> common_pb2.Envelope | None:
-    """The request deserializer: None for undecodable bytes, so that the router refuses and logs
-    them (gRPC's own failure path gave the sender nothing to read and the operator no line)."""
+#: what the request deserializer returns for undecodable bytes (gRPC treats None as its own
+#: failure: an INTERNAL status the sender cannot read and no line for the operator)
+_UNDECODABLE_ENVELOPE = common_pb2.Envelope()
+_UNDECODABLE_ACK = common_pb2.Ack()
+
+
+def _parse_envelope(data: bytes) -> common_pb2.Envelope:
+    """The request deserializer: undecodable bytes reach the router, which refuses and logs them."""
     env = common_pb2.Envelope()
     try:
         env.ParseFromString(data)
     except DecodeError:
-        return None
+        return _UNDECODABLE_ENVELOPE
     return env
 
 
-def _parse_ack(data: bytes) -> common_pb2.Ack | None:
+def _parse_ack(data: bytes) -> common_pb2.Ack:
     ack = common_pb2.Ack()
     try:
         ack.ParseFromString(data)
     except DecodeError:
-        return None
+        return _UNDECODABLE_ACK
     return ack
 
 
@@ -128,9 +133,11 @@ class _Router(mailbox_pb2_grpc.MailboxServicer):
         self._lock = threading.Lock()
 
     # -- the service --------------------------------------------------------------------------
-    def Deliver(self, request: common_pb2.Envelope | None, context: grpc.ServicerContext) -> common_pb2.Ack:
+    def Deliver(self, request: common_pb2.Envelope, context: grpc.ServicerContext) -> common_pb2.Ack:
         cn = [v.decode(errors="replace") for v in context.auth_context().get("x509_common_name", [])]
         try:
+            if request is _UNDECODABLE_ENVELOPE:
+                raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a decodable Envelope")
             return self._deliver(request, cn)
         except Refused as r:
             refusal = r
@@ -140,15 +147,13 @@ class _Router(mailbox_pb2_grpc.MailboxServicer):
         context.abort(refusal.code, refusal.reason)
         raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
-    def Ping(self, request: common_pb2.Ack | None, context: grpc.ServicerContext) -> common_pb2.Ack:
+    def Ping(self, request: common_pb2.Ack, context: grpc.ServicerContext) -> common_pb2.Ack:
         self.expire()
         return common_pb2.Ack(status="alive")
 
     # -- checks and filing --------------------------------------------------------------------
-    def _deliver(self, request: common_pb2.Envelope | None, cn: list[str]) -> common_pb2.Ack:
+    def _deliver(self, request: common_pb2.Envelope, cn: list[str]) -> common_pb2.Ack:
         self.expire()
-        if request is None:
-            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a decodable Envelope")
         if request.sender not in cn:
             raise Refused(
                 grpc.StatusCode.PERMISSION_DENIED,
@@ -278,12 +283,12 @@ class _Router(mailbox_pb2_grpc.MailboxServicer):
         with self._lock:
             return sum(p.size for k, p in self._parts.items() if sender in (None, k[1]))
 
-    def _log_refusal(self, request: common_pb2.Envelope | None, cn: list[str], r: Refused) -> None:
+    def _log_refusal(self, request: common_pb2.Envelope, cn: list[str], r: Refused) -> None:
         with self._lock:
             self.refused += 1
         if self.events is None:
             return
-        if request is None:
+        if request is _UNDECODABLE_ENVELOPE:
             self.events("delivery_refused", r.reason, code=r.code.name, cn=",".join(cn))
             return
         self.events(
