@@ -119,3 +119,20 @@ def test_stored_map_is_validated() -> None:
     for bad in ({"columns": []}, {"columns": {"g": ["b", "a"]}}, {"columns": {"g": [1]}}, {"x": 1}):
         with pytest.raises(DataError, match="category map"):
             CategoryMap.from_dict(bad)
+
+
+def test_every_text_column_is_encoded_in_one_read(tmp_path: Path) -> None:
+    # the shape of issue 16's file: three text columns used to need three runs to find
+    rows = [("yes", "Post", "II"), ("no", "Pre", "III"), ("no", "Post", "I"), ("yes", "Pre", "II")]
+    body = "".join(f"p{i},{a},{b},{c},{i * 1.5}\n" for i, (a, b, c) in enumerate(rows))
+    t = read_party_table(_csv(tmp_path, "id,horTh,menostat,tgrade,age\n" + body), name="p")
+    assert list(t.categories.columns) == ["horTh", "menostat", "tgrade"]
+    x, names = t.onehot()
+    assert x.shape == (4, 2 + 2 + 3 + 1) and names[-1] == "age"
+    assert (x[:, :-1].sum(axis=1) == 3).all()  # one category per text column in every row
+
+
+def test_a_models_columns_without_its_map_refuse_text(tmp_path: Path) -> None:
+    p = _csv(tmp_path, "id,g,f\nd,u,1\ne,v,2\n")
+    with pytest.raises(DataError, match=r"columns \['g'\] hold text here but were numeric"):
+        read_party_table(p, name="p", feature_columns=["g", "f"])

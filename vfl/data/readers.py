@@ -133,7 +133,8 @@ def table_from_frame(
     ``feature_columns`` None: every other column, minus those that carry no information (dropped
     with a warning), text/category/bool columns encoded by a map fitted on these rows. Given (a
     trained model's columns): exactly those, in that order, none dropped; ``categories`` (the
-    trained map) then encodes the category columns, unseen categories becoming missing.
+    trained map) then encodes the category columns, unseen categories becoming missing; without
+    it, a text column is refused (codes fitted on these rows would not match the model's).
     ``ids_only``: only the ID column is checked and kept (a PSI-only job).
     """
     if nan_policy not in NAN_POLICIES:
@@ -151,6 +152,8 @@ def table_from_frame(
             label_column, f"no label column {label_column!r}", "check --label NAME:COLUMN for this party"
         )
     discover = feature_columns is None
+    if not discover and categories is None:
+        categories = CategoryMap()  # a model's columns without its map: text cannot be encoded the same way
     exclude = {id_column, label_column}
     cols = [c for c in df.columns if c not in exclude] if feature_columns is None else list(feature_columns)
     absent = [c for c in cols if c not in df.columns]
