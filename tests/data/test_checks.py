@@ -99,6 +99,7 @@ def test_constant_and_empty_columns_are_dropped_with_a_warning(tmp_path: Path) -
     assert any(str(p) in m and "constant columns ['c', 't']" in m for m in text)
     assert any(str(p) in m and "dropped columns ['e'] (empty in every row)" in m for m in text)
     assert t.meta["dropped_columns"] == {"constant": ["c", "t"], "all_missing": ["e"]}
+    assert {w.filename for w in rec} == {__file__}  # shown at the caller, not inside the reader
 
 
 def test_a_column_with_one_value_and_gaps_is_kept_when_gaps_are_kept(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ unseen categories) are :class:`DataWarning`\\ s, also naming the file and column
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,8 +28,13 @@ class DataWarning(UserWarning):
 
 
 def warn_data(message: str) -> None:
-    """Emit a :class:`DataWarning` attributed to the caller of the reader, not to this module."""
-    warnings.warn(message, DataWarning, stacklevel=4)
+    """Emit a :class:`DataWarning` attributed to the first caller outside ``vfl.data`` (the code
+    that asked for the file), not to the reader's internals."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is our caller
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == here:
+        level, frame = level + 1, frame.f_back  # type: ignore[assignment]
+    warnings.warn(message, DataWarning, stacklevel=level)
 
 
 def where(source: str, rows: np.ndarray | Sequence[int]) -> str:
