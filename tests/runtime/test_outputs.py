@@ -17,7 +17,13 @@ import pytest
 from vfl.core.errors import DataError
 from vfl.runtime.job.run import PartyOutcome
 from vfl.runtime.modes.outputs import read_aligned_ids, write_party_outputs
-from vfl.runtime.store.atomic import PRIVATE, atomic_folder, write_atomic, write_bytes_atomic
+from vfl.runtime.store.atomic import (
+    PRIVATE,
+    atomic_folder,
+    write_atomic,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 
 AWKWARD_IDS = np.array(["a,b", 'say "hi"', "P 1", " lead", "trail ", "plain", "x;y", "ünï"], dtype=object)
 
@@ -136,3 +142,10 @@ def test_read_aligned_ids_refuses_other_files(tmp_path: Path) -> None:
         read_aligned_ids(p)
     p.write_text("id\n")
     assert read_aligned_ids(p).shape == (0,)
+
+
+def test_strict_json_refuses_infinity_and_keeps_the_old_file(tmp_path: Path) -> None:
+    p = write_json_atomic(tmp_path / "model.json", {"scale": [1.0]})
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        write_json_atomic(p, {"scale": [1.0, float("inf")]}, allow_nan=False)
+    assert json.loads(p.read_text()) == {"scale": [1.0]} and len(list(tmp_path.iterdir())) == 1

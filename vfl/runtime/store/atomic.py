@@ -73,8 +73,10 @@ def write_bytes_atomic(path: str | Path, data: bytes, mode: int = PUBLIC) -> Pat
     return write_atomic(path, lambda f: f.write(data), mode)
 
 
-def write_json_atomic(path: str | Path, obj: Any, mode: int = PUBLIC) -> Path:
-    return write_bytes_atomic(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode(), mode)
+def write_json_atomic(path: str | Path, obj: Any, mode: int = PUBLIC, *, allow_nan: bool = True) -> Path:
+    """``allow_nan=False`` refuses NaN and infinities (strict JSON: a model file) before writing."""
+    text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=allow_nan) + "\n"
+    return write_bytes_atomic(path, text.encode(), mode)
 
 
 @contextmanager
