@@ -57,3 +57,37 @@ def test_public_api_is_pinned() -> None:
     assert sorted(vfl.__all__) == sorted(PUBLIC_API), "update PUBLIC_API deliberately when the API changes"
     for name in vfl.__all__:
         assert hasattr(vfl, name), name
+
+
+def test_no_import_cycle_between_runtime_modules() -> None:
+    """Runtime modules import each other in one direction only (lazy imports count too)."""
+    import grimp
+
+    graph = grimp.build_graph("vfl")
+    runtime = {m for m in graph.modules if m.startswith("vfl.runtime.")}
+    cycles = sorted(
+        f"{a} <-> {b}"
+        for a in runtime
+        for b in graph.find_modules_directly_imported_by(a) & runtime
+        if graph.chain_exists(importer=b, imported=a)
+    )
+    assert not cycles, cycles
+
+
+def test_runtime_folders_stay_small() -> None:
+    """No flat list of more than about ten files in a runtime wing (issue 14's house rule)."""
+    crowded = {
+        str(d.relative_to(REPO)): n
+        for d in [REPO / "vfl" / "runtime", *(REPO / "vfl" / "runtime").iterdir()]
+        if d.is_dir() and (n := len(list(d.glob("*.py")))) > 10
+    }
+    assert not crowded, crowded
+
+
+def test_benchmarks_live_in_vfl_bench() -> None:
+    stray = sorted(
+        str(p.relative_to(REPO))
+        for p in (REPO / "vfl").rglob("*bench*.py")
+        if "bench" not in p.relative_to(REPO / "vfl").parts[0] and p.parent.name != "cli"
+    )
+    assert not stray, stray

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from vfl.api.federation import Federation
+from vfl.api.params import declare_params
 from vfl.compute import get_backend
 from vfl.core.errors import ConfigError, DataError
 from vfl.core.jobs import new_job_id
@@ -63,9 +64,9 @@ class _VerticalEstimator(BaseEstimator):
         return {k: getattr(self, k) for k in self._param_names if getattr(self, k) is not None}
 
     def _spec(self, order: list[str], active: str, job_id: str | None = None, **kw: Any) -> JobSpec:
-        return JobSpec(
+        return JobSpec.create(
             job_id=job_id or new_job_id("fit" if kw.get("task", "train") == "train" else "predict"),
-            order=tuple([active, *[p for p in order if p != active]]),
+            parties=order,
             active=active,
             model=self._model,
             he=self.he,
@@ -299,59 +300,12 @@ class _Classifier(ClassifierMixin, _VerticalEstimator):
         return self.classes_[(p >= 0.5).astype(int)]
 
 
+@declare_params("lr")
 class VerticalLogisticRegression(_Classifier):
     """Logistic regression across parties with HE-protected gradients (CKKS by default).
 
     ``device``: where this process's parties compute in plaintext (``"cpu"``, ``"torch"``,
     ``"cuda"``, ``"cupy"`` or ``"auto"``: a GPU if usable); it is never sent to peers."""
-
-    _model = "lr"
-    _param_names = (
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "optimizer",
-        "l2",
-        "class_weight",
-        "early_stopping",
-        "dp_epsilon",
-        "dp_delta",
-    )
-
-    def __init__(
-        self,
-        *,
-        epochs: int = 4,
-        batch_size: int | None = None,
-        learning_rate: float | None = None,
-        optimizer: str = "adam",
-        l2: float = 0.0,
-        class_weight: str | None = None,
-        early_stopping: bool = True,
-        dp_epsilon: float | None = None,
-        dp_delta: float = 1e-5,
-        he: str = "ckks",
-        device: str = "cpu",
-        active: str | None = None,
-        id_column: str | None = None,
-        nan_policy: NanPolicy = "error",
-        random_state: int = 0,
-    ) -> None:
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.optimizer = optimizer
-        self.l2 = l2
-        self.class_weight = class_weight
-        self.early_stopping = early_stopping
-        self.dp_epsilon = dp_epsilon
-        self.dp_delta = dp_delta
-        self.he = he
-        self.device = device
-        self.active = active
-        self.id_column = id_column
-        self.nan_policy = nan_policy
-        self.random_state = random_state
 
     @property
     def feature_importances_(self) -> dict[str, dict[str, float]]:
@@ -369,66 +323,6 @@ class _SecureBoost(_VerticalEstimator):
     share of the rows and encrypts only those rows' gradients: the largest cost per tree falls in
     proportion (the passives learn each tree's random sample, nothing else). ``dp_epsilon`` turns
     on label DP with gradients clipped to ``dp_clip``."""
-
-    _model = "sbt"
-    _param_names = (
-        "n_estimators",
-        "max_depth",
-        "learning_rate",
-        "min_child_weight",
-        "reg_lambda",
-        "gamma",
-        "max_bin",
-        "max_leaves",
-        "subsample",
-        "objective",
-        "dp_epsilon",
-        "dp_delta",
-        "dp_clip",
-    )
-
-    def __init__(
-        self,
-        *,
-        n_estimators: int = 5,
-        max_depth: int = 3,
-        learning_rate: float = 0.3,
-        min_child_weight: float = 1.0,
-        reg_lambda: float = 1.0,
-        gamma: float = 0.0,
-        max_bin: int = 32,
-        max_leaves: int | None = None,
-        subsample: float = 1.0,
-        objective: str | None = None,
-        dp_epsilon: float | None = None,
-        dp_delta: float = 1e-5,
-        dp_clip: float = 1.0,
-        he: str = "ou",
-        device: str = "cpu",
-        active: str | None = None,
-        id_column: str | None = None,
-        nan_policy: NanPolicy = "error",
-        random_state: int = 0,
-    ) -> None:
-        self.n_estimators = n_estimators
-        self.max_depth = max_depth
-        self.learning_rate = learning_rate
-        self.min_child_weight = min_child_weight
-        self.reg_lambda = reg_lambda
-        self.gamma = gamma
-        self.max_bin = max_bin
-        self.max_leaves = max_leaves
-        self.subsample = subsample
-        self.objective = objective
-        self.dp_epsilon = dp_epsilon
-        self.dp_delta = dp_delta
-        self.dp_clip = dp_clip
-        self.he = he
-        self.device = device
-        self.active = active
-        self.id_column = id_column
-        self.nan_policy = nan_policy
-        self.random_state = random_state
 
     @property
     def feature_importances_(self) -> dict[str, dict[str, float]]:
@@ -455,20 +349,15 @@ class _SecureBoost(_VerticalEstimator):
         return out
 
 
+@declare_params("sbt", objective="binary:logistic")
 class SecureBoostClassifier(_Classifier, _SecureBoost):
     """SecureBoost gradient-boosted trees for binary labels (OU by default: the fast backend)."""
 
-    _model = "sbt"
-
-    def _model_params(self) -> dict[str, Any]:
-        return {**super()._model_params(), "objective": self.objective or "binary:logistic"}
 
 
+@declare_params("sbt", objective="reg:squarederror")
 class SecureBoostRegressor(RegressorMixin, _SecureBoost):
     """SecureBoost with squared error."""
-
-    def _model_params(self) -> dict[str, Any]:
-        return {**super()._model_params(), "objective": self.objective or "reg:squarederror"}
 
     def predict(self, X: Any, federation: Federation | None = None) -> np.ndarray:
         return self._scores(X, federation)

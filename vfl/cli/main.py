@@ -25,7 +25,8 @@ from vfl.report.html import build_report
 from vfl.report.plots import write_plots
 from vfl.report.progress import make_progress
 from vfl.report.summary import print_summary
-from vfl.runtime.modes.config import build_simulation_config, parse_data_options
+from vfl.runtime.models.registry import HE_BACKENDS, MODEL_CHOICES, MODELS, default_he
+from vfl.runtime.modes.config import build_simulation_config, parse_data_options, parse_param_options
 from vfl.runtime.job.jobfile import load_job, load_party_config
 from vfl.runtime.modes.party import run_as
 from vfl.runtime.modes.predict import predict_local
@@ -44,6 +45,17 @@ _DATA_HELP = "A party's file as NAME=PATH (CSV or Parquet); repeat per party. De
 @click.version_option(package_name="vfl")
 def cli(debug: bool) -> None:
     pass
+
+
+def _param_option(fn):  # type: ignore[no-untyped-def]
+    return click.option(
+        "--param",
+        "params",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A model parameter (the estimators' names, e.g. max_iter=200, n_estimators=10); "
+        "repeatable; checked before any party starts.",
+    )(fn)
 
 
 def _common_data_options(fn):  # type: ignore[no-untyped-def]
@@ -80,17 +92,20 @@ def _common_data_options(fn):  # type: ignore[no-untyped-def]
 )
 @click.option(
     "--model",
-    type=click.Choice(["lr", "sbt", "none"]),
+    type=click.Choice(MODEL_CHOICES),
     default="lr",
     show_default=True,
     help="Model to train after alignment (none: alignment only).",
 )
 @click.option(
     "--he",
-    type=click.Choice(["ckks", "paillier", "zpaillier", "ou"]),
+    type=click.Choice(HE_BACKENDS),
     default=None,
-    help="Homomorphic encryption backend [default: ckks for lr, zpaillier for sbt].",
+    help="Homomorphic encryption backend [default: "
+    + ", ".join(f"{k.default_he} for {n}" for n, k in MODELS.items())
+    + "].",
 )
+@_param_option
 @click.option(
     "--device",
     type=click.Choice(DEVICES),
@@ -131,6 +146,7 @@ def simulate(
     seed,
     quiet,
     log_format,
+    params,
 ):  # type: ignore[no-untyped-def]
     """Run all parties in one command: PSI alignment, then training.
 
@@ -138,13 +154,15 @@ def simulate(
     Examples:
       vfl simulate                                   # embedded three-party dataset
       vfl simulate --data insurer=a.csv --data hospital=b.parquet --label insurer:y
+      vfl simulate --model sbt --param n_estimators=10 --param max_depth=4
     """
     cfg = build_simulation_config(
         data,
         id_column,
         label,
         model=model,
-        he=he or ("zpaillier" if model == "sbt" else "ckks"),
+        he=he or default_he(model),
+        model_params=parse_param_options(params),
         device=device,
         transport=transport,
         test_size=test_size,
@@ -259,8 +277,9 @@ def synth(rows, parties, overlap, features, fmt, seed, out_dir):  # type: ignore
     help="Where this party computes [default: the job file's [job] device, else the party "
     "config's [party] device, else cpu]. Never sent.",
 )
+@_param_option
 @friendly_errors
-def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume, device):  # type: ignore[no-untyped-def]
+def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume, device, params):  # type: ignore[no-untyped-def]
     """Run one party's side of a job, talking to its peers over gRPC with mutual TLS.
 
     \b
@@ -268,8 +287,9 @@ def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume
       vfl run parties/job.toml --as insurer
       vfl run parties/job.toml --as hospital
       vfl run parties/job.toml --as pharma
+      vfl run parties/job.toml --as insurer --param max_iter=200   # every party passes the same
     """
-    job = load_job(job_file)
+    job = load_job(job_file).with_params(parse_param_options(params))
     cfg = load_party_config(config_path or job.party_config_path(party))
     if cfg.name != party:
         raise ConfigError(

@@ -30,7 +30,6 @@ __all__ = [
 ]
 
 REPORT_NAME = "report.html"
-_MODELS = {"lr": "Vertical logistic regression", "sbt": "SecureBoost", "none": "Private set intersection"}
 _CAPTIONS = {
     "roc": "Receiver operating characteristic of the federated model and of the centralised model "
     "trained on the pooled rows (which no real deployment could build).",
@@ -226,7 +225,7 @@ def render_html(out_dir: Path, summary: Mapping[str, Any], plots: Iterable[Path]
     """The report page for ``summary``, with the SVG files among ``plots`` inlined."""
     s = summary
     metrics, base = s.get("metrics") or {}, s.get("baseline") or {}
-    model = _MODELS.get(str(s.get("model")), str(s.get("model")))
+    model = str(s.get("model_title") or s.get("model"))
     total_bytes = sum(int(v) for v in (s.get("bytes_sent") or {}).values())
     cards = [_card(fmt_count(s["intersection"]), "rows aligned by private set intersection", "intersection")]
     auc_key = "test_auc" if "test_auc" in metrics else "train_auc"

@@ -114,16 +114,22 @@ def contributions(out_dir: Path, summary: Mapping[str, Any]) -> dict[str, dict[s
     """Per party: SBT {"gain_share", "splits"} from the label holder's stats; LR {"coef_mass",
     "coef_share"} from the model parts. Empty when there is no model."""
     parties = list(summary.get("parties") or {})
-    if summary.get("model") == "sbt":
+    contribution = _section(summary, "contribution")
+    if contribution == "gain":
         stats = _active_stats(summary)
         share, splits = stats.get("gain_share") or {}, stats.get("splits") or {}
         return {p: {"gain_share": float(share.get(p, 0.0)), "splits": float(splits.get(p, 0))}
                 for p in parties if p in share or p in splits}
-    if summary.get("model") == "lr":
+    if contribution == "coefficients":
         mass = coefficient_mass(out_dir, parties)
         total = sum(mass.values()) or 1.0
         return {p: {"coef_mass": m, "coef_share": m / total} for p, m in mass.items()}
     return {}
+
+
+def _section(summary: Mapping[str, Any], name: str) -> Any:
+    """The report section the run's model kind asked for (the registry writes them to the summary)."""
+    return (summary.get("report") or {}).get(name)
 
 
 def timing_parts(summary: Mapping[str, Any]) -> dict[str, float]:
@@ -254,7 +260,7 @@ def write_plots(out_dir: Path, summary: Mapping[str, Any]) -> list[Path]:
     curves = summary.get("curves") or {}
     if curves:
         written += plot_roc(curves, d / "roc")
-    if summary.get("model") in ("lr", "sbt"):
+    if summary.get("model", "none") != "none":  # summary.json's name for an alignment-only job
         written += plot_training(training_series(summary), d / "training")
         contrib = contributions(out_dir, summary)
         if contrib:

@@ -49,6 +49,12 @@ def render_summary(s: dict[str, Any]) -> Panel:
             f"{key} alone",
             "   ".join(f"{p} {v[key]:.4f}" for p, v in own.items()) + "   (each party's columns only)",
         )
+    vs = s.get("vs_own_data")
+    if vs:
+        style = "green" if vs.get("federated_is_better") else "yellow"
+        facts.add_row("worth it?", f"[{style}]{vs['verdict']}[/{style}]")
+        if vs.get("advice"):
+            facts.add_row("", f"try: {vs['advice']}")
     secs = s.get("seconds") or {}
     facts.add_row("time", "   ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
     return Panel(Group(facts, parties), title="vfl summary", expand=False)

@@ -1,28 +1,31 @@
-"""Resuming a killed LR job (protocols/specs/lr.md, "Checkpoints and resuming").
+"""Resuming a killed job, the same agreement for every protocol (protocols/specs/lr.md and
+secureboost.md, "Checkpoints and resuming").
 
-Every party checkpoints after each epoch. On a restart each passive offers the epochs it holds,
-the active picks the newest epoch that *every* party holds (0: from scratch) and tells everyone;
-every party restores that epoch. Batch order comes from (seed, epoch) and gradient masks cancel
-exactly, so with an exact HE backend the resumed job ends with the same model as an uninterrupted
-one. The protocol layer sees checkpoints only through :class:`Checkpointer` (the runtime's
-``vfl.runtime.store.checkpoint.Checkpoint`` implements it).
+Every party checkpoints after each step (an epoch, a tree). On a restart each passive offers the
+steps it holds, the active picks the newest step that *every* party holds (0: from scratch) and
+tells everyone; every party restores that step. Each protocol supplies only its messages and
+topics (:class:`ResumeWire`) and its run-key prefix. The protocol layer sees checkpoints only
+through :class:`Checkpointer` (the runtime's ``vfl.runtime.store.checkpoint.Checkpoint``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from google.protobuf.message import Message
 
 import numpy as np
 
 from vfl.core.errors import DataError, ProtocolError
-from vfl.protocols.lr import stages as S
 from vfl.transport.channel import Channel
-from vfl.wire.v1 import lr_pb2
 
 __all__ = [
     "Checkpointer",
+    "ResumeWire",
     "agree_start_active",
     "agree_start_passive",
     "held_steps",
@@ -41,10 +44,10 @@ class Checkpointer(Protocol):
     def save(self, step: int, state: dict[str, Any]) -> Any: ...
 
 
-def run_key(role: str, settings: dict[str, Any], *arrays: np.ndarray) -> str:
-    """SHA-256 of everything that fixes this party's training path: its role, the schedule and
-    optimiser settings, and its own data. A checkpoint with another key is not resumed."""
-    h = hashlib.sha256(f"vfl/lr/run/v1|{role}|".encode())
+def run_key(protocol: str, role: str, settings: dict[str, Any], *arrays: np.ndarray) -> str:
+    """SHA-256 of everything that fixes this party's training path: the protocol, its role, the
+    schedule and optimiser settings, and its own data. A checkpoint with another key is not resumed."""
+    h = hashlib.sha256(f"vfl/{protocol}/run/v1|{role}|".encode())
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for a in arrays:
         a = np.ascontiguousarray(a, dtype="<f8")
@@ -53,33 +56,47 @@ def run_key(role: str, settings: dict[str, Any], *arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class ResumeWire:
+    """One protocol's resume messages: the passives' offers of held steps, the active's choice."""
+
+    offer_topic: str
+    start_topic: str
+    offer: Callable[[list[int]], Message]  # held steps -> the offer message
+    offer_type: type[Message]
+    steps_offered: Callable[[Any], list[int]]
+    start: Callable[[int], Message]  # chosen step -> the start message
+    start_type: type[Message]
+    step_started: Callable[[Any], int]
+    unit: str  # "epoch" | "tree": how errors name a step
+
+
 def agree_start_active(
-    channel: Channel, passives: list[str], checkpoint: Checkpointer | None, key: str
+    channel: Channel, passives: list[str], checkpoint: Checkpointer | None, key: str, wire: ResumeWire
 ) -> tuple[int, dict[str, Any] | None]:
-    """Collect the passives' offers, choose the newest epoch all parties hold, announce it, and
-    return it with the active's own state of that epoch (None when starting from scratch)."""
-    common = set(held_steps(checkpoint, key, channel.me, "epoch"))
+    """Collect the passives' offers, choose the newest step all parties hold, announce it, and
+    return it with the active's own state of that step (None when starting from scratch)."""
+    common = set(held_steps(checkpoint, key, channel.me, wire.unit))
     for peer in passives:
-        offer = channel.recv(peer, S.T_RESUME_OFFER, lr_pb2.LRResumeOffer)
-        common &= {int(e) for e in offer.epochs}
-    epoch = max(common, default=0)
-    channel.broadcast(S.T_RESUME_START, lr_pb2.LRResumeStart(epoch=epoch), passives)
-    return epoch, state_at(checkpoint, epoch)
+        common &= {int(e) for e in wire.steps_offered(channel.recv(peer, wire.offer_topic, wire.offer_type))}
+    step = max(common, default=0)
+    channel.broadcast(wire.start_topic, wire.start(step), passives)
+    return step, state_at(checkpoint, step)
 
 
 def agree_start_passive(
-    channel: Channel, active: str, checkpoint: Checkpointer | None, key: str
+    channel: Channel, active: str, checkpoint: Checkpointer | None, key: str, wire: ResumeWire
 ) -> tuple[int, dict[str, Any] | None]:
-    """Offer the epochs this passive holds; restore the one the active announces."""
-    held = held_steps(checkpoint, key, channel.me, "epoch")
-    channel.send(active, S.T_RESUME_OFFER, lr_pb2.LRResumeOffer(epochs=held))
-    epoch = int(channel.recv(active, S.T_RESUME_START, lr_pb2.LRResumeStart).epoch)
-    if epoch and epoch not in held:
+    """Offer the steps this passive holds; restore the one the active announces."""
+    held = held_steps(checkpoint, key, channel.me, wire.unit)
+    channel.send(active, wire.offer_topic, wire.offer(held))
+    step = int(wire.step_started(channel.recv(active, wire.start_topic, wire.start_type)))
+    if step and step not in held:
         raise ProtocolError(
-            f"{active} restarts the job from epoch {epoch}, which {channel.me} "
+            f"{active} restarts the job after {wire.unit} {step}, which {channel.me} "
             f"did not offer ({held or 'none'})"
         )
-    return epoch, state_at(checkpoint, epoch)
+    return step, state_at(checkpoint, step)
 
 
 def held_steps(checkpoint: Checkpointer | None, key: str, me: str, unit: str) -> list[int]:

@@ -29,7 +29,7 @@ from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
 from vfl.protocols.lr.masking import decode_fixed
 from vfl.protocols.lr.params import LRParams, PartFit, part_fingerprint
-from vfl.protocols.common.resume import Checkpointer, agree_start_active, run_key
+from vfl.protocols.lr.resume import Checkpointer, agree_start_active, run_key
 from vfl.transport.channel import Channel
 from vfl.wire.arrays import from_ndarray, to_ndarray
 from vfl.wire.v1 import he_pb2, lr_pb2

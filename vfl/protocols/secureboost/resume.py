@@ -2,7 +2,7 @@
 
 Every party checkpoints after each tree (step = trees finished). On a restart each passive
 offers the steps it holds, the active picks the newest step all parties hold (0: from scratch)
-and tells everyone; every party restores that step. The agreement is the LR one
+and tells everyone; every party restores that step. The agreement is the common one
 (:mod:`vfl.protocols.common.resume`) with SecureBoost's messages and topics.
 """
 
@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from vfl.core.errors import ProtocolError
-from vfl.protocols.common.resume import Checkpointer, held_steps, run_key, state_at
+from vfl.protocols.common import resume as common
+from vfl.protocols.common.resume import Checkpointer
 from vfl.protocols.secureboost.model import PassiveSplit, decode_number, encode_number
 from vfl.protocols.secureboost.stages import Topics
 from vfl.transport.channel import Channel
@@ -21,25 +24,33 @@ __all__ = ["Checkpointer", "agree_start_active", "agree_start_passive", "run_key
            "splits_to_state"]
 
 
-def agree_start_active(channel: Channel, passives: list[str], checkpoint: Checkpointer | None,
-                       key: str) -> tuple[int, dict[str, Any] | None]:
-    common = set(held_steps(checkpoint, key, channel.me, "tree"))
-    for peer in passives:
-        common &= {int(t) for t in channel.recv(peer, Topics.RESUME_OFFER, pb.SBTResumeOffer).trees}
-    step = max(common, default=0)
-    channel.broadcast(Topics.RESUME_START, pb.SBTResumeStart(trees=step), passives)
-    return step, state_at(checkpoint, step)
+_WIRE = common.ResumeWire(
+    offer_topic=Topics.RESUME_OFFER,
+    start_topic=Topics.RESUME_START,
+    offer=lambda steps: pb.SBTResumeOffer(trees=steps),
+    offer_type=pb.SBTResumeOffer,
+    steps_offered=lambda msg: list(msg.trees),
+    start=lambda step: pb.SBTResumeStart(trees=step),
+    start_type=pb.SBTResumeStart,
+    step_started=lambda msg: int(msg.trees),
+    unit="tree",
+)
 
 
-def agree_start_passive(channel: Channel, active: str, checkpoint: Checkpointer | None,
-                        key: str) -> tuple[int, dict[str, Any] | None]:
-    held = held_steps(checkpoint, key, channel.me, "tree")
-    channel.send(active, Topics.RESUME_OFFER, pb.SBTResumeOffer(trees=held))
-    step = int(channel.recv(active, Topics.RESUME_START, pb.SBTResumeStart).trees)
-    if step and step not in held:
-        raise ProtocolError(f"{active} restarts the job after tree {step}, which {channel.me} "
-                            f"did not offer ({held or 'none'})")
-    return step, state_at(checkpoint, step)
+def run_key(role: str, settings: dict[str, Any], *arrays: np.ndarray) -> str:
+    return common.run_key("sbt", role, settings, *arrays)
+
+
+def agree_start_active(
+    channel: Channel, passives: list[str], checkpoint: Checkpointer | None, key: str
+) -> tuple[int, dict[str, Any] | None]:
+    return common.agree_start_active(channel, passives, checkpoint, key, _WIRE)
+
+
+def agree_start_passive(
+    channel: Channel, active: str, checkpoint: Checkpointer | None, key: str
+) -> tuple[int, dict[str, Any] | None]:
+    return common.agree_start_passive(channel, active, checkpoint, key, _WIRE)
 
 
 def splits_to_state(splits: dict[int, PassiveSplit]) -> list[list[Any]]:

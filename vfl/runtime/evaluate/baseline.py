@@ -5,6 +5,7 @@ Only a simulation can compute these (it holds every party's rows); a deployment 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,28 +20,33 @@ from vfl.runtime.evaluate.metrics import binary_metrics
 __all__ = ["centralised_baseline"]
 
 
-def _fit_predict(
-    model: str, params: dict[str, Any], x_tr: np.ndarray, y_tr: np.ndarray, xs: list[np.ndarray]
-) -> list[np.ndarray]:
-    if model == "lr":
-        est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-        est.fit(x_tr, y_tr)
-        return [est.predict_proba(x)[:, 1] for x in xs]
+def logistic_regression(params: dict[str, Any], x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """scikit-learn's LogisticRegression (C=1.0) on standardised pooled columns."""
+    est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    est.fit(x, y)
+    return lambda rows: est.predict_proba(rows)[:, 1]
+
+
+def xgboost_hist(params: dict[str, Any], x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """xgboost hist with SecureBoost's hyper-parameters (its defaults where the job sets none)."""
     import xgboost as xgb
 
+    from vfl.runtime.models.registry import MODELS
+
+    p = {**MODELS["sbt"].param_defaults(), **params}
     est = xgb.XGBClassifier(
-        n_estimators=params.get("n_estimators", 5),
-        max_depth=params.get("max_depth", 3),
-        learning_rate=params.get("learning_rate", 0.3),
-        min_child_weight=params.get("min_child_weight", 1.0),
-        reg_lambda=params.get("reg_lambda", 1.0),
-        gamma=params.get("gamma", 0.0),
-        max_bin=params.get("max_bin", 32),
+        n_estimators=p["n_estimators"],
+        max_depth=p["max_depth"],
+        learning_rate=p["learning_rate"],
+        min_child_weight=p["min_child_weight"],
+        reg_lambda=p["reg_lambda"],
+        gamma=p["gamma"],
+        max_bin=p["max_bin"],
         tree_method="hist",
         n_jobs=2,
     )
-    est.fit(x_tr, y_tr)
-    return [est.predict_proba(x)[:, 1] for x in xs]
+    est.fit(x, y)
+    return lambda rows: est.predict_proba(rows)[:, 1]
 
 
 def centralised_baseline(
@@ -55,9 +61,13 @@ def centralised_baseline(
     x = np.hstack([t.features for t in aligned])
     y = next(t.label for t in aligned if t.label is not None)
     assert y is not None
-    p_tr, p_te = _fit_predict(model, params, x[train_rows], y[train_rows], [x[train_rows], x[test_rows]])
+    from vfl.runtime.models.registry import model_kind
+
+    predict = model_kind(model).baseline(params, x[train_rows], y[train_rows])
+    p_tr, p_te = predict(x[train_rows]), predict(x[test_rows])
     out = {f"train_{k}": v for k, v in binary_metrics(y[train_rows], p_tr).items()}
     if len(test_rows):
         out.update({f"test_{k}": v for k, v in binary_metrics(y[test_rows], p_te).items()})
         out["curve"] = {**roc_points(y[test_rows], p_te), "split": "test"}
+        out["test_scores"] = p_te  # for the paired comparison; the caller keeps it out of summary.json
     return out

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from vfl.core.errors import ConfigError, ProtocolError
 from vfl.runtime.job.spec import JobSpec
+from vfl.runtime.models.registry import JOB_KINDS
 from vfl.transport.channel import Channel
 from vfl.wire.proposal import check_proposal
 from vfl.wire.v1 import job_pb2
@@ -24,21 +25,7 @@ _TOPIC_ANSWER = "job/answer"
 
 
 def _canonical(spec: JobSpec) -> str:
-    return json.dumps(
-        {
-            "job_id": spec.job_id,
-            "parties": list(spec.order),
-            "active": spec.active,
-            "model": spec.model,
-            "he": spec.he,
-            "test_size": spec.test_size,
-            "seed": spec.seed,
-            "params": spec.model_params,
-            "task": spec.task,
-            "model_job_id": spec.model_job_id,
-        },
-        sort_keys=True,
-    )
+    return json.dumps(spec.agreed_fields(), sort_keys=True)
 
 
 def proposal_of(spec: JobSpec) -> job_pb2.JobProposal:
@@ -78,7 +65,7 @@ def spec_of(msg: job_pb2.JobProposal) -> JobSpec:
         task=msg.task or "train",
         model_job_id=msg.model_job_id,
     )
-    if spec.task not in ("train", "predict"):
+    if spec.task not in JOB_KINDS:
         raise ProtocolError(f"unknown job task {spec.task!r}")
     if hashlib.sha256(_canonical(spec).encode()).hexdigest() != msg.spec_sha256:
         raise ProtocolError("job proposal does not match its own hash")

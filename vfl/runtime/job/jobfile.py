@@ -22,6 +22,7 @@ from vfl.core.jobs import check_job_id
 from vfl.core.parties import check_party_name, check_party_names
 from vfl.data.ids import IdRule
 from vfl.runtime.job.spec import JobSpec
+from vfl.runtime.models.registry import MODEL_CHOICES, NO_MODEL, make_params
 
 __all__ = ["JobFile", "PartyConfig", "load_job", "load_party_config"]
 
@@ -33,7 +34,7 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
         )
     try:
         return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{what} {path} is not valid TOML: {exc}", "fix the line named above") from exc
 
 
@@ -57,7 +58,7 @@ class PartyConfig:
     out_dir: Path = Path("out")
     source: Path = Path()
     accept_from: tuple[str, ...] = ()  # vfl serve: who may propose jobs
-    allowed_models: tuple[str, ...] = ("lr", "sbt", "none")
+    allowed_models: tuple[str, ...] = MODEL_CHOICES
     device: str = "cpu"  # where this party computes the jobs it serves (party-local)
 
 
@@ -88,7 +89,7 @@ def load_party_config(path: str | Path) -> PartyConfig:
         out_dir=(base / str(party.get("out", "../out"))).resolve(),
         source=p,
         accept_from=tuple(policy.get("accept_from", list(peers))),
-        allowed_models=tuple(policy.get("models", ["lr", "sbt", "none"])),
+        allowed_models=tuple(policy.get("models", MODEL_CHOICES)),
         device=device,
     )
 
@@ -103,6 +104,14 @@ class JobFile:
         """The job as ``cfg``'s party runs it: on the job file's device if it names one, else on
         the party config's (both party-local, never sent)."""
         return self.spec if self.sets_device else replace(self.spec, device=cfg.device)
+
+    def with_params(self, params: dict[str, Any]) -> JobFile:
+        """This job with ``params`` (``vfl run --param``) over its ``[params]``, checked now."""
+        if not params:
+            return self
+        spec = replace(self.spec, model_params={**self.spec.model_params, **params})
+        _check_params(spec, self.source)
+        return replace(self, spec=spec)
 
     def party_config_path(self, name: str) -> Path:
         """Where ``--as NAME`` finds its party config by default: beside the job file."""
@@ -119,11 +128,10 @@ def load_job(path: str | Path) -> JobFile:
     if active is not None and active not in parties:
         raise ConfigError(f"{p}: active party {active!r} is not in parties {parties}", "fix [job] active")
     model = str(job.get("model", "lr"))
-    if model not in ("lr", "sbt", "none"):
-        raise ConfigError(f"{p}: unknown model {model!r}", "use lr, sbt or none")
-    if model != "none" and active is None:
+    if model not in MODEL_CHOICES:
+        raise ConfigError(f"{p}: unknown model {model!r}", f"use one of {', '.join(MODEL_CHOICES)}")
+    if model != NO_MODEL and active is None:
         raise ConfigError(f"{p}: training needs [job] active = the label holder", 'e.g. active = "insurer"')
-    order = [active, *[q for q in parties if q != active]] if active else parties
     params = dict(d.get("params") or {})
     if "device" in params:
         raise ConfigError(
@@ -131,15 +139,35 @@ def load_job(path: str | Path) -> JobFile:
             "move it to [job] device = ...",
         )
     device = check_device(str(job.get("device", "cpu")), str(p), "under [job]")
-    spec = JobSpec(
+    spec = JobSpec.create(
         job_id=check_job_id(str(_need(job, "id", p, "job"))),
-        order=tuple(order),
+        parties=parties,
         active=active,
         model=model,
-        he=str(job.get("he", "zpaillier" if model == "sbt" else "ckks")),
-        test_size=float(job.get("test_size", 0.2)),
-        seed=int(job.get("seed", 42)),
+        he=str(job["he"]) if "he" in job else None,
+        test_size=_number(job, "test_size", 0.2, float, p),
+        seed=_number(job, "seed", 42, int, p),
         model_params=params,
         device=device,
     )
+    _check_params(spec, p)
     return JobFile(spec=spec, source=p, sets_device="device" in job)
+
+
+def _number(table: dict[str, Any], key: str, default: Any, kind: type, path: Path) -> Any:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
+        raise ConfigError(f"{path}: [job] {key} = {value!r} is not a {kind.__name__}", f"e.g. {key} = {default}")
+    return kind(value)
+
+
+def _check_params(spec: JobSpec, path: Path) -> None:
+    """The job's split and model parameters, checked when the file is read (before any peer)."""
+    if not (isinstance(spec.test_size, float) and 0.0 <= spec.test_size < 1.0):
+        raise ConfigError(f"{path}: [job] test_size = {spec.test_size} is not in [0, 1)", "e.g. test_size = 0.2")
+    if spec.model == NO_MODEL:
+        return
+    try:
+        make_params(spec.model, spec.he, spec.seed, spec.model_params)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.cause}", exc.hint) from exc

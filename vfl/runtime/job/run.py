@@ -44,6 +44,7 @@ class PartyOutcome:
     parts: dict[str, str] = field(default_factory=dict)  # every party's part fingerprint
     scores: np.ndarray | None = None  # predict task, at the active: one score per aligned row
     curve: dict[str, Any] = field(default_factory=dict)  # the active's test ROC (its own labels)
+    test_scores: np.ndarray | None = None  # at the active: its test rows' scores (never reported)
 
     def to_dict(self) -> dict[str, Any]:
         """What this party reports about itself (no rows, no scores)."""
@@ -138,6 +139,7 @@ def run_party_job(
             if p_test is not None:
                 out.metrics.update({f"test_{k}": v for k, v in binary_metrics(test.label, p_test).items()})
                 out.curve = {**roc_points(test.label, p_test), "split": "test"}
+                out.test_scores = np.asarray(p_test)
     out.bytes_sent = channel.stats.total_bytes_sent
     seconds["total"] = time.perf_counter() - t0
     return out

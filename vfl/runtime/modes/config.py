@@ -12,6 +12,7 @@ from vfl.core.parties import check_party_names
 from vfl.data.datasets import default_dataset
 from vfl.data.ids import IdRule
 from vfl.data.readers import NanPolicy
+from vfl.runtime.models.registry import NO_MODEL, make_params, parse_param_value
 
 __all__ = [
     "PartySource",
@@ -19,6 +20,7 @@ __all__ = [
     "build_simulation_config",
     "parse_data_options",
     "parse_label_option",
+    "parse_param_options",
 ]
 
 
@@ -48,7 +50,7 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         check_party_names([p.name for p in self.parties])
         labelled = [p.name for p in self.parties if p.label_column]
-        if self.model != "none" and len(labelled) != 1:
+        if self.model != NO_MODEL and len(labelled) != 1:
             raise ConfigError(
                 f"training needs exactly one party holding the label, got {labelled or 'none'}",
                 "name it with --label NAME:COLUMN",
@@ -56,17 +58,12 @@ class SimulationConfig:
         check_device(self.device, "--device")
         if not 0.0 <= self.test_size < 1.0:
             raise ConfigError(f"--test-size must be in [0, 1), got {self.test_size}", "e.g. --test-size 0.2")
+        if self.model != NO_MODEL:  # bad --param values stop here, before any party starts
+            make_params(self.model, self.he, self.seed, self.model_params)
 
     @property
     def active(self) -> str | None:
         return next((p.name for p in self.parties if p.label_column), None)
-
-    @property
-    def order(self) -> list[str]:
-        """Job order: the label holder first (it is the PSI comparer and the HE key holder)."""
-        names = [p.name for p in self.parties]
-        a = self.active
-        return [a, *[n for n in names if n != a]] if a else names
 
 
 def parse_data_options(data: tuple[str, ...]) -> dict[str, Path]:
@@ -107,3 +104,17 @@ def build_simulation_config(
         raise ConfigError(f"--label names {lab[0]!r}, which has no --data", f"parties: {', '.join(paths)}")
     parties = [PartySource(n, p, lab[1] if lab and n == lab[0] else None) for n, p in paths.items()]
     return SimulationConfig(parties, id_column=id_column or "id", **kw)
+
+
+def parse_param_options(items: tuple[str, ...]) -> dict[str, Any]:
+    """``--param NAME=VALUE`` (repeatable; the estimators' parameter names) into a dict."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ConfigError(f"--param {item!r} is not NAME=VALUE", "e.g. --param max_iter=200")
+        if name in out:
+            raise ConfigError(f"--param names {name!r} twice", "give each parameter once")
+        out[name] = parse_param_value(value)
+    return out

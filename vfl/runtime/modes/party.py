@@ -101,7 +101,8 @@ def _audit_line(env: common_pb2.Envelope) -> str:
     return json.dumps(rec) + "\n"
 
 
-def read_own_table(cfg: PartyConfig) -> PartyTable:
+def read_own_table(cfg: PartyConfig, ids_only: bool = False) -> PartyTable:
+    """This party's table; ``ids_only`` for alignment-only jobs (the features are not read)."""
     return read_party_table(
         cfg.data,
         name=cfg.name,
@@ -109,6 +110,7 @@ def read_own_table(cfg: PartyConfig) -> PartyTable:
         label_column=cfg.label_column,
         nan_policy=cfg.nan_policy,  # type: ignore[arg-type]
         id_rule=cfg.id_rule,
+        ids_only=ids_only,
     )
 
 
@@ -123,6 +125,7 @@ def run_as(
     Computes on ``device`` if given, else as :meth:`JobFile.spec_for` says."""
     _check(job, cfg)
     spec = job.spec_for(cfg) if device is None else replace(job.spec, device=device)
-    outcome = run_with_peers(cfg, spec, read_own_table(cfg), settings=settings, **job_options)
+    table = read_own_table(cfg, ids_only=not spec.trains)
+    outcome = run_with_peers(cfg, spec, table, settings=settings, **job_options)
     write_party_outputs(party_out_dir(cfg, job), outcome)
     return outcome

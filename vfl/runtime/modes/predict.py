@@ -54,9 +54,9 @@ def predict_local(
         )
         for n, p in data.items()
     }
-    spec = JobSpec(
+    spec = JobSpec.create(
         job_id=new_job_id("predict"),
-        order=(active, *[n for n in files if n != active]),
+        parties=list(files),
         active=active,
         model=first.kind,
         he=str(getattr(first.part, "he", "") or "none"),

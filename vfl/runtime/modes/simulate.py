@@ -25,7 +25,9 @@ from vfl.runtime.modes.config import SimulationConfig
 from vfl.runtime.job.run import PartyOutcome, run_party_job, split_rows
 from vfl.runtime.job.spec import JobSpec
 from vfl.runtime.modes.local import run_in_memory
-from vfl.runtime.modes.outputs import write_party_outputs
+from vfl.runtime.evaluate.compare import versus_own_data
+from vfl.runtime.models.registry import MODELS, NO_MODEL
+from vfl.runtime.modes.outputs import read_aligned_ids, write_party_outputs
 from vfl.runtime.modes.processes import run_as_processes, write_federation
 from vfl.transport.channel import Channel
 
@@ -42,15 +44,16 @@ def load_tables(cfg: SimulationConfig) -> dict[str, PartyTable]:
             label_column=p.label_column,
             nan_policy=cfg.nan_policy,
             id_rule=cfg.id_rule,
+            ids_only=cfg.model == NO_MODEL,  # alignment needs the IDs only (vfl psi)
         )
         for p in cfg.parties
     }
 
 
 def job_spec(cfg: SimulationConfig, job_id: str | None = None) -> JobSpec:
-    return JobSpec(
+    return JobSpec.create(
         job_id=job_id or new_job_id("sim"),
-        order=tuple(cfg.order),
+        parties=[p.name for p in cfg.parties],
         active=cfg.active,
         model=cfg.model,
         he=cfg.he,
@@ -62,16 +65,21 @@ def job_spec(cfg: SimulationConfig, job_id: str | None = None) -> JobSpec:
 
 
 def summarise(
-    cfg: SimulationConfig, tables: dict[str, PartyTable], outcomes: dict[str, dict[str, Any]], total_s: float
+    cfg: SimulationConfig,
+    spec: JobSpec,
+    tables: dict[str, PartyTable],
+    outcomes: dict[str, dict[str, Any]],
+    total_s: float,
 ) -> dict[str, Any]:
     """summary.json from each party's own report (the same whether parties ran in threads or
     as separate processes)."""
     sizes = {o["intersection"] for o in outcomes.values()}
     if len(sizes) != 1:
         raise AssertionError(f"parties disagree on the intersection size: {sizes}")
-    active = cfg.active
+    active = spec.active
+    kind = MODELS.get(spec.model)
     # the label holder's split of its own wall time: it is on the critical path of every round
-    fit = outcomes[active]["fit_stats"].get("seconds", {}) if active and cfg.model != "none" else {}
+    fit = outcomes[active]["fit_stats"].get("seconds", {}) if active and kind else {}
     seconds = {
         "psi": max(o["seconds"]["psi"] for o in outcomes.values()),
         "train": max(o["seconds"].get("train", 0.0) for o in outcomes.values()),
@@ -86,41 +94,51 @@ def summarise(
         },
         "intersection": sizes.pop(),
         "dataset": cfg.dataset_note or {p.name: str(p.path) for p in cfg.parties},
-        "model": cfg.model,
-        "he": cfg.he if cfg.model != "none" else None,
+        "model": spec.model,
+        "model_title": kind.title if kind else "Private set intersection",
+        "he": spec.he if kind else None,
         "transport": cfg.transport,
         "device": cfg.device,
         "active": active,
         "test_size": cfg.test_size,
         "seed": cfg.seed,
-        "metrics": outcomes[active]["metrics"] if active and cfg.model != "none" else {},
+        "metrics": outcomes[active]["metrics"] if active and kind else {},
         "baseline": {},
         "seconds": seconds,
         "bytes_sent": {n: o["bytes_sent"] for n, o in outcomes.items()},
         "psi": {
             "protocol": "n-party ecdh on ristretto255; comparer blinded by a dealer exponent",
-            "comparer": cfg.order[0],
-            "dealer": cfg.order[1],
+            "comparer": spec.order[0],
+            "dealer": spec.order[1],
             "scalar_mults": int(sum(o["psi_scalar_mults"] for o in outcomes.values())),
         },
         "fit_stats": {n: o["fit_stats"] for n, o in outcomes.items() if o["fit_stats"]},
+        "report": {"contribution": kind.contribution} if kind else {},
     }
 
 
 def add_baseline(
-    summary: dict[str, Any], cfg: SimulationConfig, tables: dict[str, PartyTable], aligned_ids: np.ndarray
+    summary: dict[str, Any],
+    cfg: SimulationConfig,
+    spec: JobSpec,
+    tables: dict[str, PartyTable],
+    aligned_ids: np.ndarray,
+    test_scores: np.ndarray | None = None,
 ) -> None:
-    """Centralised model on the same aligned rows and split (simulation only: it sees all rows)."""
-    if cfg.model == "none":
+    """Centralised model on the same aligned rows and split (simulation only: it sees all rows).
+    With the federated model's ``test_scores`` (in-memory runs), also whether it beats the label
+    holder's own-data model beyond the test set's noise."""
+    if not spec.trains:
         return
     aligned = []
-    for name in cfg.order:
+    for name in spec.order:
         t = tables[name]
         pos = {x: i for i, x in enumerate(t.ids)}
         aligned.append(t.take(np.array([pos[x] for x in aligned_ids], dtype=np.int64)))
     train_rows, test_rows = split_rows(len(aligned_ids), cfg.test_size, cfg.seed)
     summary["baseline"] = centralised_baseline(cfg.model, cfg.model_params, aligned, train_rows, test_rows)
-    summary["baseline"]["model"] = "scikit-learn LogisticRegression" if cfg.model == "lr" else "xgboost hist"
+    summary["baseline"].pop("test_scores", None)
+    summary["baseline"]["model"] = MODELS[spec.model].baseline_title
     # what each party's columns are worth alone (with the label): the case for federating
     label = next(t.label for t in aligned if t.label is not None)
     own = {}
@@ -128,6 +146,10 @@ def add_baseline(
         alone = replace(t, label=label, label_name="label")
         m = centralised_baseline(cfg.model, cfg.model_params, [alone], train_rows, test_rows)
         own[t.name] = {k: v for k, v in m.items() if k in ("train_auc", "test_auc")}
+        if t.name == spec.active and test_scores is not None and "test_scores" in m:
+            y_test = label[test_rows]
+            if len(np.unique(y_test)) == 2:
+                summary["vs_own_data"] = versus_own_data(y_test, test_scores, m["test_scores"], t.name)
     summary["own_data_only"] = own
 
 
@@ -136,24 +158,28 @@ def _in_memory(
     spec: JobSpec,
     tables: dict[str, PartyTable],
     progress: Callable[[str], Progress] | None = None,
-) -> dict[str, dict[str, Any]]:
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray], np.ndarray | None]:
+    """Parties as threads; their outcomes stay in memory (each party's files are still written)."""
+
     def work(name: str, channel: Channel) -> PartyOutcome:
         return run_party_job(spec, tables[name], channel, progress(name) if progress else None)
 
     runs = run_in_memory(list(spec.order), spec.job_id, work)
     for r in runs.values():
         write_party_outputs(Path(cfg.out_dir), r)
-    return {n: r.to_dict() for n, r in runs.items()}
+    scores = runs[spec.active].test_scores if spec.active else None
+    return {n: r.to_dict() for n, r in runs.items()}, {n: r.aligned_ids for n, r in runs.items()}, scores
 
 
-def _as_processes(cfg: SimulationConfig, spec: JobSpec) -> dict[str, dict[str, Any]]:
+def _as_processes(
+    cfg: SimulationConfig, spec: JobSpec
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """Parties as ``vfl run`` processes: what each reports comes back through its files."""
+    out = Path(cfg.out_dir)
     with tempfile.TemporaryDirectory(prefix="vfl-federation-") as tmp:
-        job = write_federation(cfg, spec, Path(tmp), Path(cfg.out_dir))
-        return run_as_processes(job, list(spec.order), Path(cfg.out_dir))
-
-
-def _aligned_ids(out: Path, party: str) -> np.ndarray:
-    return np.array((out / party / "aligned_ids.csv").read_text().split()[1:], dtype=object)
+        job = write_federation(cfg, spec, Path(tmp), out)
+        outcomes = run_as_processes(job, list(spec.order), out)
+    return outcomes, {n: read_aligned_ids(out / n / "aligned_ids.csv") for n in spec.order}
 
 
 def simulate(cfg: SimulationConfig, progress: Callable[[str], Progress] | None = None) -> dict[str, Any]:
@@ -165,15 +191,15 @@ def simulate(cfg: SimulationConfig, progress: Callable[[str], Progress] | None =
     t0 = time.perf_counter()
     tables = load_tables(cfg)
     spec = job_spec(cfg)
+    test_scores = None
     if cfg.transport == "memory":
-        outcomes = _in_memory(cfg, spec, tables, progress)
+        outcomes, ids, test_scores = _in_memory(cfg, spec, tables, progress)
     else:
-        outcomes = _as_processes(cfg, spec)
+        outcomes, ids = _as_processes(cfg, spec)
     out = Path(cfg.out_dir)
-    ids = {n: _aligned_ids(out, n) for n in spec.order}
-    summary = summarise(cfg, tables, outcomes, time.perf_counter() - t0)
+    summary = summarise(cfg, spec, tables, outcomes, time.perf_counter() - t0)
     summary["aligned_order_agreed"] = all(np.array_equal(v, ids[spec.order[0]]) for v in ids.values())
-    add_baseline(summary, cfg, tables, ids[spec.order[0]])
+    add_baseline(summary, cfg, spec, tables, ids[spec.order[0]], test_scores)
     model_curve = outcomes[spec.active].get("curve") if spec.active else None
     if model_curve and "curve" in summary["baseline"]:
         summary["curves"] = {"model": model_curve, "baseline": summary["baseline"].pop("curve")}
