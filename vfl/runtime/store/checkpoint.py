@@ -133,7 +133,8 @@ class Checkpoint:
             with _READ_LOCK, np.load(io.BytesIO(data), allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
             meta = json.loads(arrays.pop(_META).tobytes().decode())
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, RuntimeError) as exc:
+            # RuntimeError: zipfile's "encrypted" and (its subclass) "compression not supported"
             raise damaged from exc
         if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
             raise damaged

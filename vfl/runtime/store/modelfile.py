@@ -79,6 +79,16 @@ def load_model_file(path: str | Path) -> ModelFile:
         ) from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise DataError(f"{p} is not a vfl model file", "point at OUT/NAME/model.json of a training run")
+    try:  # a file of the right format but the wrong shapes inside: refused, never a TypeError
+        return _from_doc(doc, p)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise DataError(
+            f"{p} has an unexpected layout ({exc.__class__.__name__}: {exc})",
+            "it was edited or corrupted: restore it from the training run's output",
+        ) from exc
+
+
+def _from_doc(doc: dict[str, Any], p: Path) -> ModelFile:
     part_dict = doc.get("part")
     if not isinstance(part_dict, dict) or part_sha256(part_dict) != doc.get("part_sha256"):
         raise DataError(
