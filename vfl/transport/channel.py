@@ -50,19 +50,30 @@ class ChannelStats:
 class Channel(ABC):
     """A party's view of the federation for one job."""
 
-    def __init__(self, me: str, peers: list[str], job_id: str, timeout: float = DEFAULT_TIMEOUT_S):
+    def __init__(
+        self,
+        me: str,
+        peers: list[str],
+        job_id: str,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ):
         self.me = check_party_name(me)
         self.peers = [check_party_name(p) for p in peers if p != me]
         self.job_id = check_job_id(job_id)
         self.timeout = timeout
+        self.max_message_bytes = max_message_bytes
         self.stats = ChannelStats()
 
     # -- what protocols use -------------------------------------------------------------------
     def send(self, peer: str, topic: str, msg: Message) -> None:
         self._check(peer, topic)
         payload = msg.SerializeToString()
-        if len(payload) > MAX_MESSAGE_BYTES:
-            raise WireError(f"message {topic} is {len(payload)} bytes, over the {MAX_MESSAGE_BYTES} limit")
+        if len(payload) > self.max_message_bytes:
+            raise WireError(
+                f"message {topic} is {len(payload)} bytes, over the {self.max_message_bytes} limit",
+                "raise the message size limit on every party if the data really is that large",
+            )
         env = common_pb2.Envelope(
             job_id=self.job_id,
             sender=self.me,

@@ -407,8 +407,8 @@ class GrpcChannel(Channel):
         settings: GrpcSettings | None = None,
         server: MailboxServer | None = None,
     ):
-        super().__init__(me, [me, *peers], job_id, timeout)
         self.settings = settings or GrpcSettings()
+        super().__init__(me, [me, *peers], job_id, timeout, self.settings.max_message_bytes)
         self._own_server = server is None
         self.server = server or MailboxServer(me, listen, peers, tls, self.settings)
         self.addresses = self.server.addresses

@@ -11,7 +11,7 @@ import threading
 from collections import deque
 
 from vfl.core.errors import PeerError
-from vfl.transport.channel import DEFAULT_TIMEOUT_S, Channel
+from vfl.transport.channel import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, Channel
 from vfl.wire.v1 import common_pb2
 
 __all__ = ["MemoryChannel", "MemoryHub"]
@@ -20,10 +20,17 @@ __all__ = ["MemoryChannel", "MemoryHub"]
 class MemoryHub:
     """Mailboxes keyed by (sender, receiver, topic), shared by the channels of one job."""
 
-    def __init__(self, parties: list[str], job_id: str, timeout: float = DEFAULT_TIMEOUT_S):
+    def __init__(
+        self,
+        parties: list[str],
+        job_id: str,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ):
         self.parties = list(parties)
         self.job_id = job_id
         self.timeout = timeout
+        self.max_message_bytes = max_message_bytes
         self._boxes: dict[tuple[str, str, str], deque[bytes]] = {}
         self._cond = threading.Condition()
         self._dead: dict[str, str] = {}
@@ -71,7 +78,7 @@ class MemoryHub:
 
 class MemoryChannel(Channel):
     def __init__(self, hub: MemoryHub, me: str):
-        super().__init__(me, hub.parties, hub.job_id, hub.timeout)
+        super().__init__(me, hub.parties, hub.job_id, hub.timeout, hub.max_message_bytes)
         self.hub = hub
 
     def _deliver(self, peer: str, topic: str, env: common_pb2.Envelope) -> None:
