@@ -340,13 +340,11 @@ def _envelope(data: bytes) -> None:
         router.proposals.get_nowait()
     router._deliver(env, ["insurer"])
     ch = hub.channel("hospital")
-    for (sender, _receiver, topic), box in list(hub._boxes.items()):
-        while box:
-            raw = box.popleft()
+    for sender, receiver, topic in list(hub._boxes):
+        while hub._boxes.get((sender, receiver, topic)):
             got = common_pb2.Envelope()
-            got.ParseFromString(raw)  # our own serialisation of what the router accepted
+            got.ParseFromString(hub.take(sender, receiver, topic, 0.0))  # what the router filed
             ch._open(got, sender, topic, common_pb2.Ack)
-    hub._boxes.clear()
 
 
 def _envelope_seeds() -> list[bytes]:

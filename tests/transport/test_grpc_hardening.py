@@ -130,3 +130,16 @@ def test_a_message_completed_from_its_chunks_is_delivered_whole(mailbox: Mailbox
     raw = mailbox.server.router.jobs[JOB].take("insurer", "hospital", "t/w", 5.0)
     assert common_pb2.Ack.FromString(common_pb2.Envelope.FromString(raw).payload).status == "whole"
     assert mailbox.send("t/w", payload, 1, 2) == grpc.StatusCode.INVALID_ARGUMENT  # out of order
+
+
+def test_unread_messages_are_capped_per_peer(certs: Path) -> None:
+    """A peer inside a job cannot queue unbounded data on topics the job never reads."""
+    for box in _mailbox(certs, max_queued_bytes_per_peer=20_000):
+        payload = b"q" * 1000
+        codes = [box.send(f"t/{i}", payload, 0, 1) for i in range(30)]
+        ok = codes.count(grpc.StatusCode.OK)
+        assert 5 < ok < 20 and codes[ok:] == [grpc.StatusCode.RESOURCE_EXHAUSTED] * (30 - ok)
+        hub = box.server.router.jobs[JOB]
+        assert hub.queued_bytes("insurer") <= 20_000
+        hub.take("insurer", "hospital", "t/0", 1.0)  # reading frees room for the next message
+        assert box.send("t/more", payload, 0, 1) == grpc.StatusCode.OK

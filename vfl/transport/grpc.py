@@ -25,7 +25,7 @@ from vfl.core.errors import ConfigError, PeerError, VflError, WireError
 from vfl.core.jobs import check_job_id
 from vfl.transport.channel import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, Channel, valid_topic
 from vfl.transport.events import EventLog, clip
-from vfl.transport.memory import MemoryHub
+from vfl.transport.memory import MESSAGE_OVERHEAD, MemoryHub
 from vfl.transport.tls import TlsFiles
 from vfl.wire.v1 import common_pb2, mailbox_pb2_grpc
 
@@ -60,6 +60,8 @@ class GrpcSettings:
     max_partials_per_peer: int = 8
     max_partial_bytes_per_peer: int = MAX_MESSAGE_BYTES
     partial_timeout: float = 120.0
+    # whole messages from one peer that the job has not received yet (every topic of the job)
+    max_queued_bytes_per_peer: int = 2 * MAX_MESSAGE_BYTES
 
 
 _PROPOSE_TOPIC = "job/propose"
@@ -202,7 +204,15 @@ class _Router(mailbox_pb2_grpc.MailboxServicer):
                 ) from None
         else:
             assert hub is not None
-            hub.put(request.sender, self.me, request.topic, whole.SerializeToString())
+            data = whole.SerializeToString()
+            queued = hub.queued_bytes(request.sender)
+            if queued + len(data) + MESSAGE_OVERHEAD > self.settings.max_queued_bytes_per_peer:
+                raise Refused(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"{self.me} holds {queued} bytes of {request.sender}'s messages that job "
+                    f"{request.job_id} has not read; the limit is {self.settings.max_queued_bytes_per_peer}",
+                )
+            hub.put(request.sender, self.me, request.topic, data)
         if self.audit is not None:
             self.audit(whole)
         return common_pb2.Ack(status="ok")

@@ -14,7 +14,9 @@ from vfl.core.errors import PeerError
 from vfl.transport.channel import DEFAULT_TIMEOUT_S, MAX_MESSAGE_BYTES, Channel
 from vfl.wire.v1 import common_pb2
 
-__all__ = ["MemoryChannel", "MemoryHub"]
+__all__ = ["MESSAGE_OVERHEAD", "MemoryChannel", "MemoryHub"]
+
+MESSAGE_OVERHEAD = 512  # bytes a queued message costs beyond its payload (envelope, deque, object)
 
 
 class MemoryHub:
@@ -34,6 +36,7 @@ class MemoryHub:
         self._boxes: dict[tuple[str, str, str], deque[bytes]] = {}
         self._cond = threading.Condition()
         self._dead: dict[str, str] = {}
+        self._queued: dict[str, int] = {}  # bytes waiting in the boxes, per sender
 
     def channel(self, me: str) -> MemoryChannel:
         return MemoryChannel(self, me)
@@ -41,7 +44,14 @@ class MemoryHub:
     def put(self, sender: str, receiver: str, topic: str, data: bytes) -> None:
         with self._cond:
             self._boxes.setdefault((sender, receiver, topic), deque()).append(data)
+            self._queued[sender] = self._queued.get(sender, 0) + len(data) + MESSAGE_OVERHEAD
             self._cond.notify_all()
+
+    def queued_bytes(self, sender: str) -> int:
+        """What ``sender``'s messages not yet received take here (each counted with an overhead,
+        so that many tiny messages count too): the gRPC mailbox caps it per peer."""
+        with self._cond:
+            return self._queued.get(sender, 0)
 
     def take(self, sender: str, receiver: str, topic: str, timeout: float) -> bytes:
         key = (sender, receiver, topic)
@@ -54,6 +64,7 @@ class MemoryHub:
                 data = box.popleft()
                 if not box:
                     del self._boxes[key]
+                self._queued[sender] = self._queued.get(sender, 0) - len(data) - MESSAGE_OVERHEAD
                 return data
             if sender in self._dead:
                 raise PeerError(
