@@ -71,7 +71,8 @@ def run_with_peers(
     peers = {p: cfg.peers[p] for p in spec.order if p != cfg.name}
     tls = party_files(cfg.cert_dir, cfg.name)
     channel = GrpcChannel(cfg.name, cfg.listen, peers, spec.job_id, tls, settings=settings)
-    audit_file = open(audit_wire, "a", encoding="utf-8") if audit_wire else None
+    # line-buffered: each audit line is on disk as soon as the envelope arrived
+    audit_file = open(audit_wire, "a", encoding="utf-8", buffering=1) if audit_wire else None
     if audit_file is not None:
         lock = threading.Lock()
 
