@@ -57,6 +57,7 @@ class _VerticalEstimator(BaseEstimator):
     """Shared fit / predict / save machinery; subclasses declare the model kind and params."""
 
     _model: ClassVar[str]
+    federation_: Federation | None  # fitted: the peers of a federation-mode fit (None: simulated)
     _param_names: ClassVar[tuple[str, ...]]
 
     # -- parameters --------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def bench_vfl_psi(parties: int, rows: int, overlap: float, cores: int) -> dict[s
     names = [f"party{i}" for i in range(parties)]
 
     def work(name: str, ch: Channel) -> Any:
-        return run_psi(ch, ids[names.index(name)], names, threads=cores)
+        return run_psi(ch, list(ids[names.index(name)]), names, threads=cores)
 
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()

@@ -86,7 +86,7 @@ def run_sbt_bench(data: dict[str, Path], he_names: list[str], params: SBTParams,
     pooled = np.hstack([t.features for t in tables_list])
     every = np.arange(len(y))
     tr, te = stratified_split(y)
-    records = []
+    records: list[dict[str, Any]] = []
     for he, sub in [(h, s) for h in he_names for s in subsamples]:
         p = replace(params, he=he, subsample=sub)
         slow = he == "paillier"

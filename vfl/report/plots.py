@@ -46,7 +46,7 @@ PLOT_TITLES = {
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 _PART_COLOURS = {"psi": "#9467bd", "crypto": "#d62728", "compute": "#2ca02c", "network": "#1f77b4",
                  "other": "#c7c7c7"}
-_SAVE_RC = {"svg.hashsalt": "vfl", "svg.fonttype": "path", "font.size": 10}
+_SAVE_RC: dict[str, Any] = {"svg.hashsalt": "vfl", "svg.fonttype": "path", "font.size": 10}
 
 
 def _figure(width: float = 6.4, height: float = 4.0) -> Figure:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
@@ -153,8 +153,8 @@ class _RichSink(ProgressSink):
     def _show(self, event: ProgressEvent) -> None:
         key = (event.party, event.stage)
         total = event.total if event.total > 0 else None
-        fields = {"rate": _fmt_rate(event.rate, event.stage),
-                  "eta": _fmt_eta(event.eta_s, total is not None and event.done >= total)}
+        fields: dict[str, Any] = {"rate": _fmt_rate(event.rate, event.stage),
+                                  "eta": _fmt_eta(event.eta_s, total is not None and event.done >= total)}
         if key not in self._tasks:
             self._tasks[key] = self._bars.add_task(
                 f"{event.party} {event.stage}", total=total, party=event.party, stage=event.stage, **fields)

@@ -65,7 +65,7 @@ def centralised_baseline(
 
     predict = model_kind(model).baseline(params, x[train_rows], y[train_rows])
     p_tr, p_te = predict(x[train_rows]), predict(x[test_rows])
-    out = {f"train_{k}": v for k, v in binary_metrics(y[train_rows], p_tr).items()}
+    out: dict[str, Any] = {f"train_{k}": v for k, v in binary_metrics(y[train_rows], p_tr).items()}
     if len(test_rows):
         out.update({f"test_{k}": v for k, v in binary_metrics(y[test_rows], p_te).items()})
         out["curve"] = {**roc_points(y[test_rows], p_te), "split": "test"}

@@ -93,8 +93,8 @@ def build_simulation_config(
     """From CLI options; no --data means the embedded default dataset."""
     if not data:
         ds = default_dataset()
-        lab = parse_label_option(label) or ds.label
-        parties = [PartySource(n, p, lab[1] if n == lab[0] else None) for n, p in ds.paths.items()]
+        party, column = parse_label_option(label) or ds.label
+        parties = [PartySource(n, p, column if n == party else None) for n, p in ds.paths.items()]
         return SimulationConfig(
             parties, id_column=id_column or ds.id_column, dataset_note=ds.description, **kw
         )
