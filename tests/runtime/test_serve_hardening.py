@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,10 +40,12 @@ WAIT_S = 60.0  # an upper bound for a log line to appear, never a measured durat
 
 @dataclass
 class Served:
-    """A real serving hospital (in a thread) and its structured log."""
+    """A real serving hospital (a thread running ``serve``, or a ``vfl serve`` process) and its
+    structured log."""
 
     fed: Path
-    thread: threading.Thread
+    is_alive: Callable[[], bool]
+    join: Callable[[float], object]
     lines: list[str]
 
     def cfg(self, name: str) -> PartyConfig:
@@ -59,8 +64,9 @@ class Served:
         return got
 
 
-@pytest.fixture
-def served(three_party_breast: dict[str, Path], tmp_path: Path) -> Iterator[Served]:
+def _federation(three_party_breast: dict[str, Path], tmp_path: Path) -> Path:
+    """insurer, hospital and pharma; pharma is a configured peer of the hospital that may not
+    propose. Returns the hospital's config."""
     cfg = build_simulation_config(
         tuple(f"{n}={p}" for n, p in three_party_breast.items()),
         "pid",
@@ -71,8 +77,14 @@ def served(three_party_breast: dict[str, Path], tmp_path: Path) -> Iterator[Serv
         model_params={"epochs": 1},
     )
     job = write_federation(cfg, job_spec(cfg, "job-serve"), tmp_path / "fed", tmp_path / "out")
-    hospital = job.parent / "hospital.toml"  # pharma is a configured peer that may not propose
+    hospital = job.parent / "hospital.toml"
     hospital.write_text(hospital.read_text() + '\n[serve]\naccept_from = ["insurer"]\n')
+    return hospital
+
+
+@pytest.fixture
+def served(three_party_breast: dict[str, Path], tmp_path: Path) -> Iterator[Served]:
+    hospital = _federation(three_party_breast, tmp_path)
     lines: list[str] = []
     t = threading.Thread(
         target=serve,
@@ -81,7 +93,7 @@ def served(three_party_breast: dict[str, Path], tmp_path: Path) -> Iterator[Serv
         daemon=True,
     )
     t.start()
-    s = Served(job.parent, t, lines)
+    s = Served(hospital.parent, t.is_alive, t.join, lines)
     s.wait_for("serving", 1)
     yield s
     t.join(5)
@@ -206,8 +218,8 @@ def _run_good_job(s: Served) -> None:
     finally:
         ch.close()
     assert outcome.metrics["test_auc"] > 0.9
-    s.thread.join(WAIT_S)
-    assert not s.thread.is_alive(), "the hospital should stop after its one good job"
+    s.join(WAIT_S)
+    assert not s.is_alive(), "the hospital should stop after its one good job"
     assert (s.cfg("hospital").out_dir / "job-good" / "hospital" / "model.json").is_file()
     assert [e["job"] for e in s.events("job_done")] == ["job-good"]
 
@@ -249,7 +261,7 @@ def test_malformed_proposals_are_refused_logged_and_the_next_job_runs(served: Se
     assert all(e["error"] in ("WireError", "ProtocolError") for e in got), got
     assert "undecodable" in str(got[0]["msg"]) and "parameters" in str(got[2]["msg"])
     assert "test_size" in str(got[3]["msg"]) and "bad id!" in str(got[4]["msg"])
-    assert s.thread.is_alive()
+    assert s.is_alive()
     _run_good_job(s)
 
 
@@ -295,6 +307,58 @@ def test_hostile_in_job_messages_fail_that_job_and_the_next_job_runs(served: Ser
         failed = _wait_failed(s, i)
         assert failed["job"] == job_id and failed["peer"] == "insurer"
         assert words in str(failed["msg"]), failed
-        assert s.thread.is_alive()
+        assert s.is_alive()
     assert [e["job"] for e in s.events("job_started")] == ["job-epochs", "job-ndarray", "job-slots", "job-pk"]
     _run_good_job(s)
+
+
+# -- the same against the `vfl serve` command, in its own process ----------------------------------
+def test_the_vfl_serve_process_survives_garbage_and_runs_the_next_job(
+    three_party_breast: dict[str, Path], tmp_path: Path
+) -> None:
+    hospital = _federation(three_party_breast, tmp_path)
+    cmd = [
+        sys.executable,
+        "-m",
+        "vfl",
+        "serve",
+        "--config",
+        str(hospital),
+        "--max-jobs",
+        "1",
+        "--idle-timeout",
+        "120",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: list[str] = []
+    others: list[str] = []
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            (lines if line.startswith("{") else others).append(line.strip())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    s = Served(hospital.parent, lambda: proc.poll() is None, lambda t: proc.wait(t), lines)
+    try:
+        s.wait_for("serving", 1)
+        assert _raw_deliver(s, "insurer", b"\x0a\xff\xff\xff") == grpc.StatusCode.INVALID_ARGUMENT
+        garbage = _proposal_envelope("insurer", "job-x", b"\x0a\xff\xff\xff garbage")
+        assert _raw_deliver(s, "insurer", garbage) == grpc.StatusCode.OK
+        assert s.wait_for("proposal_refused", 1)[0]["peer"] == "insurer"
+        assert s.wait_for("delivery_refused", 1)[0]["code"] == "INVALID_ARGUMENT"
+        _run_good_job(s)
+        assert proc.returncode == 0, others
+    finally:
+        proc.kill()
+        proc.wait(10)
+        reader.join(10)
+        assert proc.stderr is not None
+        proc.stderr.close()
