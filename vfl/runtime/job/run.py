@@ -7,6 +7,7 @@ import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +28,10 @@ from vfl.wire.v1 import job_pb2
 if TYPE_CHECKING:
     from vfl.runtime.store.modelfile import ModelFile
 
-__all__ = ["PartyOutcome", "exchange_fingerprints", "run_party_job", "split_rows"]
+__all__ = ["T_COMMIT", "PartyOutcome", "commit", "exchange_fingerprints", "run_party_job", "split_rows"]
+
+#: The label holder's last word: the job succeeded everywhere, keep your outputs.
+T_COMMIT = "job/commit"
 
 
 @dataclass
@@ -83,13 +87,15 @@ def run_party_job(
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     model_file: ModelFile | None = None,
+    keep: Callable[[PartyOutcome], Any] | None = None,
 ) -> PartyOutcome:
     """Our side of the whole job. ``agreed``: the handshake already ran (``vfl serve``).
     ``checkpoint_dir``: where this party checkpoints after each epoch / tree; ``resume``: continue
     from the checkpoint found there (every party of the job resumes together). ``model_file``:
-    this party's trained part, for a ``predict`` task."""
+    this party's trained part, for a ``predict`` task. ``keep``: writes this party's outputs; it
+    runs at the commit (see :func:`commit`), so a failure anywhere leaves no party with a model."""
     t0 = time.perf_counter()
-    training = spec.task != "predict" and spec.model != "none"
+    training = spec.trains
     params = None
     if training:  # bad parameters stop the job here, before the handshake and PSI
         params = make_params(spec.model, spec.he, spec.seed, {**spec.model_params, "device": spec.device})
@@ -140,9 +146,31 @@ def run_party_job(
                 out.metrics.update({f"test_{k}": v for k, v in binary_metrics(test.label, p_test).items()})
                 out.curve = {**roc_points(test.label, p_test), "split": "test"}
                 out.test_scores = np.asarray(p_test)
-    out.bytes_sent = channel.stats.total_bytes_sent
+    out.bytes_sent = channel.stats.total_bytes_sent  # what the outputs report: all but the commit
     seconds["total"] = time.perf_counter() - t0
+    commit(channel, spec, out, keep)
     return out
+
+
+def commit(
+    channel: Channel, spec: JobSpec, out: PartyOutcome, keep: Callable[[PartyOutcome], Any] | None
+) -> None:
+    """The last, agreed step of every job. The label holder finishes last (its metrics come after
+    everyone's scoring): it keeps its own outputs, then tells every peer the job succeeded; a peer
+    keeps its outputs only on that word. So a failure at the label holder after training (or
+    anywhere before) leaves no party with a model part: the peers' wait ends in a PeerError."""
+    lead = spec.order[0]
+    if channel.me == lead:
+        if keep is not None:
+            keep(out)
+        for peer in channel.peers:
+            channel.send(peer, T_COMMIT, job_pb2.JobCommit(job_id=spec.job_id))
+        return
+    got = channel.recv(lead, T_COMMIT, job_pb2.JobCommit)
+    if got.job_id != spec.job_id:
+        raise ProtocolError(f"{lead} committed job {got.job_id!r}, not this job {spec.job_id!r}")
+    if keep is not None:
+        keep(out)
 
 
 def exchange_fingerprints(channel: Channel, mine: str) -> dict[str, str]:

@@ -127,6 +127,7 @@ def run_as(
     _check(job, cfg)
     spec = job.spec_for(cfg) if device is None else replace(job.spec, device=device)
     table = read_own_table(cfg, ids_only=not spec.trains)
-    outcome = run_with_peers(cfg, spec, table, settings=settings, **job_options)
-    write_party_outputs(party_out_dir(cfg, job), outcome)
-    return outcome
+    out_dir = party_out_dir(cfg, job)
+    return run_with_peers(
+        cfg, spec, table, settings=settings, keep=lambda o: write_party_outputs(out_dir, o), **job_options
+    )

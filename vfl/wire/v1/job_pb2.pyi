@@ -49,3 +49,9 @@ class PartFingerprint(_message.Message):
     party: str
     sha256: str
     def __init__(self, party: _Optional[str] = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class JobCommit(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
