@@ -14,7 +14,8 @@ import grpc
 import pytest
 
 from vfl.transport.events import EventLog
-from vfl.transport.grpc import CHUNK_BYTES, GrpcChannel, GrpcSettings, MailboxServer
+from vfl.transport.grpc import CHUNK_BYTES, GrpcChannel, GrpcSettings, MailboxServer, Refused, _Router
+from vfl.transport.memory import MemoryHub
 from vfl.transport.tls import init_ca, issue_party_cert, party_files
 from vfl.wire.v1 import common_pb2
 
@@ -143,3 +144,16 @@ def test_unread_messages_are_capped_per_peer(certs: Path) -> None:
         assert hub.queued_bytes("insurer") <= 20_000
         hub.take("insurer", "hospital", "t/0", 1.0)  # reading frees room for the next message
         assert box.send("t/more", payload, 0, 1) == grpc.StatusCode.OK
+
+
+def test_a_configured_peer_outside_the_job_cannot_deliver_into_it() -> None:
+    router = _Router("hospital", {"insurer", "pharma"}, GrpcSettings())
+    router.jobs[JOB] = MemoryHub(["insurer", "hospital"], JOB)
+    env = common_pb2.Envelope(
+        job_id=JOB, sender="pharma", receiver="hospital", topic="t/1", type="vfl.v1.Ack", chunks=1
+    )
+    with pytest.raises(Refused, match="not a party of job") as e:
+        router._deliver(env, ["pharma"])
+    assert e.value.code == grpc.StatusCode.PERMISSION_DENIED
+    env.sender = "insurer"
+    assert router._deliver(env, ["insurer"]).status == "ok"

@@ -178,6 +178,11 @@ class _Router(mailbox_pb2_grpc.MailboxServicer):
             )
         if proposal:
             self._check_proposal(request)
+        elif hub is not None and request.sender not in hub.parties:
+            raise Refused(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"{request.sender} is not a party of job {request.job_id!r}",
+            )
         if (
             request.chunks < 1
             or request.chunk >= request.chunks
