@@ -141,7 +141,9 @@ def test_bench_command_writes_bench_json(tmp_path) -> None:  # type: ignore[no-u
     assert (rec["subsample"], half["subsample"], half["params"]["subsample"]) == (1.0, 0.5, 0.5)
     ratio = rec["seconds"]["fit"] / half["seconds"]["fit"]
     assert half["speedup_vs_all_rows"] == pytest.approx(ratio, rel=0.01)
-    assert rec["reference"]["fit_seconds"] == 11.0 and "OU" in rec["reference"]["system"]
+    assert rec["published"]["fit_seconds"] == 11.0 and "OU" in rec["published"]["system"]
+    assert "speedup" not in rec["published"], "no ratio to a figure not measured in this run"
+    assert "x faster than" not in res.output
     assert rec["metrics"]["train_auc"] > 0.9 and rec["metrics"]["test_auc"] > 0.9
     assert abs(rec["test_auc_diff"]) < 0.05 and rec["baseline"]["train_auc"] > 0.9
     assert set(rec["bytes_sent"]) == {"guest", "host"} and len(rec["per_tree"]["guest"]) == 2
