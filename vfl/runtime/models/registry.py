@@ -148,6 +148,7 @@ JOB_KINDS: dict[str, JobKind] = {
     for k in (
         JobKind("train", "align by PSI, then train (or align only, with model none)", trains=True),
         JobKind("predict", "align new rows by PSI, then score them with trained parts", trains=False),
+        JobKind("analyze", "align by PSI, then feature statistics, WOE/IV and cross-party correlation", trains=False),
     )
 }
 
