@@ -4,11 +4,17 @@ Bin ``j`` of a feature holds ``cuts[j-1] < x <= cuts[j]``; the split "bin <= j g
 therefore the threshold rule ``x <= cuts[j]``. Missing values (NaN) get their own last bin
 (index ``max_bin``), so a split can learn where they go. Cuts are kept as NumPy float64 because
 they are the party's private thresholds, stored in its model file and never sent.
+
+A categorical column (integer codes 0..k-1 from the party's category map, NaN for a missing or
+unseen category) gets one bin per category whatever the rows hold: cuts at 0.5, 1.5, ..., so
+category code c is bin c, and a category unseen in training (NaN) lands in the missing bin.
+Splits are then "code <= c goes left", over the map's (text) order of the categories.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +24,7 @@ from array_api_compat import device as _dev
 from vfl.compute.backend import to_numpy
 from vfl.core.errors import ConfigError
 
-__all__ = ["BinMapper", "fit_bins"]
+__all__ = ["BinMapper", "category_cuts", "fit_bins"]
 
 
 @dataclass
@@ -69,17 +75,33 @@ class BinMapper:
         return cls([np.asarray(c, dtype=np.float64) for c in d["cuts"]], int(d["max_bin"]))
 
 
-def fit_bins(xp: Any, X: Any, max_bin: int) -> BinMapper:
+def category_cuts(n_categories: int, max_bin: int, what: str = "a categorical column") -> np.ndarray:
+    """Cuts giving each of ``n_categories`` codes its own bin (code c in bin c)."""
+    if n_categories > max_bin:
+        raise ConfigError(
+            f"{what} has {n_categories} categories but max_bin={max_bin} bins",
+            f"set max_bin to at least {n_categories}, or group rare categories together",
+        )
+    return np.arange(max(n_categories - 1, 0), dtype=np.float64) + 0.5
+
+
+def fit_bins(xp: Any, X: Any, max_bin: int, categories: Sequence[int] | None = None) -> BinMapper:
     """Quantile cut points per feature, at most ``max_bin`` bins for present values.
 
     A feature with at most ``max_bin`` distinct values gets one bin per value (cuts halfway
     between neighbours); otherwise the i/max_bin quantile values v_i of its present values
     start new bins, as in xgboost's ``hist`` (left of the cut means ``x < v_i``).
+    ``categories[f]`` > 0: feature f is categorical with that many categories (one bin each).
     """
     if not 2 <= max_bin <= 1024:
         raise ConfigError(f"max_bin={max_bin} is out of range", "use 2 <= max_bin <= 1024")
+    if categories is not None and len(categories) != X.shape[1]:
+        raise ConfigError(f"{len(categories)} category counts for {X.shape[1]} features")
     cuts: list[np.ndarray] = []
     for f in range(X.shape[1]):
+        if categories is not None and categories[f] > 0:
+            cuts.append(category_cuts(int(categories[f]), max_bin, f"feature {f}"))
+            continue
         col = X[:, f]
         v = xp.sort(col[~xp.isnan(col)], stable=False)
         n = v.shape[0]

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from vfl.bench.harness import run_parties
 from vfl.data.datasets import fate_pair
 from vfl.data.table import PartyTable
-from vfl.bench.harness import run_parties
 from vfl.runtime.models.sbt import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
 from vfl.transport import Channel
 
@@ -75,9 +74,11 @@ def xgb_model(params: SBTParams, y_train: np.ndarray) -> Any:
               tree_method="hist", n_jobs=2, subsample=params.subsample, random_state=params.seed)
     if params.objective == "binary:logistic":
         return xgb.XGBClassifier(base_score=float(y_train.mean()), **kw)
-    if params.objective == "multi:softmax":
+    if params.objective in ("multi:softmax", "multi:softprob"):
         return xgb.XGBClassifier(objective="multi:softprob", base_score=0.5, **kw)
-    return xgb.XGBRegressor(base_score=float(y_train.mean()), **kw)
+    if params.objective == "reg:tweedie":
+        kw["tweedie_variance_power"] = params.tweedie_variance_power
+    return xgb.XGBRegressor(objective=params.objective, base_score=float(y_train.mean()), **kw)
 
 
 def pooled(tables: dict[str, PartyTable]) -> np.ndarray:

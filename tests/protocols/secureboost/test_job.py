@@ -9,9 +9,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tests.protocols.secureboost.conftest import fit_predict, load, split_rows
+from vfl.bench.harness import run_parties
 from vfl.core.errors import ConfigError, ProtocolError
 from vfl.protocols.secureboost import SBTConfig
-from vfl.bench.harness import run_parties
 from vfl.runtime.models.sbt import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
 
 
@@ -110,7 +110,9 @@ def test_label_dp_is_accounted_and_noisy() -> None:
 
 
 @pytest.mark.parametrize("bad", [{"max_depth": 0}, {"learning_rate": 0.0}, {"max_bin": 1},
-                                 {"objective": "rank:pairwise"}, {"objective": "multi:softmax"}])
+                                 {"objective": "rank:pairwise"},
+                                 {"objective": "multi:softmax", "num_class": 1},
+                                 {"objective": "reg:tweedie", "tweedie_variance_power": 1.0}])
 def test_bad_parameters_are_refused(bad: dict) -> None:
     with pytest.raises(ConfigError):
         SBTParams(**bad)  # on construction, before any party starts

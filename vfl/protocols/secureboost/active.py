@@ -20,13 +20,14 @@ from vfl.compute import (
     Backend,
     BestSplit,
     SplitRule,
-    base_margin,
     best_split,
     check_labels,
     fit_bins,
     get_backend,
+    gh_shift,
     grad_hess,
     histogram,
+    initial_margin,
     leaf_weight,
     route_rows,
     tie_tolerance,
@@ -58,9 +59,10 @@ __all__ = ["ActiveResult", "predict_active", "train_active"]
 @dataclass
 class ActiveResult:
     trees: list[Tree]
-    base_margin: float
+    base_margin: float  # 0 when trained with an offset (the rows started at their offsets)
     bin_cuts: list[np.ndarray]
     stats: dict[str, Any] = field(default_factory=dict)
+    num_class: int | None = None  # as trained (inferred from the labels where left out)
 
 
 @dataclass
@@ -72,17 +74,18 @@ class _Candidate:
 
 class _Trainer:
     def __init__(self, channel: Channel, X: np.ndarray, scheme: HEScheme, cfg: SBTConfig,
-                 passives: list[str], backend: Backend):
+                 passives: list[str], backend: Backend, categories: list[int] | None = None):
         self.ch, self.X, self.scheme, self.cfg, self.passives = channel, X, scheme, cfg, passives
         self.backend, self.xp = backend, backend.xp
         self.np_xp = get_backend("cpu").xp
         self.rule = SplitRule(cfg.reg_lambda, cfg.gamma, cfg.min_child_weight)
         self.clock = TreeClock(channel)
-        self.mapper = fit_bins(self.xp, backend.asarray(X), cfg.max_bin)
+        self.mapper = fit_bins(self.xp, backend.asarray(X), cfg.max_bin, categories)
         self.bins = self.mapper.transform(self.xp, backend.asarray(X))
         self.n_bins = cfg.max_bin + 1
         self.shapes: dict[str, int] = {}
         self._done_level = 0
+        self.unshift = 1.0  # 2^s of this tree's headroom shift (objectives.gh_shift)
         self.gain = {p: 0.0 for p in [channel.me, *passives]}
         self.splits = {p: 0 for p in [channel.me, *passives]}
 
@@ -120,8 +123,11 @@ class _Trainer:
             g_enc, h_enc = g[sample], h[sample]
         else:
             g_enc, h_enc = g, h
+        shift = gh_shift(g_enc, h_enc)  # stays here: the passives see only ciphertexts
+        self.unshift = 2.0**shift
         with self.clock.crypto():
-            msg.gh.CopyFrom(self.scheme.serialize(self.scheme.encrypt_gh(g_enc, h_enc), job))
+            enc = self.scheme.encrypt_gh(np.ldexp(g_enc, -shift), np.ldexp(h_enc, -shift))
+            msg.gh.CopyFrom(self.scheme.serialize(enc, job))
         for p in self.passives:
             self.ch.send(p, Topics.gradients(t), msg)
         g_x, h_x = self.backend.asarray(g), self.backend.asarray(h)
@@ -214,6 +220,7 @@ class _Trainer:
                 if not isinstance(hist, EncryptedHistogram):
                     raise ProtocolError(f"{p} sent a vector where a histogram was expected")
                 G, H = self.scheme.decrypt_histogram(hist)
+            G, H = G * self.unshift, H * self.unshift
             if G.shape != (self.shapes[p], self.n_bins) or H.shape != G.shape:
                 raise ProtocolError(f"{p} sent a {G.shape} histogram for node {nh.node}, "
                                     f"expected ({self.shapes[p]}, {self.n_bins})")
@@ -287,25 +294,31 @@ def train_active(
     progress: Progress | None = None,
     dp_rng: np.random.Generator | None = None,
     checkpoint: Checkpointer | None = None,
+    offset: np.ndarray | None = None,
+    categories: list[int] | None = None,
 ) -> ActiveResult:
     """Train the whole ensemble as the label holder; passives run :func:`train_passive`.
     With ``checkpoint``: save after every tree and continue from the newest tree all parties
-    hold (:mod:`vfl.protocols.secureboost.resume`)."""
+    hold (:mod:`vfl.protocols.secureboost.resume`). ``offset``: each row's starting margin
+    (xgboost's base_margin; it never leaves this party). ``categories[f]`` > 0: own feature f
+    holds that many category codes (one bin each)."""
     backend = backend or get_backend("cpu")
     xp = backend.xp
     y = np.asarray(y, dtype=np.float64)
     n = len(y)
+    cfg = cfg.with_labels(y)
     check_labels(cfg.objective, y, cfg.num_class)
     if not scheme.has_secret_key:
         raise ProtocolError("the active party needs the HE secret key",
                             "build the scheme with make_scheme() at the label holder")
     t_setup = time.perf_counter()
-    tr = _Trainer(channel, np.asarray(X, dtype=np.float64), scheme, cfg, passives, backend)
+    tr = _Trainer(channel, np.asarray(X, dtype=np.float64), scheme, cfg, passives, backend, categories)
     tr.setup(n)
     setup_seconds = time.perf_counter() - t_setup
     k_out = cfg.trees_per_round
-    m0 = base_margin(cfg.objective, y, cfg.base_score)
-    margin = np.full((n, k_out), m0)
+    m0, start = initial_margin(cfg.objective, y, cfg.base_score, offset)
+    margin = np.repeat(start[:, None], k_out, axis=1)
+    rho = cfg.tweedie_variance_power
     y_x = backend.asarray(y)
     sigma, dp_stats = 0.0, {}
     if cfg.dp_epsilon is not None:
@@ -319,7 +332,7 @@ def train_active(
         dp_rng = dp_rng or dp.secure_rng()
     trees: list[Tree] = []
     key = run_key("sbt-active", {**cfg.to_dict(), "passives": passives, "he": scheme.name},
-                  np.asarray(X, dtype=np.float64), y)
+                  np.asarray(X, dtype=np.float64), y, start)
     done, state = agree_start_active(channel, passives, checkpoint, key)
     round_margin = margin.copy()  # g, h of a round come from the margin at its start
     if state is not None:
@@ -332,7 +345,7 @@ def train_active(
         if r * k_out >= done:
             round_margin = margin.copy()
         m_x = backend.asarray(round_margin if k_out > 1 else round_margin[:, 0])
-        g_x, h_x = grad_hess(xp, cfg.objective, y_x, m_x)
+        g_x, h_x = grad_hess(xp, cfg.objective, y_x, m_x, variance_power=rho)
         g_all = to_numpy(g_x).reshape(n, k_out)
         h_all = to_numpy(h_x).reshape(n, k_out)
         for k in range(k_out):
@@ -350,7 +363,7 @@ def train_active(
             trees.append(tree)
             rec = tr.clock.stop(t)
             m_now = margin if k_out > 1 else margin[:, 0]
-            rec["loss"] = train_loss(tr.np_xp, cfg.objective, y, m_now)
+            rec["loss"] = train_loss(tr.np_xp, cfg.objective, y, m_now, variance_power=rho)
             if checkpoint is not None:
                 checkpoint.save(t + 1, {"run_key": key, "step": t + 1, "margin": margin,
                                         "round_margin": round_margin, "gain": tr.gain,
@@ -368,7 +381,7 @@ def train_active(
         "setup_seconds": setup_seconds,
         "resumed_from_tree": done,
     }
-    return ActiveResult(trees, m0, tr.mapper.cuts, stats)
+    return ActiveResult(trees, m0, tr.mapper.cuts, stats, cfg.num_class)
 
 
 def predict_active(
@@ -380,8 +393,10 @@ def predict_active(
     n_outputs: int,
     passives: list[str],
     backend: Backend | None = None,
+    offset: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Raw margins (n, n_outputs); each passive sends only the routing bits of its own splits."""
+    """Raw margins (n, n_outputs), from ``base`` plus each row's ``offset`` where given; each
+    passive sends only the routing bits of its own splits."""
     backend = backend or get_backend("cpu")
     xp = backend.xp
     X = np.asarray(X, dtype=np.float64)
@@ -404,6 +419,8 @@ def predict_active(
         for i, sid in enumerate(wanted[p]):
             routed[(p, sid)] = bits[i]
     margin = np.full((n, n_outputs), base)
+    if offset is not None:
+        margin += np.asarray(offset, dtype=np.float64).reshape(n, 1)
     for tree in trees:
         rows: list[np.ndarray] = []
         slot = np.full(len(tree.nodes), -1, dtype=np.int64)

@@ -60,10 +60,12 @@ def train_passive(
     backend: Backend | None = None,
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
+    categories: list[int] | None = None,
 ) -> PassiveResult:
     """Serve one training job for ``active``; returns this party's private split table.
     With ``checkpoint``: save the split table after every tree and continue from the tree the
-    active announces (:mod:`vfl.protocols.secureboost.resume`)."""
+    active announces (:mod:`vfl.protocols.secureboost.resume`). ``categories[f]`` > 0: feature
+    f holds that many category codes (one bin each; the map never leaves this party)."""
     backend = backend or get_backend("cpu")
     X = np.asarray(X, dtype=np.float64)
     n, n_feat = X.shape
@@ -78,7 +80,7 @@ def train_passive(
     if setup.n_rows != n:
         raise ProtocolError(f"{active} trains on {setup.n_rows} rows, {channel.me} holds {n}",
                             "align all parties' rows with `vfl psi` before training")
-    mapper = fit_bins(backend.xp, backend.asarray(X), int(setup.max_bin))
+    mapper = fit_bins(backend.xp, backend.asarray(X), int(setup.max_bin), categories)
     bins = np.ascontiguousarray(to_numpy(mapper.transform(backend.xp, backend.asarray(X))),
                                 dtype=np.int64)
     settings = {k: getattr(setup, k) for k in ("n_rows", "n_trees", "max_depth", "max_bin")}

@@ -7,13 +7,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from vfl.compute import OBJECTIVES, n_outputs
-from vfl.core.errors import ConfigError, ProtocolError
+from vfl.compute import MULTICLASS, OBJECTIVES, check_tweedie_power, n_outputs
+from vfl.core.errors import ConfigError, DataError, ProtocolError
 from vfl.transport.channel import Channel
 from vfl.wire.arrays import from_ndarray, to_ndarray
 from vfl.wire.v1 import common_pb2, secureboost_pb2
@@ -42,8 +42,9 @@ class SBTConfig:
     max_bin: int = 32
     max_leaves: int | None = None
     objective: str = "binary:logistic"
-    num_class: int | None = None
+    num_class: int | None = None  # multi-class: None = inferred from the labels (max + 1)
     base_score: float | None = None
+    tweedie_variance_power: float = 1.5  # reg:tweedie only, in (1, 2)
     dp_epsilon: float | None = None  # label-DP on g/h (Gaussian, RDP-accounted); None = off
     dp_delta: float = 1e-5
     dp_clip: float = 1.0  # |g| and h are clipped to this bound before noise
@@ -68,7 +69,19 @@ class SBTConfig:
         for ok, what in checks:
             if not ok:
                 raise ConfigError(f"invalid SecureBoost parameter: {what}", "fix the job parameters")
-        n_outputs(self.objective, self.num_class)
+        check_tweedie_power(self.tweedie_variance_power)
+        if self.objective in MULTICLASS and self.num_class is not None:
+            n_outputs(self.objective, self.num_class)
+
+    def with_labels(self, y: np.ndarray) -> SBTConfig:
+        """The config with ``num_class`` inferred from the labels where a multi-class objective
+        leaves it out (the label holder's business: passives learn only the tree count)."""
+        if self.objective not in MULTICLASS or self.num_class is not None:
+            return self
+        if len(y) == 0 or not np.isfinite(y).all() or y.min() < 0 or np.mod(y, 1).any():
+            raise DataError(f"{self.objective} needs integer class labels 0..K-1",
+                            "recode the label column (e.g. with the classifier's label encoding)")
+        return replace(self, num_class=max(int(y.max()) + 1, 2))
 
     @property
     def trees_per_round(self) -> int:
