@@ -29,7 +29,7 @@ import numpy as np
 from google.protobuf.message import DecodeError, Message
 
 from vfl.core.errors import VflError, WireError
-from vfl.transport.grpc import GrpcSettings, Refused, _Router
+from vfl.transport.mailbox import GrpcSettings, Refused, Router
 from vfl.transport.memory import MemoryHub
 from vfl.wire.v1 import common_pb2, he_pb2, job_pb2, lr_pb2
 
@@ -322,9 +322,9 @@ def _mask_key_seeds() -> list[bytes]:
 
 
 @functools.cache
-def _router() -> tuple[_Router, MemoryHub]:
+def _router() -> tuple[Router, MemoryHub]:
     settings = GrpcSettings(max_partials_per_peer=4, max_partial_bytes_per_peer=1 << 22)
-    router = _Router("hospital", {"insurer", "pharma"}, settings)
+    router = Router("hospital", {"insurer", "pharma"}, settings)
     hub = MemoryHub(["hospital", "insurer", "pharma"], JOB, timeout=0.0)
     router.jobs[JOB] = hub
     router.accept_proposals = True

@@ -14,7 +14,8 @@ import grpc
 import pytest
 
 from vfl.transport.events import EventLog
-from vfl.transport.grpc import CHUNK_BYTES, GrpcChannel, GrpcSettings, MailboxServer, Refused, _Router
+from vfl.transport.grpc import CHUNK_BYTES, GrpcChannel, GrpcSettings, MailboxServer
+from vfl.transport.mailbox import Refused, Router
 from vfl.transport.memory import MemoryHub
 from vfl.transport.tls import init_ca, issue_party_cert, party_files
 from vfl.wire.v1 import common_pb2
@@ -147,7 +148,7 @@ def test_unread_messages_are_capped_per_peer(certs: Path) -> None:
 
 
 def test_a_configured_peer_outside_the_job_cannot_deliver_into_it() -> None:
-    router = _Router("hospital", {"insurer", "pharma"}, GrpcSettings())
+    router = Router("hospital", {"insurer", "pharma"}, GrpcSettings())
     router.jobs[JOB] = MemoryHub(["insurer", "hospital"], JOB)
     env = common_pb2.Envelope(
         job_id=JOB, sender="pharma", receiver="hospital", topic="t/1", type="vfl.v1.Ack", chunks=1
