@@ -22,7 +22,7 @@ def test_simulate_accepts_device(device: str, tmp_path: Path, monkeypatch: pytes
         seen.append(cfg)
         return {"intersection": 0}
 
-    monkeypatch.setattr(main, "run_simulation", fake)
+    monkeypatch.setattr("vfl.runtime.modes.simulate.simulate", fake)  # the command imports it when it runs
     args = ["simulate", "--model", "none", "--device", device, "--quiet", "--out", str(tmp_path)]
     res = CliRunner().invoke(main.cli, args)
     assert res.exit_code == 0, res.output

@@ -12,35 +12,27 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from vfl.cli.bench import bench
 from vfl.cli.errors import friendly_errors
-from vfl.cli.report import report
-from vfl.compute import DEVICES
+from vfl.cli.lazy import LazyGroup
+from vfl.compute.backend import DEVICES
 from vfl.core.errors import ConfigError
-from vfl.data.ids import IdRule
-from vfl.data.synth import write_synthetic
-from vfl.report.html import build_report
-from vfl.report.plots import write_plots
-from vfl.report.progress import make_progress
-from vfl.report.summary import print_summary
-from vfl.runtime.models.registry import HE_BACKENDS, MODEL_CHOICES, MODELS, default_he
-from vfl.runtime.modes.config import build_simulation_config, parse_data_options, parse_param_options
-from vfl.runtime.job.jobfile import load_job, load_party_config
-from vfl.runtime.modes.party import run_as
-from vfl.runtime.modes.predict import predict_local
-from vfl.runtime.modes.serve import serve as serve_party
-from vfl.runtime.modes.simulate import simulate as run_simulation
-from vfl.transport.grpc import GrpcSettings
-from vfl.transport.tls import init_ca, issue_party_cert
+from vfl.runtime.models.registry import HE_BACKENDS, MODEL_CHOICES, MODELS
+
+# Commands import what they run inside their bodies, so that `vfl --help` and every command load
+# only their own code (no gRPC, scikit-learn, matplotlib or crypto stack for help or a psi run).
 
 __all__ = ["cli", "main"]
 
 _DATA_HELP = "A party's file as NAME=PATH (CSV or Parquet); repeat per party. Default: the embedded dataset."
 
 
-@click.group(help=__doc__, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands={"bench": "vfl.cli.bench:bench", "report": "vfl.cli.report:report"},
+    help=__doc__,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.version_option(package_name="vfl")
 def cli(debug: bool) -> None:
@@ -91,6 +83,13 @@ def _common_data_options(fn):  # type: ignore[no-untyped-def]
     "--label", default=None, metavar="NAME:COL", help="Which party holds the label, and its column."
 )
 @click.option(
+    "--offset",
+    default=None,
+    metavar="NAME:COL",
+    help="The label holder's per-row offset column (sbt: xgboost's base_margin; log(exposure) for "
+    "count:poisson, reg:gamma, reg:tweedie). Never sent.",
+)
+@click.option(
     "--model",
     type=click.Choice(MODEL_CHOICES),
     default="lr",
@@ -138,6 +137,7 @@ def simulate(
     nan_policy,
     out_dir,
     label,
+    offset,
     model,
     he,
     device,
@@ -156,10 +156,22 @@ def simulate(
       vfl simulate --data insurer=a.csv --data hospital=b.parquet --label insurer:y
       vfl simulate --model sbt --param n_estimators=10 --param max_depth=4
     """
+    from rich.console import Console
+
+    from vfl.data.ids import IdRule
+    from vfl.report.html import build_report
+    from vfl.report.plots import write_plots
+    from vfl.report.progress import make_progress
+    from vfl.report.summary import print_summary
+    from vfl.runtime.models.registry import default_he
+    from vfl.runtime.modes.config import build_simulation_config, parse_param_options
+    from vfl.runtime.modes.simulate import simulate as run_simulation
+
     cfg = build_simulation_config(
         data,
         id_column,
         label,
+        offset,
         model=model,
         he=he or default_he(model),
         model_params=parse_param_options(params),
@@ -195,6 +207,10 @@ def psi(data, id_column, id_case, nan_policy, out_dir):  # type: ignore[no-untyp
     Example:
       vfl psi --data pharma=p.csv --data insurer=i.csv --data hospital=h.csv --id-column patient_id
     """
+    from vfl.data.ids import IdRule
+    from vfl.runtime.modes.config import build_simulation_config
+    from vfl.runtime.modes.simulate import simulate as run_simulation
+
     cfg = build_simulation_config(
         data,
         id_column,
@@ -232,6 +248,8 @@ def synth(rows, parties, overlap, features, fmt, seed, out_dir):  # type: ignore
     Example:
       vfl data synth --rows 100000 --parties 3 --overlap 0.8 --out synth/
     """
+    from vfl.data.synth import write_synthetic
+
     paths = write_synthetic(
         out_dir, rows=rows, parties=parties, overlap=overlap, features=features, fmt=fmt, seed=seed
     )
@@ -289,6 +307,12 @@ def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume
       vfl run parties/job.toml --as pharma
       vfl run parties/job.toml --as insurer --param max_iter=200   # every party passes the same
     """
+    from vfl.report.progress import make_progress
+    from vfl.runtime.job.jobfile import load_job, load_party_config
+    from vfl.runtime.modes.config import parse_param_options
+    from vfl.runtime.modes.party import run_as
+    from vfl.transport.grpc import GrpcSettings
+
     job = load_job(job_file).with_params(parse_param_options(params))
     cfg = load_party_config(config_path or job.party_config_path(party))
     if cfg.name != party:
@@ -332,6 +356,9 @@ def serve(config_path, max_jobs, idle_timeout):  # type: ignore[no-untyped-def]
     Example:
       vfl serve --config parties/hospital.toml
     """
+    from vfl.runtime.job.jobfile import load_party_config
+    from vfl.runtime.modes.serve import serve as serve_party
+
     serve_party(
         load_party_config(config_path),
         max_jobs=max_jobs,
@@ -353,6 +380,10 @@ def predict(model_dir, data, id_column, id_case, nan_policy, out_dir):  # type: 
       vfl predict out --data insurer=new_i.csv --data hospital=new_h.csv --data pharma=new_p.csv \\
           --id-column patient_id --out out/scores
     """
+    from vfl.data.ids import IdRule
+    from vfl.runtime.modes.config import parse_data_options
+    from vfl.runtime.modes.predict import predict_local
+
     if not data:
         raise ConfigError(
             "vfl predict needs --data NAME=PATH for every party of the model",
@@ -382,6 +413,8 @@ def certs() -> None:
 @friendly_errors
 def certs_init(cert_dir):  # type: ignore[no-untyped-def]
     """Create the federation CA in CERT_DIR (keep ca.key offline in real deployments)."""
+    from vfl.transport.tls import init_ca
+
     click.echo(f"CA certificate: {init_ca(cert_dir)}")
 
 
@@ -392,12 +425,12 @@ def certs_init(cert_dir):  # type: ignore[no-untyped-def]
 @friendly_errors
 def certs_issue(cert_dir, name, hosts):  # type: ignore[no-untyped-def]
     """Issue NAME's key (mode 0600) and certificate, signed by the CA in CERT_DIR."""
+    from vfl.transport.tls import issue_party_cert
+
     files = issue_party_cert(cert_dir, name, list(hosts))
     click.echo(f"{name}: {files.cert} and {files.key}")
 
 
-cli.add_command(bench)
-cli.add_command(report)
 
 
 def main() -> None:

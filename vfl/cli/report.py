@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from vfl.cli.errors import friendly_errors
-from vfl.report.html import build_report
 
 __all__ = ["report"]
 
@@ -22,6 +21,8 @@ def report(out_dir: Path) -> None:
     Example:
       vfl simulate --model sbt --out runs/sbt && vfl report runs/sbt
     """
+    from vfl.report.html import build_report
+
     path = build_report(out_dir)
     click.echo(f"plots:  {out_dir / 'plots'}/ (PNG and SVG)")
     click.echo(f"report: {path}")
