@@ -26,7 +26,7 @@ from vfl.wire.v1 import common_pb2 as vfl_dot_v1_dot_common__pb2
 from vfl.wire.v1 import he_pb2 as vfl_dot_v1_dot_he__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fvfl/v1/lr.proto\x12\x06vfl.v1\x1a\x13vfl/v1/common.proto\x1a\x0fvfl/v1/he.proto\"\xa9\x02\n\x07LRSetup\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12\x0e\n\x06\x65pochs\x18\x03 \x01(\r\x12\x12\n\nbatch_size\x18\x04 \x01(\r\x12\x1b\n\x13validation_fraction\x18\x05 \x01(\x01\x12\x16\n\x0e\x65\x61rly_stopping\x18\x06 \x01(\x08\x12\x10\n\x08passives\x18\x07 \x03(\t\x12)\n\nhe_context\x18\x08 \x01(\x0b\x32\x15.vfl.v1.PublicContext\x12\x12\n\nscore_mode\x18\n \x01(\t\x12\x11\n\tfrac_bits\x18\x0b \x01(\r\x12\x10\n\x08row_clip\x18\x0c \x01(\x01\x12\x18\n\x10noise_multiplier\x18\r \x01(\x01\x12\x17\n\x0fgrad_mask_bound\x18\x0e \x01(\x01\"\x1f\n\rLRResumeOffer\x12\x0e\n\x06\x65pochs\x18\x01 \x03(\r\"\x1e\n\rLRResumeStart\x12\r\n\x05\x65poch\x18\x01 \x01(\r\" \n\x07MaskKey\x12\x15\n\rx25519_public\x18\x01 \x01(\x0c\"m\n\nScoreShare\x12 \n\x05\x63lear\x18\x01 \x01(\x0b\x32\x0f.vfl.v1.NDArrayH\x00\x12!\n\x06masked\x18\x02 \x01(\x0b\x32\x0f.vfl.v1.NDArrayH\x00\x12\x11\n\tfrac_bits\x18\x03 \x01(\rB\x07\n\x05share\"1\n\x0eMaskedGradient\x12\x1f\n\x06values\x18\x01 \x01(\x0b\x32\x0f.vfl.v1.NDArray\",\n\tLRControl\x12\x10\n\x08\x64\x65\x63ision\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\"t\n\x10PartFingerprints\x12\x32\n\x05parts\x18\x01 \x03(\x0b\x32#.vfl.v1.PartFingerprints.PartsEntry\x1a,\n\nPartsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xcf\x01\n\x0eLRPredictSetup\x12\x14\n\x0cmodel_job_id\x18\x01 \x01(\t\x12\x0e\n\x06n_rows\x18\x02 \x01(\x04\x12\x10\n\x08passives\x18\x03 \x03(\t\x12\x12\n\nscore_mode\x18\x04 \x01(\t\x12\x11\n\tfrac_bits\x18\x05 \x01(\r\x12\x30\n\x05parts\x18\x06 \x03(\x0b\x32!.vfl.v1.LRPredictSetup.PartsEntry\x1a,\n\nPartsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fvfl/v1/lr.proto\x12\x06vfl.v1\x1a\x13vfl/v1/common.proto\x1a\x0fvfl/v1/he.proto\"\xd5\x02\n\x07LRSetup\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12\x0e\n\x06\x65pochs\x18\x03 \x01(\r\x12\x12\n\nbatch_size\x18\x04 \x01(\r\x12\x1b\n\x13validation_fraction\x18\x05 \x01(\x01\x12\x16\n\x0e\x65\x61rly_stopping\x18\x06 \x01(\x08\x12\x10\n\x08passives\x18\x07 \x03(\t\x12)\n\nhe_context\x18\x08 \x01(\x0b\x32\x15.vfl.v1.PublicContext\x12\x12\n\nscore_mode\x18\n \x01(\t\x12\x11\n\tfrac_bits\x18\x0b \x01(\r\x12\x10\n\x08row_clip\x18\x0c \x01(\x01\x12\x18\n\x10noise_multiplier\x18\r \x01(\x01\x12\x17\n\x0fgrad_mask_bound\x18\x0e \x01(\x01\x12\x0e\n\x06solver\x18\x0f \x01(\t\x12\x0e\n\x06memory\x18\x10 \x01(\r\x12\n\n\x02l2\x18\x11 \x01(\x01\"\x1f\n\rLRResumeOffer\x12\x0e\n\x06\x65pochs\x18\x01 \x03(\r\"\x1e\n\rLRResumeStart\x12\r\n\x05\x65poch\x18\x01 \x01(\r\" \n\x07MaskKey\x12\x15\n\rx25519_public\x18\x01 \x01(\x0c\"m\n\nScoreShare\x12 \n\x05\x63lear\x18\x01 \x01(\x0b\x32\x0f.vfl.v1.NDArrayH\x00\x12!\n\x06masked\x18\x02 \x01(\x0b\x32\x0f.vfl.v1.NDArrayH\x00\x12\x11\n\tfrac_bits\x18\x03 \x01(\rB\x07\n\x05share\"1\n\x0eMaskedGradient\x12\x1f\n\x06values\x18\x01 \x01(\x0b\x32\x0f.vfl.v1.NDArray\",\n\tLRControl\x12\x10\n\x08\x64\x65\x63ision\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\"S\n\x0bLRDirection\x12\x11\n\titeration\x18\x01 \x01(\r\x12\x10\n\x08\x64\x65\x63ision\x18\x02 \x01(\t\x12\x11\n\tkeep_pair\x18\x03 \x01(\x08\x12\x0c\n\x04\x63oef\x18\x04 \x03(\x01\";\n\x06LRStep\x12\x11\n\titeration\x18\x01 \x01(\r\x12\x10\n\x08\x64\x65\x63ision\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\x01\"t\n\x10PartFingerprints\x12\x32\n\x05parts\x18\x01 \x03(\x0b\x32#.vfl.v1.PartFingerprints.PartsEntry\x1a,\n\nPartsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xcf\x01\n\x0eLRPredictSetup\x12\x14\n\x0cmodel_job_id\x18\x01 \x01(\t\x12\x0e\n\x06n_rows\x18\x02 \x01(\x04\x12\x10\n\x08passives\x18\x03 \x03(\t\x12\x12\n\nscore_mode\x18\x04 \x01(\t\x12\x11\n\tfrac_bits\x18\x05 \x01(\r\x12\x30\n\x05parts\x18\x06 \x03(\x0b\x32!.vfl.v1.LRPredictSetup.PartsEntry\x1a,\n\nPartsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,25 +38,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LRPREDICTSETUP_PARTSENTRY']._loaded_options = None
   _globals['_LRPREDICTSETUP_PARTSENTRY']._serialized_options = b'8\001'
   _globals['_LRSETUP']._serialized_start=66
-  _globals['_LRSETUP']._serialized_end=363
-  _globals['_LRRESUMEOFFER']._serialized_start=365
-  _globals['_LRRESUMEOFFER']._serialized_end=396
-  _globals['_LRRESUMESTART']._serialized_start=398
-  _globals['_LRRESUMESTART']._serialized_end=428
-  _globals['_MASKKEY']._serialized_start=430
-  _globals['_MASKKEY']._serialized_end=462
-  _globals['_SCORESHARE']._serialized_start=464
-  _globals['_SCORESHARE']._serialized_end=573
-  _globals['_MASKEDGRADIENT']._serialized_start=575
-  _globals['_MASKEDGRADIENT']._serialized_end=624
-  _globals['_LRCONTROL']._serialized_start=626
-  _globals['_LRCONTROL']._serialized_end=670
-  _globals['_PARTFINGERPRINTS']._serialized_start=672
-  _globals['_PARTFINGERPRINTS']._serialized_end=788
-  _globals['_PARTFINGERPRINTS_PARTSENTRY']._serialized_start=744
-  _globals['_PARTFINGERPRINTS_PARTSENTRY']._serialized_end=788
-  _globals['_LRPREDICTSETUP']._serialized_start=791
-  _globals['_LRPREDICTSETUP']._serialized_end=998
-  _globals['_LRPREDICTSETUP_PARTSENTRY']._serialized_start=744
-  _globals['_LRPREDICTSETUP_PARTSENTRY']._serialized_end=788
+  _globals['_LRSETUP']._serialized_end=407
+  _globals['_LRRESUMEOFFER']._serialized_start=409
+  _globals['_LRRESUMEOFFER']._serialized_end=440
+  _globals['_LRRESUMESTART']._serialized_start=442
+  _globals['_LRRESUMESTART']._serialized_end=472
+  _globals['_MASKKEY']._serialized_start=474
+  _globals['_MASKKEY']._serialized_end=506
+  _globals['_SCORESHARE']._serialized_start=508
+  _globals['_SCORESHARE']._serialized_end=617
+  _globals['_MASKEDGRADIENT']._serialized_start=619
+  _globals['_MASKEDGRADIENT']._serialized_end=668
+  _globals['_LRCONTROL']._serialized_start=670
+  _globals['_LRCONTROL']._serialized_end=714
+  _globals['_LRDIRECTION']._serialized_start=716
+  _globals['_LRDIRECTION']._serialized_end=799
+  _globals['_LRSTEP']._serialized_start=801
+  _globals['_LRSTEP']._serialized_end=860
+  _globals['_PARTFINGERPRINTS']._serialized_start=862
+  _globals['_PARTFINGERPRINTS']._serialized_end=978
+  _globals['_PARTFINGERPRINTS_PARTSENTRY']._serialized_start=934
+  _globals['_PARTFINGERPRINTS_PARTSENTRY']._serialized_end=978
+  _globals['_LRPREDICTSETUP']._serialized_start=981
+  _globals['_LRPREDICTSETUP']._serialized_end=1188
+  _globals['_LRPREDICTSETUP_PARTSENTRY']._serialized_start=934
+  _globals['_LRPREDICTSETUP_PARTSENTRY']._serialized_end=978
 # @@protoc_insertion_point(module_scope)

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LRSetup(_message.Message):
-    __slots__ = ("n_rows", "seed", "epochs", "batch_size", "validation_fraction", "early_stopping", "passives", "he_context", "score_mode", "frac_bits", "row_clip", "noise_multiplier", "grad_mask_bound")
+    __slots__ = ("n_rows", "seed", "epochs", "batch_size", "validation_fraction", "early_stopping", "passives", "he_context", "score_mode", "frac_bits", "row_clip", "noise_multiplier", "grad_mask_bound", "solver", "memory", "l2")
     N_ROWS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     EPOCHS_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +23,9 @@ class LRSetup(_message.Message):
     ROW_CLIP_FIELD_NUMBER: _ClassVar[int]
     NOISE_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
     GRAD_MASK_BOUND_FIELD_NUMBER: _ClassVar[int]
+    SOLVER_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    L2_FIELD_NUMBER: _ClassVar[int]
     n_rows: int
     seed: int
     epochs: int
@@ -36,7 +39,10 @@ class LRSetup(_message.Message):
     row_clip: float
     noise_multiplier: float
     grad_mask_bound: float
-    def __init__(self, n_rows: _Optional[int] = ..., seed: _Optional[int] = ..., epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., validation_fraction: _Optional[float] = ..., early_stopping: _Optional[bool] = ..., passives: _Optional[_Iterable[str]] = ..., he_context: _Optional[_Union[_he_pb2.PublicContext, _Mapping]] = ..., score_mode: _Optional[str] = ..., frac_bits: _Optional[int] = ..., row_clip: _Optional[float] = ..., noise_multiplier: _Optional[float] = ..., grad_mask_bound: _Optional[float] = ...) -> None: ...
+    solver: str
+    memory: int
+    l2: float
+    def __init__(self, n_rows: _Optional[int] = ..., seed: _Optional[int] = ..., epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., validation_fraction: _Optional[float] = ..., early_stopping: _Optional[bool] = ..., passives: _Optional[_Iterable[str]] = ..., he_context: _Optional[_Union[_he_pb2.PublicContext, _Mapping]] = ..., score_mode: _Optional[str] = ..., frac_bits: _Optional[int] = ..., row_clip: _Optional[float] = ..., noise_multiplier: _Optional[float] = ..., grad_mask_bound: _Optional[float] = ..., solver: _Optional[str] = ..., memory: _Optional[int] = ..., l2: _Optional[float] = ...) -> None: ...
 
 class LRResumeOffer(_message.Message):
     __slots__ = ("epochs",)
@@ -79,6 +85,28 @@ class LRControl(_message.Message):
     decision: str
     epoch: int
     def __init__(self, decision: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
+
+class LRDirection(_message.Message):
+    __slots__ = ("iteration", "decision", "keep_pair", "coef")
+    ITERATION_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    KEEP_PAIR_FIELD_NUMBER: _ClassVar[int]
+    COEF_FIELD_NUMBER: _ClassVar[int]
+    iteration: int
+    decision: str
+    keep_pair: bool
+    coef: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, iteration: _Optional[int] = ..., decision: _Optional[str] = ..., keep_pair: _Optional[bool] = ..., coef: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class LRStep(_message.Message):
+    __slots__ = ("iteration", "decision", "step")
+    ITERATION_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    iteration: int
+    decision: str
+    step: float
+    def __init__(self, iteration: _Optional[int] = ..., decision: _Optional[str] = ..., step: _Optional[float] = ...) -> None: ...
 
 class PartFingerprints(_message.Message):
     __slots__ = ("parts",)
