@@ -1,8 +1,9 @@
 """The active party of vertical LR: holds the label and the HE secret key.
 
-Per batch it learns the sum of the passives' partial scores (each passive's own score when there
-is only one passive), computes the residual, sends it encrypted, and decrypts gradients that the
-passives have masked with one-time pads. It never sees a passive's features or gradient.
+Per batch (mini-batch solvers; L-BFGS lives in :mod:`vfl.protocols.lr.active_lbfgs`) it learns
+the sum of the passives' partial scores (each passive's own score when there is only one
+passive), computes the residual, sends it encrypted, and decrypts gradients that the passives
+have masked with one-time pads. It never sees a passive's features or gradient.
 """
 
 from __future__ import annotations
@@ -21,18 +22,25 @@ from vfl.compute import (
     take_rows,
     to_numpy,
 )
-from vfl.core.errors import ConfigError, ProtocolError
+from vfl.core.errors import ConfigError
 from vfl.core.progress import Progress
 from vfl.crypto.dp import DPAccountant, calibrate_noise, clip_rows, gaussian_noise, secure_rng
 from vfl.crypto.he.base import HEScheme
 from vfl.protocols.lr import stages as S
+from vfl.protocols.lr.active_lbfgs import train_active_lbfgs
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
-from vfl.protocols.lr.masking import decode_fixed
 from vfl.protocols.lr.params import LRParams, PartFit, part_fingerprint
 from vfl.protocols.lr.resume import Checkpointer, agree_start_active, run_key
+from vfl.protocols.lr.rounds import (
+    check_labels,
+    collect_parts,
+    return_masked_gradients,
+    sample_weights,
+    send_residual,
+)
+from vfl.protocols.lr.shares import passive_sum
 from vfl.transport.channel import Channel
-from vfl.wire.arrays import from_ndarray, to_ndarray
-from vfl.wire.v1 import he_pb2, lr_pb2
+from vfl.wire.v1 import lr_pb2
 
 __all__ = ["predict_active", "train_active"]
 
@@ -49,20 +57,32 @@ def train_active(
     checkpoint: Checkpointer | None = None,
 ) -> PartFit:
     """Run the active side of one training job; returns the active's weights and intercept.
-    With ``checkpoint``: save after every epoch, and continue from the newest epoch that every
-    party holds (see :mod:`vfl.protocols.common.resume`).
+    With ``checkpoint``: save after every epoch (L-BFGS: iteration), and continue from the newest
+    one that every party holds (see :mod:`vfl.protocols.common.resume`).
 
     Scores, loss, residual and the active's own gradient run on ``params.device`` (see
     :mod:`vfl.compute.linear`); HE, DP noise and the optimiser stay NumPy float64."""
+    if params.method == "lbfgs":
+        return train_active_lbfgs(
+            channel,
+            x,
+            y,
+            passives=passives,
+            scheme=scheme,
+            params=params,
+            progress=progress,
+            checkpoint=checkpoint,
+        )
     backend = get_backend(params.device)  # before any message: a bad device stops nobody mid-job
     xp = backend.xp
     clock = Clock()
     # the channel's counters run since it opened (PSI too): report this training's share only
     wait0, bytes0 = channel.stats.wait_seconds, channel.stats.total_bytes_sent
-    y = _check_labels(y)
+    y = check_labels(y)
     n = len(y)
+    epochs = params.n_epochs
     sched = Schedule(
-        n, params.seed, params.batch_size, params.validation_fraction if params.early_stopping else 0.0
+        n, params.seed, params.n_batch, params.validation_fraction if params.early_stopping else 0.0
     )
     if sched.n_train < 1:
         raise ConfigError(f"{n} rows leave nothing to train on", "use more rows")
@@ -73,8 +93,8 @@ def train_active(
     setup = lr_pb2.LRSetup(
         n_rows=n,
         seed=params.seed,
-        epochs=params.epochs,
-        batch_size=params.batch_size,
+        epochs=epochs,
+        batch_size=params.n_batch,
         validation_fraction=sched.validation_fraction,
         early_stopping=sched.n_val > 0,
         passives=passives,
@@ -91,7 +111,7 @@ def train_active(
     xa = np.hstack([std.transform(x), np.ones((n, 1))])  # last column: the intercept
     if row_clip:
         xa = clip_rows(xa, row_clip)
-    sw = _sample_weights(y, params.class_weight, normalise=sigma > 0)
+    sw = sample_weights(y, params.class_weight, normalise=sigma > 0)
     # the features, labels and weights go to the device once; per batch only indices travel
     xa_dev, y_dev, sw_dev = backend.asarray(xa), backend.asarray(y), backend.asarray(sw)
 
@@ -102,20 +122,20 @@ def train_active(
     def joint_scores(xb: Any, w: np.ndarray, topic: str) -> Any:
         """Own partial scores plus the passives' (summed, masked if several) for these rows."""
         own = linear_scores(xp, xb, backend.asarray(w))
-        return own + backend.asarray(_passive_sum(channel, passives, topic, mode, xb.shape[0]))
+        return own + backend.asarray(passive_sum(channel, passives, topic, mode, xb.shape[0]))
 
     def weighted_loss(p: Any, yb: Any, swb: Any) -> float:
         return float(xp.sum(swb * log_loss(xp, p, yb)))
 
     w = np.zeros(xa.shape[1])
     l2_mask = np.r_[np.ones(xa.shape[1] - 1), 0.0]
-    opt = make_optimizer(params.optimizer, params.learning_rate, params.l2, params.lr_decay)
+    opt = make_optimizer(params.method, params.rate, params.penalty(sched.n_train), params.lr_decay)
     rng = secure_rng()
     flood = params.ckks_flood_sigma if scheme.name == "ckks" else 0.0
 
     losses: list[float] = []
     val_losses: list[float] = []
-    best, stale, epochs_run, stopped = np.inf, 0, 0, False
+    best, stale, epochs_run, stopped, steps = np.inf, 0, 0, False, 0
     key = run_key(
         "active",
         {**_settings(params), "sigma": sigma, "row_clip": row_clip, "passives": passives, "he": scheme.name},
@@ -130,36 +150,31 @@ def train_active(
         best, stale, stopped = float(state["best"]), int(state["stale"]), bool(state["stopped"])
     resumed_from = epochs_run
     if progress:
-        progress("epoch", epochs_run, params.epochs)  # the stage starts now (after setup and resume)
-    for epoch in range(epochs_run, 0 if stopped else params.epochs):
+        progress("epoch", epochs_run, epochs)  # the stage starts now (after setup and resume)
+    for epoch in range(epochs_run, 0 if stopped else epochs):
         epoch_loss = 0.0
         for b, rows in enumerate(sched.batches(epoch)):
             xb, yb, swb = on_device(rows)
             p = logistic(xp, joint_scores(xb, w, S.t_score(epoch, b)))
             epoch_loss += weighted_loss(p, yb, swb)
             d = lr_residual(xp, p, yb, swb)
-            with clock.in_crypto():
-                enc = scheme.serialize(scheme.encrypt(to_numpy(d)), channel.job_id)
-            channel.broadcast(S.t_residual(epoch, b), enc, passives)
+            send_residual(channel, scheme, passives, to_numpy(d), S.t_residual(epoch, b), clock)
             noise_sd = sigma * params.clip_norm / len(rows)
             g = to_numpy(lr_gradient(xp, xb, d)) + gaussian_noise(len(w), noise_sd, rng)
             w = opt.step(w, g, epoch, l2_mask)
-            for peer in passives:
-                msg = channel.recv(peer, S.t_grad(epoch, b), he_pb2.CipherBatch)
-                with clock.in_crypto():
-                    masked = scheme.decrypt(scheme.deserialize(msg, channel.job_id))
-                masked = _blur(masked, noise_sd, flood, rng)
-                channel.send(peer, S.t_grad_plain(epoch, b), lr_pb2.MaskedGradient(values=to_ndarray(masked)))
+            topics = (S.t_grad(epoch, b), S.t_grad_plain(epoch, b))
+            return_masked_gradients(channel, scheme, passives, topics, clock, noise_sd, flood, rng)
+            steps += 1
         losses.append(epoch_loss / float(np.sum(sw[sched.train_rows])))
         epochs_run = epoch + 1
-        decision = S.CONTINUE if epoch + 1 < params.epochs else S.STOP
+        decision = S.CONTINUE if epoch + 1 < epochs else S.STOP
         if sched.n_val:
             vr = sched.val_rows
             xv, yv, swv = on_device(vr)
             p_val = logistic(xp, joint_scores(xv, w, S.t_val_score(epoch)))
             val = weighted_loss(p_val, yv, swv) / float(np.sum(sw[vr]))
             val_losses.append(val)
-            if val < best - params.tol:
+            if val < best - params.convergence_tol:
                 best, stale = val, 0
             else:
                 stale += 1
@@ -182,23 +197,16 @@ def train_active(
             )
         channel.broadcast(S.t_control(epoch), lr_pb2.LRControl(decision=decision, epoch=epoch), passives)
         if progress:
-            progress("epoch", epochs_run, params.epochs)
+            progress("epoch", epochs_run, epochs)
         if decision == S.STOP:
             break
 
-    mine = part_fingerprint(w[:-1], float(w[-1]), std)
-    parts = {channel.me: mine}
-    for peer in passives:
-        got = channel.recv(peer, S.T_FINAL_PART, lr_pb2.PartFingerprints)
-        if set(got.parts) != {peer}:
-            raise ProtocolError(f"{peer} reported fingerprints for {sorted(got.parts)}, not itself")
-        parts[peer] = got.parts[peer]
-    channel.broadcast(S.T_FINAL_PARTS, lr_pb2.PartFingerprints(parts=parts), passives)
+    parts = collect_parts(channel, passives, part_fingerprint(w[:-1], float(w[-1]), std))
 
     eps = None
     if sigma > 0:
-        steps = epochs_run * sched.batches_per_epoch
-        eps = DPAccountant(sigma, _sample_rate(sched), steps, params.dp_delta).epsilon()
+        dp_steps = epochs_run * sched.batches_per_epoch
+        eps = DPAccountant(sigma, _sample_rate(sched), dp_steps, params.dp_delta).epsilon()
     return PartFit(
         weights=w[:-1],
         intercept=float(w[-1]),
@@ -213,6 +221,9 @@ def train_active(
         noise_multiplier=sigma if sigma > 0 else None,
         parts=parts,
         resumed_from=resumed_from,
+        solver=params.method,
+        n_iter=steps,
+        rounds=steps,
     )
 
 
@@ -247,7 +258,7 @@ def predict_active(
         passives,
     )
     u = linear_scores(xp, backend.asarray(standardiser.transform(x)), backend.asarray(weights)) + intercept
-    u = u + backend.asarray(_passive_sum(channel, passives, S.T_PREDICT_SCORE, mode, n))
+    u = u + backend.asarray(passive_sum(channel, passives, S.T_PREDICT_SCORE, mode, n))
     return np.asarray(to_numpy(logistic(xp, u)), dtype=np.float64)
 
 
@@ -255,6 +266,7 @@ def predict_active(
 def _settings(params: LRParams) -> dict[str, object]:
     """The parameters that fix the training path (not those that only affect privacy noise)."""
     keep = (
+        "solver",
         "epochs",
         "batch_size",
         "learning_rate",
@@ -272,72 +284,15 @@ def _settings(params: LRParams) -> dict[str, object]:
     return {k: getattr(params, k) for k in keep}
 
 
-def _passive_sum(channel: Channel, passives: list[str], topic: str, mode: str, n: int) -> np.ndarray:
-    """Sum of the passives' partial scores: plain floats, or uint64 shares whose masks cancel."""
-    if mode == S.SCORE_CLEAR:
-        total = np.zeros(n)
-    else:
-        acc = np.zeros(n, dtype=np.uint64)
-    for peer in passives:
-        msg = channel.recv(peer, topic, lr_pb2.ScoreShare)
-        kind = msg.WhichOneof("share")
-        if kind != mode or (mode == S.SCORE_MASKED and msg.frac_bits != S.FRAC_BITS):
-            raise ProtocolError(f"{peer} sent a {kind} score share on '{topic}', expected {mode}")
-        arr = from_ndarray(getattr(msg, kind), max_elements=n)
-        want = np.float64 if mode == S.SCORE_CLEAR else np.uint64
-        if arr.shape != (n,) or arr.dtype != want:
-            raise ProtocolError(f"{peer} sent scores of shape {arr.shape}/{arr.dtype}, expected ({n},)")
-        if mode == S.SCORE_CLEAR:
-            total += arr
-        else:
-            acc += arr
-    return total if mode == S.SCORE_CLEAR else decode_fixed(acc, S.FRAC_BITS)
-
-
-def _blur(values: np.ndarray, dp_sd: float, flood_sd: float, rng: np.random.Generator) -> np.ndarray:
-    """DP noise on a passive's (masked) gradient, or, for CKKS, flooding noise plus rounding to
-    2^-32 so that the approximate decryption error is not returned as is (IND-CPA-D)."""
-    if dp_sd > 0:
-        return values + gaussian_noise(values.shape, dp_sd, rng)
-    if flood_sd > 0:
-        noisy = values + gaussian_noise(values.shape, flood_sd, rng)
-        return np.round(noisy * 2.0**32) / 2.0**32
-    return values
-
-
 def _dp_setup(params: LRParams, sched: Schedule, n_parties: int) -> tuple[float, float]:
     """(noise multiplier, per-party row clip): each party clips its rows to C / sqrt(parties),
     so a person's joint row has norm <= C and the joint gradient's sensitivity is C."""
     if params.dp_epsilon is None:
         return 0.0, 0.0
-    steps = params.epochs * sched.batches_per_epoch
+    steps = params.n_epochs * sched.batches_per_epoch
     sigma = calibrate_noise(params.dp_epsilon, params.dp_delta, _sample_rate(sched), steps)
     return sigma, params.clip_norm / np.sqrt(n_parties)
 
 
 def _sample_rate(sched: Schedule) -> float:
     return min(1.0, sched.batch_size / sched.n_train)
-
-
-def _sample_weights(y: np.ndarray, cw: str | dict[int, float] | None, normalise: bool) -> np.ndarray:
-    if cw is None:
-        per = {0: 1.0, 1: 1.0}
-    elif cw == "balanced":
-        n1 = float(y.sum())
-        n0 = len(y) - n1
-        per = {0: len(y) / (2 * max(n0, 1.0)), 1: len(y) / (2 * max(n1, 1.0))}
-    else:
-        per = {0: float(cw.get(0, 1.0)), 1: float(cw.get(1, 1.0))}  # type: ignore[union-attr]
-    if normalise:  # DP: |d_i| <= 1 bounds a row's influence
-        top = max(per.values())
-        per = {k: v / top for k, v in per.items()}
-    return np.where(y == 1, per[1], per[0])
-
-
-def _check_labels(y: np.ndarray) -> np.ndarray:
-    y = np.asarray(y, dtype=np.float64)
-    if not np.all((y == 0) | (y == 1)):
-        raise ConfigError("LR needs a binary label with values 0 and 1", "recode the label column to 0/1")
-    if y.min() == y.max():
-        raise ConfigError("the label has only one class", "check the label column and the alignment")
-    return y

@@ -6,6 +6,10 @@ agrees on a 32-byte seed with X25519 + HKDF-SHA256 (``cryptography``), and each 
 round, the ChaCha20 keystream of every pair seed (``+`` if its name sorts first, ``-`` otherwise)
 to its fixed-point scores in Z_2^64. The masks cancel exactly in the active's sum, and each
 single share is uniform in Z_2^64, i.e. perfectly hidden.
+
+Small vectors whose entries span many magnitudes (the L-BFGS Gram matrices: from ||w||^2 down to
+products of gradients near convergence) are masked the same way in a wider ring, Z_2^192 with 96
+fraction bits (:func:`mask_wide`), three uint64 words per value.
 """
 
 from __future__ import annotations
@@ -25,15 +29,24 @@ from vfl.transport.channel import Channel
 from vfl.wire.v1 import lr_pb2
 
 __all__ = [
+    "WIDE_FRAC_BITS",
+    "WIDE_WORDS",
     "agree_pair_seeds",
     "decode_fixed",
+    "decode_wide_sum",
     "encode_fixed",
     "keystream_u64",
     "mask_scores",
+    "mask_wide",
     "uniform_mask",
 ]
 
 _MAX_ABS = 2.0**30  # |score| bound for FRAC_BITS=32 in Z_2^64 (2^62 / 2^32, with margin)
+WIDE_FRAC_BITS = 96  # fraction bits of wide values in Z_2^192
+WIDE_WORDS = 3  # uint64 words per wide value (little-endian)
+_WIDE_BITS = 64 * WIDE_WORDS
+_WIDE_MAX_ABS = 2.0**90  # |value| bound in Z_2^192 (2^190 / 2^96, with margin)
+_U64 = (1 << 64) - 1
 
 
 def agree_pair_seeds(channel: Channel, passives: list[str], topic: str) -> dict[str, bytes]:
@@ -115,3 +128,34 @@ def uniform_mask(n: int, bound: float) -> np.ndarray:
         k[bad] = np.frombuffer(os.urandom(8 * int(bad.sum())), dtype="<u8") & np.uint64((1 << 52) - 1)
     sign = np.where((words >> np.uint64(63)) == 1, -1.0, 1.0)
     return sign * big * (1.0 + 2.0**-8 + k.astype(np.float64) * 2.0**-52)
+
+
+def mask_wide(values: np.ndarray, me: str, seeds: dict[str, bytes], label: str) -> np.ndarray:
+    """``values`` as fixed point in Z_2^192 (96 fraction bits) plus this round's pairwise masks:
+    shape (n, 3) uint64, the words of each value little-endian. Raises rather than wraps."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(v)) or np.max(np.abs(v), initial=0.0) >= _WIDE_MAX_ABS:
+        raise ProtocolError("a value to mask is not finite or too large", "the model diverged")
+    ring = 1 << _WIDE_BITS
+    out = [round(math.ldexp(float(x), WIDE_FRAC_BITS)) % ring for x in v]
+    for peer, seed in seeds.items():
+        ks = _words_to_ints(keystream_u64(seed, f"{label}|wide", WIDE_WORDS * len(v)).reshape(-1, WIDE_WORDS))
+        sign = 1 if me < peer else -1
+        out = [(a + sign * b) % ring for a, b in zip(out, ks, strict=True)]
+    return np.array(
+        [[(x >> (64 * j)) & _U64 for j in range(WIDE_WORDS)] for x in out], dtype=np.uint64
+    ).reshape(len(v), WIDE_WORDS)
+
+
+def decode_wide_sum(shares: list[np.ndarray]) -> np.ndarray:
+    """The float64 sum of wide shares (each (n, 3) uint64): their masks cancel in Z_2^192."""
+    ring = 1 << _WIDE_BITS
+    total = [0] * (shares[0].shape[0] if shares else 0)
+    for share in shares:
+        total = [(a + b) % ring for a, b in zip(total, _words_to_ints(share), strict=True)]
+    signed = [x - ring if x >= ring >> 1 else x for x in total]
+    return np.array([math.ldexp(float(x), -WIDE_FRAC_BITS) for x in signed], dtype=np.float64)
+
+
+def _words_to_ints(words: np.ndarray) -> list[int]:
+    return [sum(int(w) << (64 * j) for j, w in enumerate(row)) for row in words]

@@ -2,7 +2,8 @@
 
 It sends its partial scores (pairwise-masked when there are other passives), computes its
 gradient on the encrypted residual, hides it under a one-time mask before the active decrypts
-it, and removes the mask itself. It learns nothing but its own gradient (noised under DP).
+it, and removes the mask itself. It learns nothing but its own gradient (noised under DP). The
+active's setup picks the solver: mini-batch here, L-BFGS in :mod:`vfl.protocols.lr.passive_lbfgs`.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from vfl.crypto.dp import clip_rows
 from vfl.crypto.he.base import HEScheme
 from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
-from vfl.protocols.lr.masking import agree_pair_seeds, mask_scores, uniform_mask
+from vfl.protocols.lr.masking import agree_pair_seeds
 from vfl.protocols.lr.params import LRParams, PartFit, part_fingerprint
+from vfl.protocols.lr.passive_lbfgs import LBFGSJob, train_passive_lbfgs
 from vfl.protocols.lr.resume import Checkpointer, agree_start_passive, run_key
+from vfl.protocols.lr.rounds import passive_gradient, report_part
+from vfl.protocols.lr.shares import send_share
 from vfl.transport.channel import Channel
-from vfl.wire.arrays import from_ndarray, to_ndarray
 from vfl.wire.v1 import he_pb2, lr_pb2
 
 __all__ = ["predict_passive", "train_passive"]
@@ -72,6 +75,11 @@ def train_passive(
             f"{len(setup.passives)} passive(s); the protocol requires '{mode}'"
         )
     seeds = agree_pair_seeds(channel, list(setup.passives), S.T_SETUP_KEY) if mode == S.SCORE_MASKED else {}
+    if setup.solver == "lbfgs":
+        job = LBFGSJob(active, setup, scheme, mode, seeds, clock, wait0, bytes0)
+        return train_passive_lbfgs(channel, x, job, params=params, progress=progress, checkpoint=checkpoint)
+    if setup.solver:
+        raise ProtocolError(f"{active} asked for solver {setup.solver!r}", "update vfl at every party")
     sched = Schedule(n, setup.seed, setup.batch_size, setup.validation_fraction)
     if setup.early_stopping != (sched.n_val > 0):
         raise ProtocolError(f"{active}'s validation settings are inconsistent")
@@ -82,13 +90,15 @@ def train_passive(
         xs = clip_rows(xs, setup.row_clip)
     xs_dev = backend.asarray(xs)  # once per job; xs itself feeds the HE dot products
     w = np.zeros(xs.shape[1])
-    opt = make_optimizer(params.optimizer, params.learning_rate, params.l2, params.lr_decay)
+    opt = make_optimizer(
+        params.minibatch_optimizer, params.rate, params.penalty(sched.n_train), params.lr_decay
+    )
     ones = np.ones_like(w)
     bound = setup.grad_mask_bound
 
     def send_scores(topic: str, rows: np.ndarray) -> None:
         u = linear_scores(xp, take_rows(xp, xs_dev, rows), backend.asarray(w))
-        _send_share(channel, active, topic, to_numpy(u), mode, seeds)
+        send_share(channel, active, topic, to_numpy(u), mode, seeds)
 
     schedule = {
         k: getattr(setup, k)
@@ -103,14 +113,14 @@ def train_passive(
             "noise_multiplier",
         )
     }
-    own = {k: getattr(params, k) for k in ("optimizer", "learning_rate", "l2", "lr_decay")}
+    own = {k: getattr(params, k) for k in ("solver", "optimizer", "learning_rate", "l2", "lr_decay")}
     key = run_key(
         "passive",
         {**schedule, **own, "active": active, "he": scheme.name, "passives": list(setup.passives)},
         x,
     )
     epochs_run, state = agree_start_passive(channel, active, checkpoint, key)
-    stopped = False
+    stopped, steps = False, 0
     if state is not None:
         w = np.array(state["w"], dtype=np.float64)
         opt.restore(state)
@@ -121,20 +131,10 @@ def train_passive(
     for epoch in range(epochs_run, 0 if stopped else setup.epochs):
         for b, rows in enumerate(sched.batches(epoch)):
             send_scores(S.t_score(epoch, b), rows)
-            msg = channel.recv(active, S.t_residual(epoch, b), he_pb2.CipherBatch)
-            r = uniform_mask(len(w), bound)
-            with clock.in_crypto():
-                enc_d = scheme.deserialize(msg, channel.job_id)
-                if len(enc_d) != len(rows):
-                    raise ProtocolError(f"{active} sent {len(enc_d)} residuals for {len(rows)} rows")
-                enc_g = scheme.add_plain(scheme.dot_plain(enc_d, xs[rows]), r)
-                out = scheme.serialize(enc_g, channel.job_id)
-            channel.send(active, S.t_grad(epoch, b), out)
-            back = channel.recv(active, S.t_grad_plain(epoch, b), lr_pb2.MaskedGradient)
-            masked = from_ndarray(back.values, max_elements=len(w))
-            if masked.shape != w.shape:
-                raise ProtocolError(f"{active} returned a gradient of shape {masked.shape}")
-            w = opt.step(w, masked - r, epoch, ones)
+            topics = (S.t_residual(epoch, b), S.t_grad(epoch, b), S.t_grad_plain(epoch, b))
+            g = passive_gradient(channel, scheme, active, xs[rows], topics, bound, clock)
+            w = opt.step(w, g, epoch, ones)
+            steps += 1
         if sched.n_val:
             send_scores(S.t_val_score(epoch), sched.val_rows)
         ctl = channel.recv(active, S.t_control(epoch), lr_pb2.LRControl)
@@ -157,11 +157,7 @@ def train_passive(
         if ctl.decision == S.STOP:
             break
 
-    mine = part_fingerprint(w, None, std)
-    channel.send(active, S.T_FINAL_PART, lr_pb2.PartFingerprints(parts={channel.me: mine}))
-    parts = dict(channel.recv(active, S.T_FINAL_PARTS, lr_pb2.PartFingerprints).parts)
-    if parts.get(channel.me) != mine:
-        raise ProtocolError(f"{active} recorded a different fingerprint for {channel.me}'s part")
+    parts = report_part(channel, active, part_fingerprint(w, None, std))
     dp = setup.noise_multiplier > 0
     return PartFit(
         weights=w,
@@ -173,6 +169,9 @@ def train_passive(
         noise_multiplier=setup.noise_multiplier if dp else None,
         parts=parts,
         resumed_from=resumed_from,
+        solver=params.minibatch_optimizer,
+        n_iter=steps,
+        rounds=steps,
     )
 
 
@@ -208,16 +207,4 @@ def predict_passive(
         raise ProtocolError(f"{active}'s scoring setup is inconsistent ({setup.score_mode})")
     seeds = agree_pair_seeds(channel, list(setup.passives), S.T_PREDICT_KEY) if mode == S.SCORE_MASKED else {}
     u = linear_scores(backend.xp, backend.asarray(standardiser.transform(x)), backend.asarray(weights))
-    _send_share(channel, active, S.T_PREDICT_SCORE, to_numpy(u), mode, seeds)
-
-
-def _send_share(
-    channel: Channel, active: str, topic: str, u: np.ndarray, mode: str, seeds: dict[str, bytes]
-) -> None:
-    u = np.asarray(u, dtype=np.float64)  # the wire carries host float64, whatever the device
-    if mode == S.SCORE_CLEAR:
-        share = lr_pb2.ScoreShare(clear=to_ndarray(u))
-    else:
-        masked = mask_scores(u, channel.me, seeds, f"{channel.job_id}|{topic}", S.FRAC_BITS)
-        share = lr_pb2.ScoreShare(masked=to_ndarray(masked), frac_bits=S.FRAC_BITS)
-    channel.send(active, topic, share)
+    send_share(channel, active, S.T_PREDICT_SCORE, to_numpy(u), mode, seeds)

@@ -7,6 +7,7 @@ from __future__ import annotations
 __all__ = [
     "CONTINUE",
     "FRAC_BITS",
+    "LBFGS_STEPS",
     "SCORE_CLEAR",
     "SCORE_MASKED",
     "STOP",
@@ -23,6 +24,7 @@ __all__ = [
     "t_control",
     "t_grad",
     "t_grad_plain",
+    "t_lbfgs",
     "t_residual",
     "t_score",
     "t_val_score",
@@ -83,3 +85,16 @@ def t_val_score(epoch: int) -> str:
 def t_control(epoch: int) -> str:
     """active -> passive: LRControl (continue / stop)."""
     return f"lr/e{epoch}/control"
+
+
+# -- per L-BFGS iteration (protocols/specs/lr.md, "L-BFGS") ----------------------------------
+#: the messages of one iteration, in order: [[d]], [[X_p^T d + r_p]], its decryption, the Gram
+#: share, the direction coefficients, the direction's score share, the step
+LBFGS_STEPS = ("residual", "grad", "grad-plain", "gram", "direction", "dscore", "step")
+
+
+def t_lbfgs(iteration: int, what: str) -> str:
+    """The topic of message ``what`` (one of :data:`LBFGS_STEPS`) of L-BFGS iteration t."""
+    if what not in LBFGS_STEPS:
+        raise ValueError(f"no L-BFGS message {what!r}")
+    return f"lr/i{iteration}/{what}"

@@ -17,6 +17,7 @@ from vfl.core.errors import ConfigError, DataError
 from vfl.core.progress import Progress
 from vfl.crypto.he import make_scheme, scheme_from_public_context
 from vfl.data.table import PartyTable
+from vfl.protocols.common.resume import Checkpointer
 from vfl.protocols.lr import (
     LRParams,
     PartFit,
@@ -27,7 +28,6 @@ from vfl.protocols.lr import (
     train_active,
     train_passive,
 )
-from vfl.protocols.common.resume import Checkpointer
 from vfl.transport.channel import Channel
 
 __all__ = ["LRParams", "LRPartyModel", "fit_lr_party", "predict_lr_party"]
@@ -193,7 +193,11 @@ def _model(
     stats = {
         "seconds": {k: round(v, 4) for k, v in fit.seconds.items()},
         "bytes_sent": fit.bytes_sent,
-        "epochs_run": fit.epochs_run,
+        "solver": fit.solver,
+        "epochs_run": fit.epochs_run,  # L-BFGS: iterations (each one pass over every row)
+        "n_iter": fit.n_iter,
+        "rounds": fit.rounds,  # HE gradient rounds of this run
+        "seconds_per_round": round(fit.seconds.get("total", 0.0) / fit.rounds, 4) if fit.rounds else None,
         "loss_history": fit.loss_history,
         "val_loss_history": fit.val_loss_history,
         "dp_epsilon": fit.dp_epsilon,
