@@ -4,19 +4,15 @@ score over in-memory parties, and the centralised scikit-learn baseline on the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from vfl.bench.harness import load_aligned, run_parties, stratified_split
 from vfl.data.datasets import fate_pair
 from vfl.data.table import PartyTable
-from vfl.bench.harness import load_aligned, run_parties, stratified_split
 from vfl.runtime.models.lr import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
-
-
 
 
 @dataclass

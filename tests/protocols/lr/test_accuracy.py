@@ -10,8 +10,8 @@ from dp_accounting.rdp import rdp_privacy_accountant
 from tests.protocols.lr.conftest import fit_and_score, load
 from vfl.runtime.models.lr import LRParams
 
-BREAST = dict(batch_size=32, epochs=3, learning_rate=0.05, lr_decay=0.5)
-CREDIT = dict(batch_size=2048, epochs=4, learning_rate=0.1)
+BREAST = dict(solver="adam", batch_size=32, epochs=3, learning_rate=0.05, lr_decay=0.5, l2=0.0)
+CREDIT = dict(solver="adam", batch_size=2048, epochs=4, learning_rate=0.1, l2=0.0)  # the old defaults
 
 
 @pytest.mark.parametrize("he", ["ckks", "paillier"])

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tests.protocols.lr.conftest import load, split_host
-from vfl.core.errors import ConfigError
 from vfl.bench.harness import run_parties
+from vfl.core.errors import ConfigError
 from vfl.runtime.models.lr import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
 from vfl.transport.recording import RecordedMessage, RecordingChannel
 

@@ -12,9 +12,9 @@ import pytest
 
 import vfl.protocols.lr as lr
 from tests.protocols.lr.conftest import load
+from vfl.bench.harness import run_parties
 from vfl.core.errors import ConfigError, DataError, ProtocolError
 from vfl.protocols.lr.masking import decode_fixed, keystream_u64, mask_scores
-from vfl.bench.harness import run_parties
 from vfl.runtime.models.lr import LRParams, LRPartyModel, fit_lr_party, predict_lr_party
 
 FAST = LRParams(he="ckks", batch_size=128, epochs=1)
