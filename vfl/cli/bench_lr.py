@@ -55,7 +55,7 @@ def lr(data, he, epochs, batch_size, learning_rate, dp_epsilon, out_dir):  # typ
     schemes = name_list(he)
     result = run_lr_bench(_parse_data(data), schemes, params)
     t = Table(title="Vertical LR benchmark (fit seconds: active's crypto / compute / network)")
-    for c in ("system", "fit s", "crypto", "compute", "network", "MB sent/party", "epochs",
+    for c in ("system", "fit s", "crypto", "compute", "network", "MB sent/party", "rounds",
               "train AUC", "test AUC", "vs sklearn"):
         t.add_column(c, justify="left" if c == "system" else "right")
     base = result["records"][0]["baseline"] if result["records"] else None
@@ -63,11 +63,11 @@ def lr(data, he, epochs, batch_size, learning_rate, dp_epsilon, out_dir):  # typ
         sec = r["seconds"][r["active"]]
         sent = ", ".join(f"{n} {b / 1e6:.1f}" for n, b in r["bytes_sent"].items())
         t.add_row(f"vfl LR ({r['he']})", f"{r['seconds']['fit']:.2f}", f"{sec['crypto']:.2f}",
-                  f"{sec['compute']:.2f}", f"{sec['network']:.2f}", sent, str(r["epochs_run"]),
+                  f"{sec['compute']:.2f}", f"{sec['network']:.2f}", sent, str(r["rounds"]),
                   f"{r['metrics']['train_auc']:.4f}", f"{r['metrics']['test_auc']:.4f}",
                   f"{r['test_auc_ratio']:.4f}x")
     if base:
-        t.add_row("sklearn LogisticRegression", f"{base['fit_seconds']:.2f}", "", "", "", "", "",
+        t.add_row("sklearn LogisticRegression", f"{base['fit_seconds']:.2f}", "", "", "", "", str(base["n_iter"]),
                   f"{base['train_auc']:.4f}", f"{base['test_auc']:.4f}", "1.0000x")
     Console(width=160).print(t)
     write_json_atomic(out_dir / "bench.json", result)
