@@ -105,3 +105,13 @@ def test_heu_array_reader_bounds_its_depth() -> None:
     assert MAX_HEU_DEPTH < 10
     with pytest.raises(WireError, match="claims"):  # a count larger than the bytes that follow
         parse_heu_array(b"\xdd\xff\xff\xff\x00", 4)
+
+
+@pytest.mark.parametrize("name", [b for b in ("ou", "zpaillier") if b in BACKENDS])
+def test_heu_array_with_another_ndim_is_refused(keyholders: dict[str, HEScheme], name: str) -> None:
+    s = keyholders[name]
+    msg = s.serialize(s.encrypt(np.array([0.5, 1.0])), JOB)
+    assert msg.packed[:4] == b"\x94\x02\x01\x02"  # [rows=2, cols=1, ndim=2, items]
+    msg.packed = b"\x94\x02\x01\x00" + msg.packed[4:]  # ndim 0 once failed inside heu
+    with pytest.raises(WireError, match="unexpected header"):
+        s.deserialize(msg, JOB)

@@ -260,8 +260,10 @@ def parse_heu_array(data: bytes, schema_index: int) -> tuple[list[int], int, int
     top, end = _read(data, 0)
     if end != len(data) or not isinstance(top, list) or len(top) != 4:
         raise WireError("sf-heu ciphertext array has an unexpected layout")
-    rows, cols, _ndim, items = top
-    if not (isinstance(rows, int) and isinstance(cols, int) and isinstance(items, list)):
+    rows, cols, ndim, items = top
+    if not (isinstance(rows, int) and isinstance(cols, int) and isinstance(items, list)) or ndim != 2:
+        # heu's (m, 1) arrays say ndim 2; another value made heu's own loader fail an internal
+        # check (PheRuntimeError) after our range checks passed
         raise WireError("sf-heu ciphertext array has an unexpected header")
     if len(items) != rows * cols:
         raise WireError(f"sf-heu array header says {rows}x{cols} but carries {len(items)} items")
