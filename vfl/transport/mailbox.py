@@ -168,8 +168,12 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
             raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "malformed topic or message type")
         hub = self.jobs.get(request.job_id)
         proposal = hub is None and self.accept_proposals and request.topic == _PROPOSE_TOPIC
+        if hub is None and not proposal and not self.jobs:
+            # the party's process is up but has not opened its side of the job yet: a start race,
+            # not a refusal; UNAVAILABLE makes the sender retry within its connect timeout
+            raise Refused(grpc.StatusCode.UNAVAILABLE, f"{self.me} has not opened a job yet")
         if hub is None and not proposal:
-            open_jobs = ", ".join(repr(j) for j in self.jobs) or "none"
+            open_jobs = ", ".join(repr(j) for j in self.jobs)
             raise Refused(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"{self.me} runs job {open_jobs}, not {clip(request.job_id, 64)!r}",
