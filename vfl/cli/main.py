@@ -29,7 +29,8 @@ _DATA_HELP = "A party's file as NAME=PATH (CSV or Parquet); repeat per party. De
 
 @click.group(
     cls=LazyGroup,
-    lazy_subcommands={"bench": "vfl.cli.bench:bench", "report": "vfl.cli.report:report"},
+    lazy_subcommands={"bench": "vfl.cli.bench:bench", "report": "vfl.cli.report:report",
+                      "analyze": "vfl.cli.analyze:analyze"},
     help=__doc__,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

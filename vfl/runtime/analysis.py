@@ -36,7 +36,16 @@ from vfl.runtime.store.atomic import write_json_atomic
 from vfl.transport.channel import Channel
 from vfl.transport.recording import RecordedMessage
 
-__all__ = ["TASK", "PartyAnalysis", "analysis_spec", "analyze", "analyze_party", "analyze_tables"]
+__all__ = [
+    "TASK",
+    "AnalysisJobFile",
+    "PartyAnalysis",
+    "analysis_spec",
+    "analyze",
+    "analyze_party",
+    "analyze_tables",
+    "load_analysis_job",
+]
 
 #: The registry's job kind (``JOB_KINDS``) of an analysis.
 TASK = "analyze"
@@ -167,7 +176,7 @@ def analyze_tables(
     tables: Mapping[str, PartyTable],
     active: str,
     *,
-    he: str = "ou",
+    he: str = "ckks",
     cfg: AnalysisConfig | None = None,
     shares: Mapping[str, str] | None = None,
     job_id: str | None = None,
@@ -196,7 +205,7 @@ def analyze(
     label: str | None,
     out_dir: Path,
     *,
-    he: str = "ou",
+    he: str = "ckks",
     cfg: AnalysisConfig | None = None,
     shares: Mapping[str, str] | None = None,
     nan_policy: NanPolicy = "keep",
@@ -225,3 +234,39 @@ def analyze(
     result["dataset"] = sim.dataset_note or {p.name: str(p.path) for p in sim.parties}
     write_json_atomic(Path(out_dir) / "analysis.json", result, allow_nan=False)
     return result
+
+
+@dataclass(frozen=True)
+class AnalysisJobFile:
+    """An analysis job file: ``[analysis]`` (id_column, label "NAME:COL", he and the settings of
+    :class:`AnalysisConfig`), ``[data]`` (party = path) and ``[share]`` (party = policy)."""
+
+    data: tuple[str, ...]
+    id_column: str | None
+    label: str | None
+    he: str
+    cfg: AnalysisConfig
+    shares: dict[str, str]
+
+
+def load_analysis_job(path: Path) -> AnalysisJobFile:
+    import tomllib
+
+    try:
+        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read analysis job file {path}: {exc}", "give a TOML file") from exc
+    section = dict(doc.get("analysis", {}))
+    unknown = set(doc) - {"analysis", "data", "share"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown tables {sorted(unknown)}", "use [analysis], [data], [share]")
+    top = {k: section.pop(k, None) for k in ("id_column", "label", "he")}
+    try:
+        cfg = AnalysisConfig(**section)
+    except TypeError as exc:
+        raise ConfigError(
+            f"{path}: [analysis] {exc}", f"settings: {', '.join(AnalysisConfig().to_dict())}"
+        ) from exc
+    shares = {str(k): check_share(str(v), f"{path} [share] {k}") for k, v in doc.get("share", {}).items()}
+    data = tuple(f"{k}={v}" for k, v in doc.get("data", {}).items())
+    return AnalysisJobFile(data, top["id_column"], top["label"], top["he"] or "ckks", cfg, shares)

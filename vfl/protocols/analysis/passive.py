@@ -132,7 +132,7 @@ def analyse_passive(
     labels = channel.recv(active, Topics.LABELS, pb.AnalysisLabels)
     enc = scheme.deserialize(labels.y, channel.job_id)
     if not isinstance(enc, CipherVector) or len(enc) != n:
-        raise ProtocolError(f"{active} sent {len(enc)} encrypted labels for {n} rows")
+        raise ProtocolError(f"{active} did not send {n} encrypted labels, one per aligned row")
     hist = scheme.bucket_sums(enc, idx, np.arange(n), int(setup.max_bin) + 1)
     channel.send(
         active,
