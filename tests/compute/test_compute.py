@@ -214,7 +214,7 @@ def test_public_names_are_pinned() -> None:
         "get_backend", "grad_hess", "histogram", "leaf_weight", "linear_scores", "log_loss",
         "logistic", "lr_gradient", "lr_residual", "n_outputs", "rmse", "route_rows", "sigmoid",
         "softmax", "split_gains", "take_rows", "tie_tolerance", "to_numpy", "transform_margin",
-        "GH_SUM_LIMIT_BITS", "LOG_LINK", "MULTICLASS", "check_tweedie_power", "gh_shift",
-        "initial_margin", "task_of",
+        "GH_SUM_LIMIT_BITS", "GH_VALUE_LIMIT_BITS", "LOG_LINK", "MULTICLASS", "check_tweedie_power",
+        "gh_shift", "initial_margin", "task_of",
     ])
     assert all(hasattr(c, name) for name in c.__all__)

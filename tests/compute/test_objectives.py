@@ -130,8 +130,12 @@ def test_headroom_shift_keeps_sums_below_the_limit() -> None:
     g = np.full(1000, 3e7)  # squared error on a label in the tens of millions
     h = np.ones(1000)
     s = gh_shift(g, h)
-    total = (np.abs(g).sum() + h.sum()) * 2.0**-s
-    assert total < 2.0**30 <= 2 * total
+    total, top = np.abs(g).sum() + h.sum(), np.abs(g).max()
+    assert total * 2.0**-s < 2.0**30 and top * 2.0**-s < 2.0**16
+    assert total * 2.0 ** (1 - s) >= 2.0**30 or top * 2.0 ** (1 - s) >= 2.0**16  # the smallest shift
+    assert gh_shift(np.full(2**12, 2.0**15), np.ones(2**12)) == 0  # just below both limits
+    assert gh_shift(np.full(2**15, 2.0**15), np.ones(2**15)) == 1  # the sum decides
     assert gh_shift(np.full(10, 0.5), np.full(10, 0.25)) == 0
+    assert gh_shift(np.array([2.0**20]), np.array([1.0])) == 5  # one large value: below 2^16
     with pytest.raises(DataError, match="not finite"):
         gh_shift(np.array([np.inf]), np.array([1.0]))

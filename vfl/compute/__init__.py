@@ -20,6 +20,7 @@ from vfl.compute.linear import (
 from vfl.compute.metrics import accuracy, auc, auc_ovr, rmse
 from vfl.compute.objectives import (
     GH_SUM_LIMIT_BITS,
+    GH_VALUE_LIMIT_BITS,
     LOG_LINK,
     LOSS_METRIC,
     MULTICLASS,
@@ -50,6 +51,7 @@ from vfl.compute.trees import route_rows
 __all__ = [
     "DEVICES",
     "GH_SUM_LIMIT_BITS",
+    "GH_VALUE_LIMIT_BITS",
     "LOG_LINK",
     "LOSS_METRIC",
     "MULTICLASS",

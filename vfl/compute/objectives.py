@@ -24,6 +24,7 @@ from vfl.core.errors import ConfigError, DataError
 
 __all__ = [
     "GH_SUM_LIMIT_BITS",
+    "GH_VALUE_LIMIT_BITS",
     "LOG_LINK",
     "LOSS_METRIC",
     "MULTICLASS",
@@ -50,9 +51,11 @@ _EPS_HESS = 1e-16  # xgboost's floor on the logistic and softmax hessians
 #: xgboost's default ``max_delta_step`` of count:poisson: it only inflates the hessian
 #: (h = exp(m + 0.7)), a safeguard against huge first steps; leaf outputs are not clipped
 POISSON_MAX_DELTA_STEP = 0.7
-#: sum |g| + sum |h| of one tree's encrypted rows is kept below 2^this (CKKS histogram sums
-#: refuse 2^32; the integer schemes widen their slots instead): see :func:`gh_shift`
+#: sum |g| + sum |h| of one tree's encrypted rows is kept below 2^this, and each |g|, |h| below
+#: 2^GH_VALUE_LIMIT_BITS (CKKS refuses sums from 2^32 and values from 2^18; the integer schemes
+#: widen their slots instead): see :func:`gh_shift`
 GH_SUM_LIMIT_BITS = 30
+GH_VALUE_LIMIT_BITS = 16
 
 
 def _unknown(objective: str) -> ConfigError:
@@ -256,21 +259,24 @@ def grad_hess(
     raise _unknown(objective)
 
 
-def gh_shift(g: np.ndarray, h: np.ndarray, limit_bits: int = GH_SUM_LIMIT_BITS) -> int:
+def gh_shift(
+    g: np.ndarray, h: np.ndarray, limit_bits: int = GH_SUM_LIMIT_BITS, value_bits: int = GH_VALUE_LIMIT_BITS
+) -> int:
     """The headroom shift s >= 0: the label holder encrypts (g, h) * 2^-s and multiplies the
-    decrypted histograms by 2^s, so that sum |g| + sum |h| < 2^limit_bits whatever the label's
-    scale. Bounds per objective (why only regression can need it): binary |g| < 1, h <= 1/4;
-    multi-class |g| < 1, h < 1/2; squared error |g| = |margin - y| (the label's scale);
-    Poisson |g| <= mu + y, h = mu e^0.7; Gamma |g| <= 1 + y/mu, h = y/mu; Tweedie likewise
-    scale with y mu^(1-rho) and mu^(2-rho). The shift stays at the label holder (a power of
-    two: unscaling is exact in floating point)."""
+    decrypted histograms by 2^s, so that sum |g| + sum |h| < 2^limit_bits and every |g|, |h| <
+    2^value_bits whatever the label's scale. Bounds per objective (why only regression can
+    need it): binary |g| < 1, h <= 1/4; multi-class |g| < 1, h < 1/2; squared error
+    |g| = |margin - y| (the label's scale); Poisson |g| <= mu + y, h = mu e^0.7; Gamma
+    |g| <= 1 + y/mu, h = y/mu; Tweedie likewise scale with y mu^(1-rho) and mu^(2-rho). The
+    shift stays at the label holder (a power of two: unscaling is exact in floating point)."""
     total = float(np.sum(np.abs(g)) + np.sum(np.abs(h)))
+    top = float(max(np.max(np.abs(g), initial=0.0), np.max(np.abs(h), initial=0.0)))
     if not math.isfinite(total):
         raise DataError(
             "the gradients are not finite (the model diverged)",
             "lower learning_rate, or check the label and the offset",
         )
     s = 0
-    while total * 2.0**-s >= 2.0**limit_bits:
+    while total * 2.0**-s >= 2.0**limit_bits or top * 2.0**-s >= 2.0**value_bits:
         s += 1
     return s

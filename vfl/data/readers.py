@@ -127,6 +127,7 @@ def table_from_frame(
     source: str = "<frame>",
     categories: CategoryMap | None = None,
     ids_only: bool = False,
+    offset_column: str | None = None,
 ) -> PartyTable:
     """Validate a frame and build the party's table (IDs normalised, features float64).
 
@@ -135,7 +136,9 @@ def table_from_frame(
     trained model's columns): exactly those, in that order, none dropped; ``categories`` (the
     trained map) then encodes the category columns, unseen categories becoming missing; without
     it, a text column is refused (codes fitted on these rows would not match the model's).
-    ``ids_only``: only the ID column is checked and kept (a PSI-only job).
+    ``ids_only``: only the ID column is checked and kept (a PSI-only job). ``offset_column``
+    (label holder): a numeric column of per-row offsets on the margin scale (log(exposure) for
+    Poisson/Gamma/Tweedie), neither a feature nor ever sent; every row needs one.
     """
     if nan_policy not in NAN_POLICIES:
         raise DataError(f"unknown NaN policy {nan_policy!r}", f"use one of {', '.join(NAN_POLICIES)}")
@@ -154,7 +157,11 @@ def table_from_frame(
     discover = feature_columns is None
     if not discover and categories is None:
         categories = CategoryMap()  # a model's columns without its map: text cannot be encoded the same way
-    exclude = {id_column, label_column}
+    if offset_column is not None and offset_column not in df.columns:
+        problems.add(
+            offset_column, f"no offset column {offset_column!r}", "check --offset NAME:COLUMN for this party"
+        )
+    exclude = {id_column, label_column, offset_column}
     cols = [c for c in df.columns if c not in exclude] if feature_columns is None else list(feature_columns)
     absent = [c for c in cols if c not in df.columns]
     if absent:
@@ -181,13 +188,26 @@ def table_from_frame(
             + (f" (dropped: {', '.join(map(repr, empty + constant))})" if empty or constant else ""),
             "every party needs at least one feature column that varies between rows",
         )
+    offset = _offset(df[offset_column], offset_column, problems) if offset_column in df.columns else None
     has_label = label_column is not None and label_column in df.columns
     label = _label(df[label_column], label_column, problems) if has_label else None  # type: ignore[arg-type]
     problems.raise_if_any()
     _warn_dropped(source, constant, empty)
     meta = _meta(rule, nan_policy)
     meta["dropped_columns"] = {"constant": constant, "all_missing": empty}
-    table = PartyTable(name, ids, x, names, label, label_column, source, meta, fitted)
+    table = PartyTable(
+        name,
+        ids,
+        x,
+        names,
+        label,
+        label_column,
+        source,
+        meta,
+        fitted,
+        offset,
+        offset_column if offset is not None else None,
+    )
     return table.apply_categories(categories) if categories is not None else table
 
 
@@ -292,6 +312,22 @@ def _label(raw: pd.Series, column: str, problems: Problems) -> np.ndarray | None
     return y
 
 
+def _offset(raw: pd.Series, column: str, problems: Problems) -> np.ndarray | None:
+    """The offset column: numbers in every row (a missing offset has no neutral value)."""
+    x = read_numbers(raw, column, "offset column", problems)
+    if x is None:
+        return None
+    missing = np.flatnonzero(np.isnan(x))
+    if len(missing):
+        problems.add(
+            column,
+            f"offset column {column!r} is empty in {len(missing)} rows ({where(problems.source, missing)})",
+            "fill in every row's offset (the log of its exposure), or drop those rows",
+        )
+        return None
+    return x
+
+
 def _warn_dropped(source: str, constant: list[str], empty: list[str]) -> None:
     if constant:
         warn_data(f"{source}: dropped constant columns {constant} (one value in every row: nothing to learn)")
@@ -310,6 +346,7 @@ def read_party_table(
     id_rule: IdRule | None = None,
     categories: CategoryMap | None = None,
     ids_only: bool = False,
+    offset_column: str | None = None,
 ) -> PartyTable:
     """Read and validate one party's file; see :func:`table_from_frame` for the options."""
     text = list(categories.columns) if categories is not None else []
@@ -325,6 +362,7 @@ def read_party_table(
         source=str(path),
         categories=categories,
         ids_only=ids_only,
+        offset_column=offset_column,
     )
 
 

@@ -22,7 +22,10 @@ class PartyTable:
     named in ``categories`` holds category codes 0..k-1 (tree bins; :meth:`onehot` for linear
     models); NaN appears in such a column for a missing or unseen category, and in a numeric
     column only where the party asked for missing values to be kept (SecureBoost routes them).
-    ``label`` is set only at the party that holds it.
+    ``label`` is set only at the party that holds it. ``offset`` (label holder only, optional):
+    each row's offset on the model's margin scale, xgboost's ``base_margin``; for the log-link
+    objectives (Poisson, Gamma, Tweedie) the column holds log(exposure), not the exposure. It is
+    neither a feature nor ever sent.
     """
 
     name: str
@@ -34,11 +37,14 @@ class PartyTable:
     source: str = ""
     meta: dict[str, object] = field(default_factory=dict)
     categories: CategoryMap = field(default_factory=CategoryMap)
+    offset: np.ndarray | None = None
+    offset_name: str | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
         assert self.features.shape == (n, len(self.feature_names)), "features/ids mismatch"
         assert self.label is None or len(self.label) == n, "label/ids mismatch"
+        assert self.offset is None or self.offset.shape == (n,), "offset/ids mismatch"
         assert all(c in self.feature_names for c in self.categories.columns), "categories/features mismatch"
 
     @property
@@ -66,6 +72,7 @@ class PartyTable:
             features=self.features[rows],
             feature_names=list(self.feature_names),
             label=None if self.label is None else self.label[rows],
+            offset=None if self.offset is None else self.offset[rows],
             meta=dict(self.meta),
         )
 

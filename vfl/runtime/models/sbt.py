@@ -3,21 +3,25 @@
 The simulation and the CLI call :func:`fit_sbt_party` at every party (on its aligned rows) and
 :func:`predict_sbt_party` to score. Keys are generated here at the active party; passives build a
 public-only scheme from the context it sends. A party's model holds only its own part: the
-active the trees, leaf values and its own splits; a passive its private split table.
+active the trees, leaf values and its own splits; a passive its private split table. Each
+party's part also holds its category map (categories seen in training; one bin each) and is
+re-applied at predict, where a category unseen in training goes to the missing bin.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
-from vfl.compute import get_backend, n_outputs, transform_margin
+from vfl.compute import MULTICLASS, get_backend, n_outputs, transform_margin
+from vfl.compute.binning import category_cuts
 from vfl.core.errors import ConfigError, DataError
 from vfl.core.progress import Progress
 from vfl.crypto.he import make_scheme, scheme_from_public_context
+from vfl.data.categories import CategoryMap
 from vfl.data.table import PartyTable
 from vfl.protocols.secureboost import (
     PassiveSplit,
@@ -67,6 +71,8 @@ class SBTPartyModel:
     base_margin: float = 0.0  # active only
     splits: dict[int, PassiveSplit] = field(default_factory=dict)  # passive only
     fit_stats: dict[str, Any] = field(default_factory=dict)
+    categories: CategoryMap = field(default_factory=CategoryMap)  # this party's, as trained
+    offset_name: str | None = None  # active only: the offset column it was trained with
 
     @property
     def objective(self) -> str:
@@ -91,6 +97,8 @@ class SBTPartyModel:
             "splits": {str(k): {"feature": s.feature, "threshold": encode_number(s.threshold),
                                 "default_left": s.default_left} for k, s in self.splits.items()},
             "fit_stats": self.fit_stats,
+            "categories": self.categories.to_dict(),
+            "offset_name": self.offset_name,
         }
 
     @classmethod
@@ -108,8 +116,10 @@ class SBTPartyModel:
                                              bool(s["default_left"]))
                         for k, s in d["splits"].items()},
                 fit_stats=dict(d.get("fit_stats", {})),
+                categories=CategoryMap.from_dict(d.get("categories")),
+                offset_name=None if d.get("offset_name") is None else str(d["offset_name"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(f"the SecureBoost model part is malformed ({exc})",
                             "restore the file written by training, or re-train") from exc
 
@@ -130,28 +140,36 @@ def fit_sbt_party(
     if active not in parties:
         raise ConfigError(f"active party {active!r} is not in the job ({', '.join(parties)})",
                           "name one of the job's parties as the label holder")
+    if channel.me == active and table.label is None:
+        raise DataError(f"{table.name} is the active party but has no label column",
+                        "pass --label NAME:COLUMN for the party that holds the label")
+    if channel.me == active and params.objective in MULTICLASS and params.num_class is None:
+        assert table.label is not None
+        params = replace(params, num_class=params.config().with_labels(table.label).num_class)
+    table, n_cats = _train_categories(table, params.max_bin)
     cfg = params.config()
     backend = get_backend(params.device)
     model = SBTPartyModel(party=channel.me, role="active" if channel.me == active else "passive",
                           active=active, parties=parties, job_id=channel.job_id,
                           feature_names=list(table.feature_names),
-                          params={k: v for k, v in asdict(params).items() if k != "device"})
+                          params={k: v for k, v in asdict(params).items() if k != "device"},
+                          categories=table.categories)
     if channel.me == active:
-        if table.label is None:
-            raise DataError(f"{table.name} is the active party but has no label column",
-                            "pass --label NAME:COLUMN for the party that holds the label")
+        assert table.label is not None
         passives = [p for p in parties if p != active]
         t0 = time.perf_counter()
         scheme = make_scheme(params.he)
         keygen_seconds = time.perf_counter() - t0
         res = train_active(channel, table.features, table.label, scheme, cfg, passives=passives,
-                           backend=backend, progress=progress, checkpoint=checkpoint)
+                           backend=backend, progress=progress, checkpoint=checkpoint,
+                           offset=table.offset, categories=n_cats)
         model.trees, model.base_margin = res.trees, res.base_margin
+        model.offset_name = table.offset_name if table.offset is not None else None
         stats = {**res.stats, "keygen_seconds": keygen_seconds}
     else:
         pres = train_passive(channel, table.features, active=active,
                              open_scheme=scheme_from_public_context, backend=backend,
-                             progress=progress, checkpoint=checkpoint)
+                             progress=progress, checkpoint=checkpoint, categories=n_cats)
         model.splits = pres.splits
         stats = pres.stats
     model.fit_stats = {**_summarise(stats, channel), "device": backend.name}  # never sent
@@ -164,12 +182,16 @@ def predict_sbt_party(channel: Channel, model: SBTPartyModel, table: PartyTable,
     ``device``: where this party computes, chosen by the scoring job (a part trained on a GPU
     scores on a CPU-only machine too).
 
-    binary:logistic -> P(y=1) (n,); multi:softmax -> class probabilities (n, K);
-    reg:squarederror -> predicted values (n,).
+    binary:logistic -> P(y=1) (n,); multi:softmax / multi:softprob -> class probabilities
+    (n, K); reg:squarederror -> predicted values (n,); count:poisson, reg:gamma, reg:tweedie ->
+    predicted means exp(margin) (n,). The table's offset, where it has one, is added to every
+    row's margin (a model trained with an offset scores rows without one at offset 0).
     """
     if table.feature_names != model.feature_names:
         raise DataError(f"{table.name}'s columns differ from those its model was trained on",
                         f"provide the columns {model.feature_names}")
+    if len(model.categories) or len(table.categories):
+        table = table.apply_categories(model.categories)
     if model.role != "active":
         serve_predict(channel, table.features, model.splits, active=model.active)
         return None
@@ -179,11 +201,26 @@ def predict_sbt_party(channel: Channel, model: SBTPartyModel, table: PartyTable,
                           "score with the same parties that trained the model")
     backend = get_backend(device)
     margin = predict_active(channel, table.features, model.trees, base=model.base_margin,
-                            n_outputs=model.n_outputs, passives=passives, backend=backend)
+                            n_outputs=model.n_outputs, passives=passives, backend=backend,
+                            offset=table.offset)
     xp = backend.xp
     out = np.asarray(backend.to_numpy(transform_margin(
         xp, model.objective, backend.asarray(margin if model.n_outputs > 1 else margin[:, 0]))))
     return out
+
+
+def _train_categories(table: PartyTable, max_bin: int) -> tuple[PartyTable, list[int] | None]:
+    """The training rows' category map (unseen ones dropped) and the category count of each
+    feature (0: numeric), refused up front where a column has more categories than bins."""
+    if not len(table.categories):
+        return table, None
+    table = table.fit_categories(np.arange(table.n_rows))
+    counts = [table.categories.n_categories(c) if c in table.categories else 0
+              for c in table.feature_names]
+    for c, k in zip(table.feature_names, counts, strict=True):
+        if k:
+            category_cuts(k, max_bin, f"{table.name}'s column {c!r}")
+    return table, counts
 
 
 def _summarise(stats: dict[str, Any], channel: Channel) -> dict[str, Any]:
