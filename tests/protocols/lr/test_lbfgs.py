@@ -5,6 +5,7 @@ resumes to the same model."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from pathlib import Path
@@ -169,7 +170,7 @@ def test_federated_fit_reaches_sklearns_optimum() -> None:
     assert stats["solver"] == "lbfgs" and 5 < stats["n_iter"] == stats["rounds"] < 200
     assert stats["seconds_per_round"] > 0
     losses = stats["loss_history"]
-    assert all(b <= a for a, b in zip(losses, losses[1:], strict=False))  # every step descends
+    assert all(b <= a for a, b in itertools.pairwise(losses))  # every step descends
     assert models["host0"].fit_stats["n_iter"] == stats["n_iter"]
 
 
