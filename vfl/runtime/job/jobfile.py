@@ -60,6 +60,7 @@ class PartyConfig:
     accept_from: tuple[str, ...] = ()  # vfl serve: who may propose jobs
     allowed_models: tuple[str, ...] = MODEL_CHOICES
     device: str = "cpu"  # where this party computes the jobs it serves (party-local)
+    offset_column: str | None = None  # label holder: per-row offsets (log(exposure)), never sent
 
 
 def load_party_config(path: str | Path) -> PartyConfig:
@@ -82,6 +83,7 @@ def load_party_config(path: str | Path) -> PartyConfig:
         data=(base / str(_need(data, "path", p, "data"))).resolve(),
         id_column=str(data.get("id_column", "id")),
         label_column=data.get("label_column"),
+        offset_column=data.get("offset_column"),
         nan_policy=str(data.get("nan", "error")),
         id_rule=IdRule(strip=bool(data.get("id_strip", True)), case=data.get("id_case", "preserve")),
         cert_dir=(base / str(party.get("certs", "certs"))).resolve(),

@@ -16,7 +16,7 @@ from vfl.core.errors import ConfigError, DataError, ProtocolError
 from vfl.core.progress import Progress
 from vfl.data.table import PartyTable
 from vfl.report.curves import roc_points
-from vfl.runtime.evaluate.metrics import binary_metrics
+from vfl.runtime.evaluate.metrics import model_details, model_metrics, objective_of
 from vfl.runtime.job.handshake import answer, propose, same_job
 from vfl.runtime.job.spec import JobSpec
 from vfl.runtime.store.modelfile import part_sha256
@@ -141,11 +141,15 @@ def run_party_job(
         out.fit_stats = dict(getattr(out.model, "fit_stats", {}) or {})
         if channel.me == spec.active and p_train is not None:
             assert train.label is not None and test.label is not None
-            out.metrics = {f"train_{k}": v for k, v in binary_metrics(train.label, p_train).items()}
+            out.metrics = {f"train_{k}": v for k, v in model_metrics(params, train.label, p_train).items()}
             if p_test is not None:
-                out.metrics.update({f"test_{k}": v for k, v in binary_metrics(test.label, p_test).items()})
-                out.curve = {**roc_points(test.label, p_test), "split": "test"}
-                out.test_scores = np.asarray(p_test)
+                test_metrics = model_metrics(params, test.label, p_test)
+                out.metrics.update({f"test_{k}": v for k, v in test_metrics.items()})
+                details = model_details(params, test.label, p_test)  # the multi-class confusion matrix
+                out.fit_stats.update({f"test_{k}": v for k, v in details.items()})
+                if objective_of(params) == "binary:logistic":  # the ROC and the paired AUC: binary only
+                    out.curve = {**roc_points(test.label, p_test), "split": "test"}
+                    out.test_scores = np.asarray(p_test)
     out.bytes_sent = channel.stats.total_bytes_sent  # what the outputs report: all but the commit
     seconds["total"] = time.perf_counter() - t0
     commit(channel, spec, out, keep)

@@ -29,6 +29,7 @@ class PartySource:
     name: str
     path: Path
     label_column: str | None = None
+    offset_column: str | None = None  # label holder only: per-row offsets (log(exposure))
 
 
 @dataclass
@@ -78,23 +79,30 @@ def parse_data_options(data: tuple[str, ...]) -> dict[str, Path]:
     return out
 
 
-def parse_label_option(label: str | None) -> tuple[str, str] | None:
+def parse_label_option(label: str | None, option: str = "--label") -> tuple[str, str] | None:
     if label is None:
         return None
     name, sep, col = label.partition(":")
     if not sep or not name or not col:
-        raise ConfigError(f"--label {label!r} is not NAME:COLUMN", "e.g. --label insurer:outcome")
+        example = "insurer:log_exposure" if option == "--offset" else "insurer:outcome"
+        raise ConfigError(f"{option} {label!r} is not NAME:COLUMN", f"e.g. {option} {example}")
     return name, col
 
 
 def build_simulation_config(
-    data: tuple[str, ...], id_column: str | None, label: str | None, **kw: Any
+    data: tuple[str, ...], id_column: str | None, label: str | None, offset: str | None = None, **kw: Any
 ) -> SimulationConfig:
-    """From CLI options; no --data means the embedded default dataset."""
+    """From CLI options; no --data means the embedded default dataset. ``offset``
+    (``--offset NAME:COL``): the label holder's column of per-row offsets (log(exposure))."""
+    off = parse_label_option(offset, "--offset")
     if not data:
         ds = default_dataset()
         party, column = parse_label_option(label) or ds.label
-        parties = [PartySource(n, p, column if n == party else None) for n, p in ds.paths.items()]
+        _check_offset_party(off, party)
+        parties = [
+            PartySource(n, p, column if n == party else None, off[1] if off and n == party else None)
+            for n, p in ds.paths.items()
+        ]
         return SimulationConfig(
             parties, id_column=id_column or ds.id_column, dataset_note=ds.description, **kw
         )
@@ -102,8 +110,20 @@ def build_simulation_config(
     lab = parse_label_option(label)
     if lab and lab[0] not in paths:
         raise ConfigError(f"--label names {lab[0]!r}, which has no --data", f"parties: {', '.join(paths)}")
-    parties = [PartySource(n, p, lab[1] if lab and n == lab[0] else None) for n, p in paths.items()]
+    _check_offset_party(off, lab[0] if lab else None)
+    parties = [
+        PartySource(n, p, lab[1] if lab and n == lab[0] else None, off[1] if off and n == off[0] else None)
+        for n, p in paths.items()
+    ]
     return SimulationConfig(parties, id_column=id_column or "id", **kw)
+
+
+def _check_offset_party(off: tuple[str, str] | None, label_party: str | None) -> None:
+    if off and off[0] != label_party:
+        raise ConfigError(
+            f"--offset names {off[0]!r}, but the label is held by {label_party!r}",
+            "the offset column belongs to the label holder (it never leaves that party)",
+        )
 
 
 def parse_param_options(items: tuple[str, ...]) -> dict[str, Any]:

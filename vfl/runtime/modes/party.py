@@ -109,6 +109,7 @@ def read_own_table(cfg: PartyConfig, ids_only: bool = False) -> PartyTable:
         name=cfg.name,
         id_column=cfg.id_column,
         label_column=cfg.label_column,
+        offset_column=cfg.offset_column,
         nan_policy=cfg.nan_policy,  # type: ignore[arg-type]
         id_rule=cfg.id_rule,
         ids_only=ids_only,

@@ -58,6 +58,8 @@ def write_federation(cfg: SimulationConfig, spec: JobSpec, root: Path, out_dir: 
         ]
         if p.label_column:
             lines.append(f"label_column = {_toml_value(p.label_column)}")
+        if p.offset_column:
+            lines.append(f"offset_column = {_toml_value(p.offset_column)}")
         lines += ["", "[peers]"]
         lines += [f'{q} = "127.0.0.1:{ports[q]}"' for q in spec.order if q != p.name]
         (root / f"{p.name}.toml").write_text("\n".join(lines) + "\n")

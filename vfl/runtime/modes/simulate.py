@@ -42,6 +42,7 @@ def load_tables(cfg: SimulationConfig) -> dict[str, PartyTable]:
             name=p.name,
             id_column=cfg.id_column,
             label_column=p.label_column,
+            offset_column=p.offset_column,
             nan_policy=cfg.nan_policy,
             id_rule=cfg.id_rule,
             ids_only=cfg.model == NO_MODEL,  # alignment needs the IDs only (vfl psi)
