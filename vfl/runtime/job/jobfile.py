@@ -11,13 +11,15 @@ Relative paths are resolved against the file that names them.
 
 from __future__ import annotations
 
+import functools
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from vfl.compute.backend import check_device
-from vfl.core.errors import ConfigError
+from vfl.core.errors import ConfigError, VflError
 from vfl.core.jobs import check_job_id
 from vfl.core.parties import check_party_name, check_party_names
 from vfl.data.ids import IdRule
@@ -44,6 +46,32 @@ def _need(d: dict[str, Any], key: str, path: Path, section: str) -> Any:
     return d[key]
 
 
+T = TypeVar("T")
+
+
+def _typed(what: str) -> Callable[[Callable[[str | Path], T]], Callable[[str | Path], T]]:
+    """A value of the wrong type or shape anywhere in the file (``parties = 5``, ``[peers]`` a
+    string) is a ConfigError naming the file, not a TypeError from inside the loader (found by
+    fuzzing the loaders, issue 18)."""
+
+    def wrap(load: Callable[[str | Path], T]) -> Callable[[str | Path], T]:
+        @functools.wraps(load)
+        def run(path: str | Path) -> T:
+            try:
+                return load(path)
+            except VflError:  # the loader's own message (ConfigError is a ValueError too)
+                raise
+            except (TypeError, AttributeError, ValueError) as exc:
+                raise ConfigError(
+                    f"{what} {path} has a value of the wrong type or shape ({exc})",
+                    "compare it with the examples in parties/",
+                ) from exc
+
+        return run
+
+    return wrap
+
+
 @dataclass(frozen=True)
 class PartyConfig:
     name: str
@@ -63,6 +91,7 @@ class PartyConfig:
     offset_column: str | None = None  # label holder: per-row offsets (log(exposure)), never sent
 
 
+@_typed("party config")
 def load_party_config(path: str | Path) -> PartyConfig:
     p = Path(path).resolve()
     d = _read_toml(p, "party config")
@@ -120,6 +149,7 @@ class JobFile:
         return self.source.parent / f"{name}.toml"
 
 
+@_typed("job file")
 def load_job(path: str | Path) -> JobFile:
     p = Path(path).resolve()
     d = _read_toml(p, "job file")
