@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vfl.core.errors import DataError
+from vfl.core.errors import DataError, VflError
 from vfl.runtime.store.atomic import write_json_atomic
 from vfl.runtime.models.registry import MODELS
 
@@ -81,6 +81,8 @@ def load_model_file(path: str | Path) -> ModelFile:
         raise DataError(f"{p} is not a vfl model file", "point at OUT/NAME/model.json of a training run")
     try:  # a file of the right format but the wrong shapes inside: refused, never a TypeError
         return _from_doc(doc, p)
+    except VflError:  # the loader's own message (DataError is a ValueError too)
+        raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise DataError(
             f"{p} has an unexpected layout ({exc.__class__.__name__}: {exc})",
