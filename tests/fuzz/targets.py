@@ -20,6 +20,7 @@ import json
 import math
 import random
 import tempfile
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class Target:
     slow: bool = False  # expensive per input (CKKS contexts, phe keys): fewer examples in CI
     stored: bool = True  # seeds live in corpus/NAME/; False: bound to a key, made per process
     json: bool = False  # JSON inputs: also edit values in the document
+    toml: bool = False  # TOML inputs: the same, written back as TOML
     _cache: list[bytes] = field(default_factory=list, repr=False)
 
     def corpus(self) -> list[bytes]:
@@ -219,12 +221,44 @@ def _mutate_json(rnd: random.Random, doc: Any) -> Any:
     return doc
 
 
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    return json.dumps("" if v is None else str(v))
+
+
+def _toml(doc: dict[str, Any], prefix: str = "") -> list[str]:
+    """A small TOML writer (the standard library only reads TOML): scalars first, then tables."""
+    lines = [f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            name = f"{prefix}.{json.dumps(str(k))}" if prefix else json.dumps(str(k))
+            lines += [f"[{name}]", *_toml(v, name)]
+    return lines
+
+
 def mutate(rnd: random.Random, target: Target) -> bytes:
     """One input for ``target``: a corpus seed, edited at the byte or (protobuf) field level."""
     pool = target.corpus()
     seed = rnd.choice(pool)
     if rnd.random() < 0.05:
         return seed
+    if target.toml and rnd.random() < 0.6:
+        try:
+            doc = tomllib.loads(seed.decode())
+        except (ValueError, UnicodeDecodeError):
+            return _mutate_bytes(rnd, seed, pool)
+        for _ in range(rnd.choice((1, 1, 2, 3))):
+            doc = _mutate_json(rnd, doc)
+        return "\n".join(_toml(doc if isinstance(doc, dict) else {"x": doc})).encode()
     if target.json and rnd.random() < 0.7:
         try:
             doc = json.loads(seed)
@@ -506,8 +540,10 @@ def _targets() -> list[Target]:
         Target("envelope", _envelope, _envelope_seeds, common_pb2.Envelope),
         Target("job_proposal", _proposal, _proposal_seeds, job_pb2.JobProposal),
         Target("mask_key", _mask_key, _mask_key_seeds, lr_pb2.MaskKey),
-        Target("job_toml", _job_toml, _repo_files("job.toml", "job_sbt.toml")),
-        Target("party_toml", _party_toml, _repo_files("insurer.toml", "hospital.toml", "pharma.toml")),
+        Target("job_toml", _job_toml, _repo_files("job.toml", "job_sbt.toml"), toml=True),
+        Target(
+            "party_toml", _party_toml, _repo_files("insurer.toml", "hospital.toml", "pharma.toml"), toml=True
+        ),
         Target("model_file", _model_file, _model_seeds, json=True),
         Target("checkpoint", _checkpoint, _checkpoint_seeds),
     ]
