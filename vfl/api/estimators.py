@@ -271,8 +271,17 @@ class _VerticalEstimator(BaseEstimator):
 
 
 class _Classifier(ClassifierMixin, _VerticalEstimator):
+    def _multiclass(self) -> bool:
+        return str(getattr(self, "objective", "binary:logistic")).startswith("multi:")
+
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
+        """Labels to 0/1 (binary) or 0..K-1 (multi-class, K inferred here), ``classes_`` kept."""
         classes = np.unique(y)
+        if self._multiclass():
+            if len(classes) < 2:
+                raise DataError(f"classification needs two or more classes, got {len(classes)}", "check y")
+            self.classes_ = classes
+            return np.searchsorted(classes, y).astype(np.float64)
         if len(classes) != 2:
             raise DataError(
                 f"binary classification needs two classes, got {len(classes)}",
@@ -288,17 +297,21 @@ class _Classifier(ClassifierMixin, _VerticalEstimator):
         self.classes_ = np.asarray(meta["classes"])
 
     def predict_proba(self, X: Any, federation: Federation | None = None) -> np.ndarray:
+        """(n, K) class probabilities in ``classes_`` order; NaN rows for rows not every party holds."""
         p = self._scores(X, federation)
-        return np.column_stack([1.0 - p, p])
+        return p if p.ndim == 2 else np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any, federation: Federation | None = None) -> np.ndarray:
-        p = self._scores(X, federation)
-        if np.isnan(p).any():
+        p = self.predict_proba(X, federation)
+        missing = np.isnan(p).any(axis=1)
+        if missing.any():
             raise DataError(
-                f"{int(np.isnan(p).sum())} rows are not held by every party and cannot be scored",
+                f"{int(missing.sum())} rows are not held by every party and cannot be scored",
                 "drop them, or use predict_proba (it returns NaN for them)",
             )
-        return self.classes_[(p >= 0.5).astype(int)]
+        if p.shape[1] == 2:  # P(y=1) >= 0.5, as before (argmax would send ties to class 0)
+            return self.classes_[(p[:, 1] >= 0.5).astype(int)]
+        return self.classes_[p.argmax(axis=1)]
 
 
 @declare_params("lr")
@@ -352,13 +365,17 @@ class _SecureBoost(_VerticalEstimator):
 
 @declare_params("sbt", objective="binary:logistic")
 class SecureBoostClassifier(_Classifier, _SecureBoost):
-    """SecureBoost gradient-boosted trees for binary labels (OU by default: the fast backend)."""
+    """SecureBoost gradient-boosted trees (OU by default: the fast backend): binary labels, or
+    any number of classes with ``objective="multi:softmax"``/``"multi:softprob"`` (``num_class``
+    inferred from y; ``predict_proba`` gives one column per class of ``classes_``)."""
 
 
 
 @declare_params("sbt", objective="reg:squarederror")
 class SecureBoostRegressor(RegressorMixin, _SecureBoost):
-    """SecureBoost with squared error."""
+    """SecureBoost for continuous targets: ``objective`` "reg:squarederror" (default),
+    "count:poisson", "reg:gamma" or "reg:tweedie" (``tweedie_variance_power``); ``predict``
+    gives values, or means exp(margin) for the log-link objectives."""
 
     def predict(self, X: Any, federation: Federation | None = None) -> np.ndarray:
         return self._scores(X, federation)
