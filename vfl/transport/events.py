@@ -33,6 +33,7 @@ class EventLog:
         self._write = write
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
+        self.dropped = 0  # lines the sink could not take
 
     def __call__(self, event: str, msg: str = "", **fields: Any) -> None:
         rec: dict[str, Any] = {
@@ -47,4 +48,7 @@ class EventLog:
         line = json.dumps(rec, ensure_ascii=True)
         with self._lock:
             self.counts[event] = self.counts.get(event, 0) + 1
-            self._write(line)
+            try:
+                self._write(line)
+            except (OSError, ValueError):  # a closed or broken log stream must not stop a server
+                self.dropped += 1
