@@ -118,7 +118,7 @@ def woe_errors(r: Run) -> tuple[float, int]:
     for f in r.active.features:
         by_party.setdefault(f["party"], []).append(f)
     for party, feats in by_party.items():
-        X, names = r.parts[party]
+        X, _names = r.parts[party]
         for i, f in enumerate(feats):
             fb = (
                 r.passives[party].bins[i]

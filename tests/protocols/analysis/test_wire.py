@@ -122,7 +122,7 @@ def test_correlation_products_are_only_inner_products(recorded: Run) -> None:
         ("pharma", "insurer"),
         ("pharma", "hospital"),
     }
-    for rec, msg in prods:
+    for _rec, msg in prods:
         assert isinstance(msg, pb.CorrelationProducts)
         for batch in msg.products:
             v = scheme.deserialize(batch, "job-analysis-test")
