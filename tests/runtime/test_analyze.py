@@ -134,3 +134,16 @@ def test_bad_job_file_and_missing_label(tmp_path: Path, three_party_breast: dict
     data = tuple(f"{n}={p}" for n, p in three_party_breast.items())
     with pytest.raises(ConfigError, match="label"):
         analyze(data, "pid", None, tmp_path / "out")
+
+
+def test_bench_records_the_plaintext_baseline_and_an_exact_iv() -> None:
+    from vfl.bench.analyze import run_analyze_bench
+    from vfl.data.datasets import fate_pair
+
+    guest, host = fate_pair("breast")
+    records = run_analyze_bench({"guest": guest, "host": host}, ["ou"])
+    base, fed = records
+    assert base["system"].startswith("plaintext") and fed["he"] == "ou"
+    assert base["rows"] == fed["rows"] == 569 and fed["features"] == 30
+    assert fed["max_abs_iv_difference"] <= 1e-9
+    assert fed["ratio_to_plaintext"] > 0 and fed["bytes_sent"]["host"] > 0

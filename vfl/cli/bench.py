@@ -13,6 +13,7 @@ __all__ = ["bench"]
 @click.group(
     cls=LazyGroup,
     lazy_subcommands={
+        "analyze": "vfl.cli.analyze:bench_analyze",
         "compute": "vfl.cli.bench_compute:compute",
         "crypto": "vfl.cli.bench_crypto:crypto",
         "lr": "vfl.cli.bench_lr:lr",
