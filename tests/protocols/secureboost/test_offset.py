@@ -73,3 +73,41 @@ def test_cli_and_party_config_name_the_offset(tmp_path: Path) -> None:
         'label_column = "y"\noffset_column = "log_exposure"\n\n[peers]\nhospital = "127.0.0.1:50052"\n'
     )
     assert load_party_config(toml).offset_column == "log_exposure"
+
+
+def test_vfl_predict_reads_the_trained_category_map_and_the_offset(tmp_path: Path) -> None:
+    """Train with `vfl simulate` on text columns and an exposure, then score the same files with
+    `vfl predict`'s code path: each party reads its columns with its part's category map, and
+    the label holder its offset column, so the scores equal the training run's."""
+    from tests.protocols.secureboost.tables import frame
+    from vfl.runtime.modes.predict import predict_local
+    from vfl.runtime.modes.simulate import simulate
+
+    df, label = frame("insurance")
+    df["log_holders"] = np.log(df.pop("Holders").to_numpy(np.float64))
+    paths = {}
+    for name, cols in (("insurer", ["Group", label, "log_holders"]), ("hospital", ["Age", "District"])):
+        paths[name] = tmp_path / f"{name}.csv"
+        df[["id", *cols]].to_csv(paths[name], index=False)
+    data = tuple(f"{n}={p}" for n, p in paths.items())
+    params = {"objective": "count:poisson", "n_estimators": 3, "max_depth": 2, "min_child_weight": 0.0}
+    cfg = build_simulation_config(
+        data,
+        "id",
+        f"insurer:{label}",
+        "insurer:log_holders",
+        model="sbt",
+        he="ou",
+        model_params=params,
+        out_dir=tmp_path / "out",
+        test_size=0.0,
+    )
+    summary = simulate(cfg)
+    res = predict_local(tmp_path / "out", paths, out_dir=tmp_path / "pred")
+    assert res["rows_scored"] == len(df)
+    scores = pd.read_csv(res["predictions"])
+    assert len(scores) == len(df) and np.isfinite(scores.iloc[:, -1]).all()
+    pred = scores.set_index(scores.columns[0]).iloc[:, -1].reindex(df["id"]).to_numpy()
+    y = df[label].to_numpy(np.float64)
+    deviance = 2 * np.mean(np.where(y > 0, y * np.log(np.maximum(y, 1) / pred), 0.0) - (y - pred))
+    assert deviance == pytest.approx(summary["metrics"]["train_mean_poisson_deviance"], rel=1e-6)

@@ -51,6 +51,8 @@ def predict_local(
             nan_policy=nan_policy,
             id_rule=id_rule,
             feature_columns=files[n].part.feature_names,
+            categories=getattr(files[n].part, "categories", None),  # the trained map: text columns
+            offset_column=getattr(files[n].part, "offset_name", None),  # trained with an exposure
         )
         for n, p in data.items()
     }
