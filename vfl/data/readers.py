@@ -188,7 +188,9 @@ def table_from_frame(
             + (f" (dropped: {', '.join(map(repr, empty + constant))})" if empty or constant else ""),
             "every party needs at least one feature column that varies between rows",
         )
-    offset = _offset(df[offset_column], offset_column, problems) if offset_column in df.columns else None
+    offset = None
+    if offset_column is not None and offset_column in df.columns:
+        offset = _offset(df[offset_column], offset_column, problems)
     has_label = label_column is not None and label_column in df.columns
     label = _label(df[label_column], label_column, problems) if has_label else None  # type: ignore[arg-type]
     problems.raise_if_any()

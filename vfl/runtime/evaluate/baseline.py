@@ -96,7 +96,7 @@ def centralised_baseline(
     assert y is not None
     from vfl.runtime.models.registry import model_kind
 
-    fit = model_kind(model).baseline
+    fit: Callable[..., Callable[..., np.ndarray]] = model_kind(model).baseline
     task = SimpleNamespace(**{"objective": "binary:logistic", **params})  # what model_metrics reads
     if offset is None:
         predict = fit(params, x[train_rows], y[train_rows])
