@@ -9,6 +9,7 @@ import pytest
 
 from vfl.compute import (
     LOSS_METRIC,
+    Backend,
     base_margin,
     check_labels,
     get_backend,
@@ -139,3 +140,20 @@ def test_headroom_shift_keeps_sums_below_the_limit() -> None:
     assert gh_shift(np.array([2.0**20]), np.array([1.0])) == 5  # one large value: below 2^16
     with pytest.raises(DataError, match="not finite"):
         gh_shift(np.array([np.inf]), np.array([1.0]))
+
+
+@pytest.mark.parametrize("objective", sorted(LABELS))
+def test_every_backend_computes_the_same_gradients(backend: Backend, objective: str) -> None:
+    """NumPy, PyTorch-CPU (and CUDA on the device machine) agree to float64 rounding."""
+    from vfl.compute import to_numpy
+
+    y = LABELS[objective]
+    m = np.random.default_rng(3).normal(scale=0.5, size=len(y)) + base_margin(objective, y, None)
+    ref = grad_hess(get_backend("cpu").xp, objective, y, m, variance_power=1.3)
+    got = grad_hess(backend.xp, objective, backend.asarray(y), backend.asarray(m), variance_power=1.3)
+    for r, g in zip(ref, got, strict=True):
+        np.testing.assert_allclose(to_numpy(g), r, rtol=1e-12)
+    mean = transform_margin(backend.xp, objective, backend.asarray(m))
+    np.testing.assert_allclose(to_numpy(mean), transform_margin(np, objective, m), rtol=1e-12)
+    loss = train_loss(backend.xp, objective, backend.asarray(y), backend.asarray(m), variance_power=1.3)
+    assert loss == pytest.approx(train_loss(np, objective, y, m, variance_power=1.3), rel=1e-12)
