@@ -56,10 +56,26 @@ def _shares(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--min-count", type=int, default=None, help="Fewest rows any reported bin may hold [10].")
 @click.option("--dp-epsilon", type=float, default=None, help="Laplace noise on the counts, per feature.")
 @click.option("--no-correlation", is_flag=True, help="Skip the cross-party correlation step.")
+@click.option(
+    "--scorecard",
+    is_flag=True,
+    help="Also fit a scorecard: WOE transform per party, vertical LR, points per bin.",
+)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
 @friendly_errors
 def analyze(
-    data, id_column, label, job_file, he, share, max_bin, min_count, dp_epsilon, no_correlation, out_dir
+    data,
+    id_column,
+    label,
+    job_file,
+    he,
+    share,
+    max_bin,
+    min_count,
+    dp_epsilon,
+    no_correlation,
+    scorecard,
+    out_dir,
 ):  # type: ignore[no-untyped-def]
     """Federated feature analysis: statistics, WOE/IV and cross-party correlation.
 
@@ -82,6 +98,8 @@ def analyze(
             settings[key] = value
     if no_correlation:
         settings["correlation"] = False
+    if scorecard:
+        settings["scorecard"] = True
     shares = {**(job.shares if job else {}), **_shares(share)}
     result = run_analysis(
         data or (job.data if job else ()),

@@ -31,6 +31,7 @@ __all__ = [
     "ADJUSTMENT",
     "FeatureBins",
     "FeatureWoe",
+    "ScorecardScale",
     "bin_counts",
     "fit_feature_bins",
     "pearson_plain",
@@ -38,6 +39,7 @@ __all__ = [
     "standardise",
     "woe_iv",
     "woe_iv_plain",
+    "woe_points",
 ]
 
 #: FATE's ``adjustment_factor``: added to both counts of a bin with no events or no non-events.
@@ -197,3 +199,36 @@ def select_features(
         kept.add(key)
         out[f["party"]].append(f["name"])
     return out
+
+
+@dataclass(frozen=True)
+class ScorecardScale:
+    """Points scaling (the credit-scoring convention): ``base_score`` points at odds
+    ``base_odds``:1 of a non-event, and ``pdo`` more points double those odds."""
+
+    base_score: float = 600.0
+    base_odds: float = 50.0
+    pdo: float = 20.0
+
+    @property
+    def factor(self) -> float:
+        return self.pdo / math.log(2.0)
+
+    @property
+    def offset(self) -> float:
+        return self.base_score - self.factor * math.log(self.base_odds)
+
+    def points(self, logit_part: np.ndarray) -> np.ndarray:
+        """Points of a share of the event logit (score = offset - factor * logit)."""
+        return -self.factor * np.asarray(logit_part, dtype=np.float64)
+
+    def probability(self, score: np.ndarray) -> np.ndarray:
+        """P(event) of a total score: the inverse of ``offset - factor * logit``."""
+        logit = (self.offset - np.asarray(score, dtype=np.float64)) / self.factor
+        return 1.0 / (1.0 + np.exp(-logit))
+
+
+def woe_points(woe: np.ndarray, slope: float, shift: float, scale: ScorecardScale) -> np.ndarray:
+    """One feature's points per bin, for a linear model whose score term is
+    ``slope * woe + shift`` (a party computes its own: no other party's weight is needed)."""
+    return scale.points(slope * np.asarray(woe, dtype=np.float64) + shift)

@@ -26,6 +26,7 @@ from vfl.protocols.analysis import AnalysisConfig, analyse_active, analyse_passi
 from vfl.protocols.analysis.active import ActiveAnalysis
 from vfl.protocols.analysis.passive import PassiveAnalysis
 from vfl.protocols.analysis.stages import check_share
+from vfl.runtime.analysis_scorecard import fit_scorecard_party, scorecard_table
 from vfl.runtime.job.align import align_party
 from vfl.runtime.job.handshake import answer, propose, same_job
 from vfl.runtime.job.run import commit
@@ -58,6 +59,7 @@ class PartyAnalysis:
     result: ActiveAnalysis | PassiveAnalysis
     seconds: dict[str, float] = field(default_factory=dict)
     bytes_sent: int = 0
+    scorecard: dict[str, Any] | None = None  # this party's points per bin (and, at the active, P(y=1))
 
 
 def analysis_spec(
@@ -115,6 +117,8 @@ def analyze_party(
             share=share,
         )
     out = PartyAnalysis(channel.me, aligned.psi.size, result)
+    if cfg.scorecard:
+        out.scorecard = fit_scorecard_party(channel, spec, t, result)
     commit(channel, spec, None, None)  # type: ignore[arg-type]  # nothing kept before the word
     out.seconds = {"psi": t1 - t0, "analysis": time.perf_counter() - t1, "total": time.perf_counter() - t0}
     out.bytes_sent = channel.stats.total_bytes_sent
@@ -150,7 +154,7 @@ def merge(spec: JobSpec, runs: Mapping[str, PartyAnalysis], cfg: AnalysisConfig)
         }
         for c in act.correlation
     ]
-    return {
+    out = {
         "job_id": spec.job_id,
         "he": spec.he,
         "active": spec.active,
@@ -170,6 +174,12 @@ def merge(spec: JobSpec, runs: Mapping[str, PartyAnalysis], cfg: AnalysisConfig)
         "seconds": {p: r.seconds for p, r in runs.items()},
         "bytes_sent": {p: r.bytes_sent for p, r in runs.items()},
     }
+    if cfg.scorecard:
+        parts = {p: r.scorecard for p, r in runs.items() if r.scorecard is not None}
+        out["scorecard"] = scorecard_table(
+            spec, parts, {p: [s["name"] for s in stats[p]] for p in spec.order}
+        )
+    return out
 
 
 def analyze_tables(

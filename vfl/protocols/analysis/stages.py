@@ -50,6 +50,7 @@ class AnalysisConfig:
     max_bin: int = 10  # FATE's default bin_num
     min_count: int = 10  # no reported bin holds fewer rows (k-anonymity of the event counts)
     correlation: bool = True
+    scorecard: bool = False  # WOE transform per party + vertical LR + points per bin
     dp_epsilon: float | None = None  # Laplace noise on the decrypted counts, per feature; None = off
     iv_min: float = 0.02  # selection: keep features at least this informative ("weak" and above)
     max_abs_r: float = 0.9  # selection: of two features correlated beyond this, keep the higher IV

@@ -94,3 +94,15 @@ class CorrelationProducts(_message.Message):
     encryptor: str
     products: _containers.RepeatedCompositeFieldContainer[_he_pb2.CipherBatch]
     def __init__(self, encryptor: _Optional[str] = ..., products: _Optional[_Iterable[_Union[_he_pb2.CipherBatch, _Mapping]]] = ...) -> None: ...
+
+class FeatureWoeMap(_message.Message):
+    __slots__ = ("woe",)
+    WOE_FIELD_NUMBER: _ClassVar[int]
+    woe: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, woe: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class WoeMap(_message.Message):
+    __slots__ = ("features",)
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    features: _containers.RepeatedCompositeFieldContainer[FeatureWoeMap]
+    def __init__(self, features: _Optional[_Iterable[_Union[FeatureWoeMap, _Mapping]]] = ...) -> None: ...
