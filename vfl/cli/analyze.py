@@ -76,7 +76,7 @@ def analyze(
     no_correlation,
     scorecard,
     out_dir,
-):  # type: ignore[no-untyped-def]
+):
     """Federated feature analysis: statistics, WOE/IV and cross-party correlation.
 
     \b
@@ -135,7 +135,7 @@ def analyze(
     "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/bench-analyze"), show_default=True
 )
 @friendly_errors
-def bench_analyze(data, he, correlation, out_dir):  # type: ignore[no-untyped-def]
+def bench_analyze(data, he, correlation, out_dir):
     """IV of every feature, federated per HE scheme vs the same computation in plaintext.
 
     \b
