@@ -151,7 +151,7 @@ def add_baseline(
             y_test = label[test_rows]
             if len(np.unique(y_test)) == 2:
                 summary["vs_own_data"] = versus_own_data(y_test, test_scores, m["test_scores"], t.name)
-    summary["own_data_only"] = own
+    summary["own_data_only"] = {n: v for n, v in own.items() if v}  # AUCs: binary tasks only
 
 
 def _in_memory(
