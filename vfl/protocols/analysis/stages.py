@@ -137,7 +137,8 @@ def read_info(msg: pb.AnalysisInfo, peer: str, n_rows: int) -> list[dict[str, An
         )
     if not 1 <= msg.n_features <= MAX_FEATURES or len(msg.features) != msg.n_features:
         raise ProtocolError(f"{peer} announced {msg.n_features} features with {len(msg.features)} entries")
-    check_share(msg.share, f"{peer}'s share policy")
+    if msg.share not in SHARE_POLICIES:
+        raise ProtocolError(f"{peer} announced an unknown share policy {msg.share[:40]!r}")
     out = []
     for fs in msg.features:
         if not 0 < len(fs.name) <= 256:
