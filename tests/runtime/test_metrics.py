@@ -113,3 +113,14 @@ def test_simulate_reports_the_tasks_metrics_and_baseline(
         matrix = np.array(summary["fit_stats"]["insurer"]["test_confusion_matrix"])
         assert matrix.shape == (4, 4) and matrix.sum() == round(len(df) * 0.25)
     assert (tmp_path / "out" / "summary.json").is_file()
+    from rich.console import Console
+
+    from vfl.report.html import build_report
+    from vfl.report.plots import write_plots
+    from vfl.report.summary import render_summary
+
+    console = Console(record=True, width=120)
+    console.print(render_summary(summary))  # what `vfl simulate` prints (it crashed on these tasks)
+    assert key in console.export_text()
+    write_plots(tmp_path / "out", summary)
+    assert build_report(tmp_path / "out").is_file()
