@@ -65,6 +65,8 @@ def test_cli_and_party_config_name_the_offset(tmp_path: Path) -> None:
     ]
     with pytest.raises(ConfigError, match="label is held by 'insurer'"):
         build_simulation_config(data, "id", "insurer:y", "hospital:x", model="sbt", he="ou")
+    with pytest.raises(ConfigError, match="not used by --model lr"):
+        build_simulation_config(data, "id", "insurer:y", "insurer:log_exposure", model="lr", he="ckks")
     with pytest.raises(ConfigError, match="--offset 'insurer' is not NAME:COLUMN"):
         build_simulation_config(data, "id", "insurer:y", "insurer", model="sbt", he="ou")
     toml = tmp_path / "insurer.toml"

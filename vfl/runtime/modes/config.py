@@ -56,6 +56,11 @@ class SimulationConfig:
                 f"training needs exactly one party holding the label, got {labelled or 'none'}",
                 "name it with --label NAME:COLUMN",
             )
+        if self.model not in ("sbt", NO_MODEL) and any(p.offset_column for p in self.parties):
+            raise ConfigError(
+                f"--offset is not used by --model {self.model}",
+                "use --model sbt (an offset is xgboost's base_margin), or leave --offset out",
+            )
         check_device(self.device, "--device")
         if not 0.0 <= self.test_size < 1.0:
             raise ConfigError(f"--test-size must be in [0, 1), got {self.test_size}", "e.g. --test-size 0.2")
