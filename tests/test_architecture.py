@@ -46,8 +46,10 @@ def test_no_pickle_in_package() -> None:
 
 PUBLIC_API = [
     "Federation",
+    "PartyTransformer",
     "SecureBoostClassifier",
     "SecureBoostRegressor",
+    "VerticalFrame",
     "VerticalLogisticRegression",
     "__version__",
 ]

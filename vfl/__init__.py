@@ -12,7 +12,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vfl.api import Federation, SecureBoostClassifier, SecureBoostRegressor, VerticalLogisticRegression
+    from vfl.api import (
+        Federation,
+        PartyTransformer,
+        SecureBoostClassifier,
+        SecureBoostRegressor,
+        VerticalFrame,
+        VerticalLogisticRegression,
+    )
 
 try:
     __version__ = version("vfl")
@@ -21,8 +28,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "Federation",
+    "PartyTransformer",
     "SecureBoostClassifier",
     "SecureBoostRegressor",
+    "VerticalFrame",
     "VerticalLogisticRegression",
     "__version__",
 ]

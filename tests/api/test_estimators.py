@@ -67,7 +67,7 @@ def test_lr_fit_returns_self_and_matches_sklearn(breast) -> None:  # type: ignor
     x_tr, y_tr, x_te, y_te = breast
     est = VerticalLogisticRegression(he="ou", epochs=3, batch_size=32, learning_rate=0.05, random_state=0)
     assert est.fit(x_tr, y_tr) is est
-    assert list(est.classes_) == [0, 1] and est.n_features_in_ == 10
+    assert list(est.classes_) == [0, 1] and est.n_features_in_ == 30  # the federation's total (issue 17)
     p = est.predict_proba(x_te)[:, 1]
     central = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     pooled = {
@@ -78,7 +78,8 @@ def test_lr_fit_returns_self_and_matches_sklearn(breast) -> None:  # type: ignor
     auc_c = roc_auc_score(y_te, central.predict_proba(pooled["te"])[:, 1])
     assert roc_auc_score(y_te, p) >= auc_c - 0.01
     assert est.score(x_te, y_te) > 0.9
-    assert set(est.feature_importances_) == {"insurer", "hospital", "pharma"}
+    assert set(est.importances_by_party_) == {"insurer", "hospital", "pharma"}
+    assert est.feature_importances_.shape == (30,)  # aligned with feature_names_in_ (issue 17)
 
 
 def test_rows_not_held_by_everyone_get_nan(breast) -> None:  # type: ignore[no-untyped-def]

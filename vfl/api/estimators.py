@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from vfl.api.federation import Federation
+from vfl.api.frame import VerticalFrame, align_series
 from vfl.api.params import declare_params
 from vfl.compute import get_backend
 from vfl.core.errors import ConfigError, DataError
@@ -33,6 +34,7 @@ from vfl.runtime.store.atomic import write_json_atomic
 from vfl.runtime.job.run import PartyOutcome, run_party_job
 from vfl.runtime.job.spec import JobSpec
 from vfl.runtime.modes.local import run_in_memory
+from vfl.runtime.modes.predict import predict_in_memory
 from vfl.runtime.store.modelfile import ModelFile, load_model_file, write_model_file
 from vfl.transport.channel import Channel
 
@@ -85,7 +87,11 @@ class _VerticalEstimator(BaseEstimator):
         if y is not None:
             yv = frame.pop(y) if isinstance(y, str) and y in frame.columns else np.asarray(y)
             if len(yv) != len(frame):
-                raise DataError(f"y has {len(yv)} values for {len(frame)} rows of {name}", "align y with X")
+                raise DataError(
+                    f"y has {len(yv)} values for the {len(frame)} rows of the label holder {name}",
+                    "pass y as a pandas Series indexed by ID, or in the label holder's row order "
+                    "(label_holder= names the party)",
+                )
             frame[_LABEL] = self._encode_y(np.asarray(yv))
             label = _LABEL
         return table_from_frame(
@@ -100,6 +106,39 @@ class _VerticalEstimator(BaseEstimator):
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
         return y.astype(np.float64)
 
+    def _parties(self, X: Any) -> tuple[dict[str, Any], str]:
+        """{party: frame} and the label holder, from a VerticalFrame or a dict of frames."""
+        if isinstance(X, VerticalFrame):
+            if self.label_holder is not None and self.label_holder != X.label_holder:
+                raise ConfigError(
+                    f"label_holder={self.label_holder!r}, but the VerticalFrame's is {X.label_holder!r}",
+                    "name one label holder",
+                )
+            return dict(X.parties), X.label_holder
+        if not isinstance(X, dict) or len(X) < 2:
+            raise ConfigError(
+                "fit needs a VerticalFrame or {party: DataFrame} for two or more parties, or federation=...",
+                "e.g. fit(VerticalFrame({'insurer': a, 'hospital': b}, label_holder='insurer'), y)",
+            )
+        active = self.label_holder or next(iter(X))
+        if active not in X:
+            raise ConfigError(
+                f"label_holder={active!r} is not among the parties {list(X)}", "name one of them"
+            )
+        return X, active
+
+    def _labels(self, y: Any, frame: Any, label_holder: str) -> Any:
+        """A pandas Series of labels is aligned by its index to the label holder's IDs (never by
+        position); anything else is taken as it is (positional, or a column name)."""
+        if isinstance(y, pd.Series | pd.DataFrame) and isinstance(frame, pd.DataFrame):
+            ids = (
+                pd.Index(frame[self.id_column])
+                if self.id_column and self.id_column in frame.columns
+                else frame.index
+            )
+            return align_series(y, ids, label_holder)
+        return y
+
     # -- fit ---------------------------------------------------------------------------------------
     def fit(
         self,
@@ -110,9 +149,11 @@ class _VerticalEstimator(BaseEstimator):
         resume: bool = False,
         checkpoint_dir: str | Path | None = None,
     ) -> _VerticalEstimator:
-        """Train across parties. ``X``: {party: DataFrame} (local simulation), or this party's
-        DataFrame with ``federation``. ``y``: labels aligned to the label holder's rows, or the
-        name of its label column."""
+        """Train across parties. ``X``: a :class:`VerticalFrame`, or {party: DataFrame} (a local
+        simulation; the label holder is ``label_holder``, else the dict's first party), or this
+        party's DataFrame with ``federation`` (this party holds the labels). ``y``: a pandas Series
+        indexed by ID (aligned by ID), an array in the label holder's row order, or the name of
+        the label holder's label column."""
         get_backend(self.device)  # a bad or unusable device stops here, before any party starts
         job_opts = {"checkpoint_dir": Path(checkpoint_dir) if checkpoint_dir else None, "resume": resume}
         # a resumable fit keeps one job id per checkpoint folder, so a restart finds its checkpoints
@@ -123,21 +164,15 @@ class _VerticalEstimator(BaseEstimator):
         )
         if federation is not None:
             me = federation.me
-            table = self._table(me, X, y)
+            table = self._table(me, X, self._labels(y, X, me))
             spec = self._spec([me, *federation.peers], me, job_id)
             outcome = federation.run(spec, table, **job_opts)
             outcomes = {me: outcome}
             self.federation_ = federation
         else:
-            if not isinstance(X, dict) or len(X) < 2:
-                raise ConfigError(
-                    "fit needs {party: DataFrame} for two or more parties, or federation=...",
-                    "e.g. fit({'insurer': a, 'hospital': b}, y) or fit(a, y, federation=fed)",
-                )
-            active = self.active or next(iter(X))
-            if active not in X:
-                raise ConfigError(f"active={active!r} is not among the parties {list(X)}", "set active=")
-            tables = {n: self._table(n, df, y if n == active else None) for n, df in X.items()}
+            X, active = self._parties(X)
+            labels = self._labels(y, X[active], active)
+            tables = {n: self._table(n, df, labels if n == active else None) for n, df in X.items()}
             spec = self._spec(list(X), active, job_id)
             outcomes = run_in_memory(
                 list(spec.order),
@@ -158,8 +193,7 @@ class _VerticalEstimator(BaseEstimator):
             n: ModelFile(party=n, job_id=spec.job_id, kind=self._model, part=o.model, parts=dict(o.parts))
             for n, o in outcomes.items()
         }
-        self.feature_names_in_ = {n: list(m.part.feature_names) for n, m in self.parts_.items()}
-        self.n_features_in_ = active_table.n_features
+        self._set_feature_names()
         self.intersection_size_ = outcomes[me].intersection
         self.fit_stats_ = {n: o.fit_stats for n, o in outcomes.items()}
         self.train_metrics_ = outcomes[me].metrics
@@ -176,18 +210,15 @@ class _VerticalEstimator(BaseEstimator):
             out = fed.run(spec, table, model_file=self.parts_[fed.me])
             active_ids, ids, scores = table.ids, out.aligned_ids, out.scores
         else:
+            if isinstance(X, VerticalFrame):
+                X = dict(X.parties)
             if not isinstance(X, dict) or set(X) != set(self.parts_):
                 raise ConfigError(
                     f"predict needs frames for the parties {sorted(self.parts_)}",
-                    "pass {party: DataFrame} for the same parties as fit",
+                    "pass a VerticalFrame or {party: DataFrame} for the same parties as fit",
                 )
             tables = {n: self._table(n, df) for n, df in X.items()}
-            spec = self._spec(self.parties_, self.active_, task="predict", model_job_id=self.job_id_)
-
-            def work(n: str, ch: Channel) -> PartyOutcome:
-                return run_party_job(spec, tables[n], ch, model_file=self.parts_[n])
-
-            outs = run_in_memory(list(spec.order), spec.job_id, work)
+            outs = predict_in_memory(self.parts_, tables, self.active_, self.device)
             active_ids, ids, scores = (
                 tables[self.active_].ids,
                 outs[self.active_].aligned_ids,
@@ -202,6 +233,43 @@ class _VerticalEstimator(BaseEstimator):
         ok = ~np.isnan(idx)
         result[ok] = scores[idx[ok].astype(np.int64)]
         return result
+
+    def _unaligned(self, pred: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """``predict``'s policy for rows not every party holds: ``"error"`` stops the call,
+        ``"nan"`` gives them NaN (``predict_proba`` always does; ``score`` always skips them)."""
+        if self.unaligned not in ("nan", "error"):
+            raise ConfigError(f"unaligned={self.unaligned!r} is not a policy", "use 'error' or 'nan'")
+        if not missing.any():
+            return pred
+        if self.unaligned == "error":
+            raise DataError(
+                f"{int(missing.sum())} rows are not held by every party (of {len(pred)}) and cannot be scored",
+                "drop them, set unaligned='nan' (their predictions are NaN), or use predict_proba",
+            )
+        out = pred.astype(np.float64 if np.issubdtype(pred.dtype, np.number) else object)
+        out[missing] = np.nan
+        return out
+
+    def score(
+        self, X: Any, y: Any, sample_weight: Any = None, federation: Federation | None = None
+    ) -> float:
+        """Accuracy (classifiers) or R² (regressors) on the rows every party holds; how many rows
+        were skipped is kept in ``score_rows_skipped_``."""
+        from sklearn.metrics import accuracy_score, r2_score
+
+        pred = self._predict_all(X, federation)
+        if isinstance(X, VerticalFrame):
+            truth = X.align_labels(y)
+        elif isinstance(X, dict):
+            truth = np.asarray(self._labels(y, X[self.active_], self.active_))
+        else:
+            truth = np.asarray(self._labels(y, X, self.active_))
+        ok = ~pd.isna(pred)
+        self.score_rows_skipped_ = int((~ok).sum())
+        w = None if sample_weight is None else np.asarray(sample_weight)[ok]
+        if isinstance(self, ClassifierMixin):
+            return float(accuracy_score(truth[ok], pred[ok].astype(truth.dtype), sample_weight=w))
+        return float(r2_score(truth[ok], pred[ok], sample_weight=w))
 
     # -- files -------------------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -260,8 +328,7 @@ class _VerticalEstimator(BaseEstimator):
                 )
         est.parts_ = parts
         est.job_id_, est.parties_, est.active_ = meta["job_id"], meta["parties"], meta["active"]
-        est.n_features_in_ = meta["n_features_in"]
-        est.feature_names_in_ = {n: list(m.part.feature_names) for n, m in parts.items()}
+        est._set_feature_names()
         est.federation_ = federation
         est._load_extra_state(meta)
         return est
@@ -269,8 +336,43 @@ class _VerticalEstimator(BaseEstimator):
     def _load_extra_state(self, meta: dict[str, Any]) -> None:
         pass
 
+    def _set_feature_names(self) -> None:
+        """``feature_names_in_``: every held part's columns qualified by party (``hospital:kappa``),
+        in job order; ``n_features_in_`` their count (the federation's total after a simulation)."""
+        self.feature_names_in_ = np.asarray(
+            [f"{n}:{f}" for n in self.parties_ if n in self.parts_ for f in self.parts_[n].part.feature_names],
+            dtype=object,
+        )
+        self.n_features_in_ = len(self.feature_names_in_)
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """One importance per entry of ``feature_names_in_`` (normalised to sum to 1)."""
+        by_party = self.importances_by_party_
+        values = np.asarray(
+            [by_party.get(n, {}).get(f, 0.0) for n, f in (q.split(":", 1) for q in self.feature_names_in_)],
+            dtype=np.float64,
+        )
+        total = values.sum()
+        return values / total if total > 0 else values
+
+    @property
+    def importances_by_party_(self) -> dict[str, dict[str, float]]:
+        raise NotImplementedError
+
+    def __sklearn_tags__(self) -> Any:
+        """A vertical estimator takes its parties' frames (a VerticalFrame or a dict), never one
+        plain array: scikit-learn's single-array checks do not apply."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.dict = True
+        tags.input_tags.allow_nan = self.nan_policy != "error"
+        tags.non_deterministic = False
+        return tags
+
 
 class _Classifier(ClassifierMixin, _VerticalEstimator):
+    score = _VerticalEstimator.score  # on aligned rows only (ClassifierMixin's would come first)
     def _multiclass(self) -> bool:
         return str(getattr(self, "objective", "binary:logistic")).startswith("multi:")
 
@@ -302,16 +404,20 @@ class _Classifier(ClassifierMixin, _VerticalEstimator):
         return p if p.ndim == 2 else np.column_stack([1.0 - p, p])
 
     def predict(self, X: Any, federation: Federation | None = None) -> np.ndarray:
+        """Classes; rows not every party holds follow ``unaligned`` (error, or NaN)."""
         p = self.predict_proba(X, federation)
-        missing = np.isnan(p).any(axis=1)
-        if missing.any():
-            raise DataError(
-                f"{int(missing.sum())} rows are not held by every party and cannot be scored",
-                "drop them, or use predict_proba (it returns NaN for them)",
-            )
+        return self._unaligned(self._classes_of(p), np.isnan(p).any(axis=1))
+
+    def _predict_all(self, X: Any, federation: Federation | None = None) -> np.ndarray:
+        p = self.predict_proba(X, federation)
+        out = self._classes_of(p).astype(object)
+        out[np.isnan(p).any(axis=1)] = np.nan
+        return out
+
+    def _classes_of(self, p: np.ndarray) -> np.ndarray:
         if p.shape[1] == 2:  # P(y=1) >= 0.5, as before (argmax would send ties to class 0)
-            return self.classes_[(p[:, 1] >= 0.5).astype(int)]
-        return self.classes_[p.argmax(axis=1)]
+            return self.classes_[(np.nan_to_num(p[:, 1]) >= 0.5).astype(int)]
+        return self.classes_[np.nan_to_num(p).argmax(axis=1)]
 
 
 @declare_params("lr")
@@ -322,7 +428,7 @@ class VerticalLogisticRegression(_Classifier):
     ``"cuda"``, ``"cupy"`` or ``"auto"``: a GPU if usable); it is never sent to peers."""
 
     @property
-    def feature_importances_(self) -> dict[str, dict[str, float]]:
+    def importances_by_party_(self) -> dict[str, dict[str, float]]:
         """Per party: |weight| of each standardised feature (coefficient mass)."""
         check_is_fitted(self, "parts_")
         return {
@@ -339,7 +445,7 @@ class _SecureBoost(_VerticalEstimator):
     on label DP with gradients clipped to ``dp_clip``."""
 
     @property
-    def feature_importances_(self) -> dict[str, dict[str, float]]:
+    def importances_by_party_(self) -> dict[str, dict[str, float]]:
         """Per party: total split gain of each feature (parties whose part this process holds);
         the label holder also knows every other party's total under the party's name."""
         check_is_fitted(self, "parts_")
@@ -377,5 +483,13 @@ class SecureBoostRegressor(RegressorMixin, _SecureBoost):
     "count:poisson", "reg:gamma" or "reg:tweedie" (``tweedie_variance_power``); ``predict``
     gives values, or means exp(margin) for the log-link objectives."""
 
+    score = _VerticalEstimator.score  # R² on aligned rows only (RegressorMixin's would come first)
+
     def predict(self, X: Any, federation: Federation | None = None) -> np.ndarray:
+        """Values (means for the log-link objectives); rows not every party holds follow
+        ``unaligned`` (error, or NaN)."""
+        p = self._scores(X, federation)
+        return self._unaligned(p, np.isnan(p))
+
+    def _predict_all(self, X: Any, federation: Federation | None = None) -> np.ndarray:
         return self._scores(X, federation)

@@ -24,8 +24,9 @@ def _estimator_level(model: str) -> dict[str, Any]:
     return {
         "he": MODELS[model].default_he,
         "device": "cpu",
-        "active": None,
+        "label_holder": None,
         "id_column": None,
+        "unaligned": "error",
         "nan_policy": "error",
         "random_state": 0,
     }

@@ -31,14 +31,15 @@ class VflError(Exception):
         return f"{self.cause}\n  -> {self.hint}" if self.hint else self.cause
 
 
-class DataError(VflError):
-    """A party's input file is unusable (missing column, duplicate IDs, NaN, ...)."""
+class DataError(VflError, ValueError):
+    """A party's input file is unusable (missing column, duplicate IDs, NaN, ...). A ValueError
+    too, as scikit-learn and its users expect of bad input."""
 
     exit_code = 2
 
 
-class ConfigError(VflError):
-    """A job or party configuration is inconsistent."""
+class ConfigError(VflError, ValueError):
+    """A job or party configuration (or an estimator's parameter) is inconsistent; a ValueError."""
 
     exit_code = 2
 

@@ -199,6 +199,8 @@ def make_params(model: str, he: str, seed: int, extra: Mapping[str, Any]) -> Any
     values = {key: _checked(model, key, value, defaults.get(key)) for key, value in extra.items()}
     try:
         return kind.params_type(**{"he": he, "seed": seed, **values})
+    except ConfigError:
+        raise
     except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"invalid {model} parameters: {exc}", "check the values of --param / [params]") from exc
 

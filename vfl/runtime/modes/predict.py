@@ -11,14 +11,39 @@ from vfl.core.errors import ConfigError, DataError
 from vfl.core.jobs import new_job_id
 from vfl.data.ids import IdRule
 from vfl.data.readers import NanPolicy, read_party_table
-from vfl.runtime.job.run import run_party_job
+from vfl.data.table import PartyTable
+from vfl.runtime.job.run import PartyOutcome, run_party_job
 from vfl.runtime.job.spec import JobSpec
 from vfl.runtime.modes.local import run_in_memory
 from vfl.runtime.store.modelfile import ModelFile, load_model_file
 from vfl.runtime.modes.outputs import write_party_outputs
 from vfl.transport.channel import Channel
 
-__all__ = ["predict_local"]
+__all__ = ["predict_in_memory", "predict_local"]
+
+
+def predict_in_memory(
+    parts: dict[str, ModelFile], tables: dict[str, PartyTable], label_holder: str, device: str = "cpu"
+) -> dict[str, PartyOutcome]:
+    """The one in-memory scoring path (``vfl predict`` and the estimators): every party scores
+    its ``tables[name]`` with its own part, as threads over the memory transport."""
+    first = parts[label_holder]
+    spec = JobSpec.create(
+        job_id=new_job_id("predict"),
+        parties=list(parts),
+        active=label_holder,
+        model=first.kind,
+        he=str(getattr(first.part, "he", "") or "none"),
+        test_size=0.0,
+        task="predict",
+        model_job_id=first.job_id,
+        device=device,
+    )
+
+    def work(name: str, channel: Channel) -> PartyOutcome:
+        return run_party_job(spec, tables[name], channel, model_file=parts[name])
+
+    return run_in_memory(list(spec.order), spec.job_id, work)
 
 
 def predict_local(
@@ -56,21 +81,7 @@ def predict_local(
         )
         for n, p in data.items()
     }
-    spec = JobSpec.create(
-        job_id=new_job_id("predict"),
-        parties=list(files),
-        active=active,
-        model=first.kind,
-        he=str(getattr(first.part, "he", "") or "none"),
-        test_size=0.0,
-        task="predict",
-        model_job_id=first.job_id,
-    )
-
-    def work(name: str, channel: Channel) -> Any:
-        return run_party_job(spec, tables[name], channel, model_file=files[name])
-
-    outcomes = run_in_memory(list(spec.order), spec.job_id, work)
+    outcomes = predict_in_memory(files, tables, active)
     for o in outcomes.values():
         write_party_outputs(out_dir, o)
     return {
