@@ -20,7 +20,26 @@ from vfl.runtime.models.registry import JOB_KINDS
 
 
 @pytest.fixture(scope="module")
-def analysed(three_party_breast: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def with_missing(
+    three_party_breast: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """The three files with missing values: many in one column per party (a bin of their own),
+    a handful in another (too few for a bin: they join bin 0)."""
+    d = tmp_path_factory.mktemp("breast3-missing")
+    out = {}
+    for i, (name, path) in enumerate(three_party_breast.items()):
+        df = pd.read_csv(path)
+        cols = [c for c in df.columns if c not in ("pid", "y")]
+        df.loc[df.index[i::9], cols[0]] = np.nan
+        df.loc[df.index[:3], cols[2]] = np.nan
+        out[name] = d / f"{name}.csv"
+        df.to_csv(out[name], index=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def analysed(with_missing: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    three_party_breast = with_missing
     out = tmp_path_factory.mktemp("analysis")
     args = [
         "analyze",
@@ -68,8 +87,11 @@ def test_output_contract_reproduces_plaintext_woe_iv(analysed: dict[str, Any]) -
     assert a["intersection"] == len(df)
     y = df["y"].to_numpy(np.float64)
     assert len(a["features"]) == 30
+    folded = own = 0
     for f in a["features"]:
         assert {"party", "name", "edges", "woe", "iv"} <= set(f)
+        folded += f["missing_bin"] == 0 and f["missing_rate"] > 0
+        own += f["missing_bin"] == f["n_bins"] - 1 and f["rows"][-1] > 0
         x = df[f"{f['party']}:{f['name']}"].to_numpy(np.float64)
         bins = np.searchsorted(np.asarray(f["edges"]), x, side="right")
         bins[np.isnan(x)] = f["missing_bin"]
@@ -79,17 +101,23 @@ def test_output_contract_reproduces_plaintext_woe_iv(analysed: dict[str, Any]) -
         for r, w in zip(ref.woe, f["woe"], strict=True):
             assert (r is None) == (w is None) and (r is None or abs(r - w) <= 1e-9)
         assert rows[rows > 0].min() >= 15
+    assert folded == 3 and own == 3  # both kinds of missing bin, at every party
 
 
 def test_correlation_is_numpys_on_the_pooled_columns(analysed: dict[str, Any]) -> None:
     a = analysed["analysis"]
     df = _pooled(analysed["paths"])
     assert len(a["correlation"]) == 10 * 10 * 3
+    imputed = 0
     for c in a["correlation"]:
         assert c["a"]["party"] != c["b"]["party"]
         u = df[f"{c['a']['party']}:{c['a']['name']}"].to_numpy(np.float64)
         v = df[f"{c['b']['party']}:{c['b']['name']}"].to_numpy(np.float64)
+        if np.isnan(u).any() or np.isnan(v).any():  # the spec: a missing value counts as the mean
+            imputed += 1
+            u, v = np.where(np.isnan(u), np.nanmean(u), u), np.where(np.isnan(v), np.nanmean(v), v)
         assert abs(np.corrcoef(u, v)[0, 1] - c["r"]) <= 1e-6
+    assert 0 < imputed < len(a["correlation"])
 
 
 def test_selection_page_and_share_policy(analysed: dict[str, Any]) -> None:

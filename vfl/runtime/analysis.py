@@ -141,6 +141,7 @@ def merge(spec: JobSpec, runs: Mapping[str, PartyAnalysis], cfg: AnalysisConfig)
         for f, fb, s in zip(own, res.bins, res.stats, strict=True):
             f["name"] = s["name"]  # the real name, also where the policy sent "x<i>"
             f["edges"] = fb.edges.tolist()
+            f["missing_bin"] = fb.missing  # bin 0 where too few were missing for a bin of their own
     rates = {(p, s["name"]): s["missing_rate"] for p, rows in stats.items() for s in rows}
     for f in features:
         f["missing_rate"] = rates[(f["party"], f["name"])]
