@@ -111,3 +111,16 @@ def test_bootstrap_auc_difference_is_paired_and_exact_at_the_point() -> None:
     same = versus_own_data(y, weak, weak + 1e-9 * rng.random(600), "insurer")
     assert not same["federated_is_better"] and "not better" in same["verdict"] and same["advice"]
     assert versus_own_data(y, strong, weak, "insurer")["federated_is_better"]
+
+
+def test_objective_option_sets_the_models_objective(tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        cli, ["simulate", "--model", "sbt", "--objective", "reg:nonsense", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code != 0 and "unknown objective 'reg:nonsense'" in res.output
+    res = CliRunner().invoke(
+        cli,
+        ["simulate", "--model", "sbt", "--objective", "count:poisson", "--param", "objective=reg:gamma",
+         "--out", str(tmp_path / "o")],
+    )
+    assert res.exit_code != 0 and "disagree" in res.output

@@ -41,7 +41,7 @@ def cli(debug: bool) -> None:
 
 
 def _param_option(fn):  # type: ignore[no-untyped-def]
-    return click.option(
+    fn = click.option(
         "--param",
         "params",
         multiple=True,
@@ -49,6 +49,25 @@ def _param_option(fn):  # type: ignore[no-untyped-def]
         help="A model parameter (the estimators' names, e.g. max_iter=200, n_estimators=10); "
         "repeatable; checked before any party starts.",
     )(fn)
+    return click.option(
+        "--objective",
+        default=None,
+        metavar="NAME",
+        help="The learning task, with xgboost's names: binary:logistic, multi:softprob, "
+        "reg:squarederror, count:poisson, reg:gamma, reg:tweedie (the same as --param objective=NAME).",
+    )(fn)
+
+
+def _model_params(params: tuple[str, ...], objective: str | None) -> dict[str, object]:
+    from vfl.runtime.modes.config import parse_param_options
+
+
+    out = parse_param_options(params)
+    if objective is not None:
+        if out.get("objective", objective) != objective:
+            raise ConfigError("--objective and --param objective= disagree", "give the objective once")
+        out["objective"] = objective
+    return out
 
 
 def _common_data_options(fn):  # type: ignore[no-untyped-def]
@@ -148,6 +167,7 @@ def simulate(
     quiet,
     log_format,
     params,
+    objective,
 ):  # type: ignore[no-untyped-def]
     """Run all parties in one command: PSI alignment, then training.
 
@@ -156,6 +176,8 @@ def simulate(
       vfl simulate                                   # embedded three-party dataset
       vfl simulate --data insurer=a.csv --data hospital=b.parquet --label insurer:y
       vfl simulate --model sbt --param n_estimators=10 --param max_depth=4
+      vfl simulate --data a=claims.csv --data b=visits.csv --label a:n_claims --model sbt \
+          --objective count:poisson --offset a:log_exposure
     """
     from rich.console import Console
 
@@ -165,7 +187,7 @@ def simulate(
     from vfl.report.progress import make_progress
     from vfl.report.summary import print_summary
     from vfl.runtime.models.registry import default_he
-    from vfl.runtime.modes.config import build_simulation_config, parse_param_options
+    from vfl.runtime.modes.config import build_simulation_config
     from vfl.runtime.modes.simulate import simulate as run_simulation
 
     cfg = build_simulation_config(
@@ -175,7 +197,7 @@ def simulate(
         offset,
         model=model,
         he=he or default_he(model),
-        model_params=parse_param_options(params),
+        model_params=_model_params(params, objective),
         device=device,
         transport=transport,
         test_size=test_size,
@@ -298,7 +320,7 @@ def synth(rows, parties, overlap, features, fmt, seed, out_dir):  # type: ignore
 )
 @_param_option
 @friendly_errors
-def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume, device, params):  # type: ignore[no-untyped-def]
+def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume, device, params, objective):  # type: ignore[no-untyped-def]
     """Run one party's side of a job, talking to its peers over gRPC with mutual TLS.
 
     \b
@@ -310,11 +332,10 @@ def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume
     """
     from vfl.report.progress import make_progress
     from vfl.runtime.job.jobfile import load_job, load_party_config
-    from vfl.runtime.modes.config import parse_param_options
     from vfl.runtime.modes.party import run_as
     from vfl.transport.grpc import GrpcSettings
 
-    job = load_job(job_file).with_params(parse_param_options(params))
+    job = load_job(job_file).with_params(_model_params(params, objective))
     cfg = load_party_config(config_path or job.party_config_path(party))
     if cfg.name != party:
         raise ConfigError(
