@@ -51,13 +51,17 @@ def run_lr_bench(data: dict[str, Path], he_names: list[str], params: LRParams) -
     for he in he_names:
         p = replace(params, he=he)
         t0 = time.perf_counter()
-        models: dict[str, LRPartyModel] = run_parties(
-            names, lambda ch, p=p: fit_lr_party(ch, by_name[ch.me].take(tr), active=active, params=p))
+        def fit(ch: Any, p: LRParams = p) -> LRPartyModel:
+            return fit_lr_party(ch, by_name[ch.me].take(tr), active=active, params=p)
+
+        models: dict[str, LRPartyModel] = run_parties(names, fit)
         fit_seconds = time.perf_counter() - t0
         auc, test_loss = {}, 0.0
         for split, rows in (("train", tr), ("test", te)):
-            scores = run_parties(names, lambda ch, rows=rows, models=models: predict_lr_party(
-                ch, models[ch.me], by_name[ch.me].take(rows)))
+            def score(ch: Any, rows: np.ndarray = rows) -> Any:
+                return predict_lr_party(ch, models[ch.me], by_name[ch.me].take(rows))
+
+            scores = run_parties(names, score)
             auc[split] = float(roc_auc_score(y[rows], scores[active]))
             test_loss = float(log_loss(y[rows], scores[active]))  # the test split comes last
         records.append({

@@ -58,7 +58,7 @@ def _figure(width: float = 6.4, height: float = 4.0) -> Figure:
 def _save(fig: Figure, stem: Path) -> list[Path]:
     """PNG and SVG without timestamps, so the same summary gives the same files."""
     paths = []
-    with mpl.rc_context(_SAVE_RC):
+    with mpl.rc_context(_SAVE_RC):  # type: ignore[arg-type]  # matplotlib's stubs list every key literally
         for fmt in FORMATS:
             path = stem.with_suffix(f".{fmt}")
             meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeAlias
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from vfl.wire.v1 import psi_pb2
 
 __all__ = ["recv_batches", "recv_list", "send_batch", "send_list"]
 
-Stage = psi_pb2.PsiStage.ValueType
+Stage: TypeAlias = psi_pb2.PsiStage  # an enum value (protoc's stubs type the constants so)
 _NAMES: dict[int, str] = {
     psi_pb2.PSI_STAGE_RING: "ring",
     psi_pb2.PSI_STAGE_COMPARE: "compare",

@@ -10,7 +10,8 @@ protocol; neither sees a value it could link to a peer's ID outside the intersec
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +58,8 @@ def pair_intersection(channel: Channel, group: PsiGroup, ids: np.ndarray, perm: 
     k = Scalar.random()
     pool = ThreadPoolExecutor(2, thread_name_prefix=f"psi-{channel.me}")
     try:
-        sending = pool.submit(_send_own, channel, peer, group, k, ids, perm)
-        serving = pool.submit(_serve_peer, channel, peer, group, k)
+        sending: Future[Any] = pool.submit(_send_own, channel, peer, group, k, ids, perm)
+        serving: Future[Any] = pool.submit(_serve_peer, channel, peer, group, k)
         mine = np.concatenate(recv_batches(channel, peer, _BACK, owner=channel.me))
         done, _ = wait([sending, serving], return_when=FIRST_EXCEPTION)
         for f in done:

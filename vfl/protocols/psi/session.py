@@ -6,8 +6,9 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -125,9 +126,9 @@ def _phase_one(
     others = [p for p in roles.order if p != channel.me]
     pool = ThreadPoolExecutor(len(others) + 1, thread_name_prefix=f"psi-{channel.me}")
     try:
-        futures = [pool.submit(encrypt_own_list, channel, roles, group, keys, ids, perm)]
+        futures: list[Future[Any]] = [pool.submit(encrypt_own_list, channel, roles, group, keys, ids, perm)]
         futures += [pool.submit(relay_list, channel, roles, group, keys, o) for o in others]
-        mine = pool.submit(finish_own_list, channel, roles, group, keys)
+        mine: Future[Any] = pool.submit(finish_own_list, channel, roles, group, keys)
         done, _ = wait([*futures, mine], return_when=FIRST_EXCEPTION)
         for f in done:
             f.result()  # re-raise the first failure

@@ -66,8 +66,8 @@ class ModelKind:
     contribution: str  # report section: how a party's share is measured ("gain" | "coefficients")
 
     @cached_property
-    def params_type(self) -> type:
-        return _load(self.params_ref)  # type: ignore[no-any-return]
+    def params_type(self) -> Any:
+        return _load(self.params_ref)
 
     @property
     def fit(self) -> Callable[..., Any]:
@@ -78,8 +78,8 @@ class ModelKind:
         return _load(self.predict_ref)  # type: ignore[no-any-return]
 
     @property
-    def part_type(self) -> type:
-        return _load(self.part_ref)  # type: ignore[no-any-return]
+    def part_type(self) -> Any:  # a part class: to_dict() / from_dict()
+        return _load(self.part_ref)
 
     @property
     def baseline(self) -> Callable[..., Callable[[np.ndarray], np.ndarray]]:
