@@ -9,6 +9,7 @@ Quick start (three parties, embedded data, all in this process):
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -18,6 +19,12 @@ from vfl.cli.lazy import LazyGroup
 from vfl.compute.backend import DEVICES
 from vfl.core.errors import ConfigError
 from vfl.runtime.models.registry import HE_BACKENDS, MODEL_CHOICES, MODELS
+
+# gRPC's C core logs handshake and connection chatter to stderr ("I1201 ... Handshake failed"); a
+# person reads vfl's own lines instead (refusals and TLS failures are vfl errors naming the peer).
+# Set before any command imports grpc; an operator's own GRPC_VERBOSITY still wins.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+os.environ.setdefault("GRPC_TRACE", "")
 
 # Commands import what they run inside their bodies, so that `vfl --help` and every command load
 # only their own code (no gRPC, scikit-learn, matplotlib or crypto stack for help or a psi run).
