@@ -124,3 +124,28 @@ def test_simulate_reports_the_tasks_metrics_and_baseline(
     assert key in console.export_text()
     write_plots(tmp_path / "out", summary)
     assert build_report(tmp_path / "out").is_file()
+
+
+def test_vfl_run_trains_a_three_class_job_at_every_party(tmp_path: Path) -> None:
+    """The issue's job: objective multi:softmax with num_class = 3, each party a `vfl run`
+    process over gRPC; the label holder used to crash in binary_metrics after training."""
+    df, label = frame("vehicle_scale")
+    df = df[df[label] < 3].iloc[:300].reset_index(drop=True)
+    data = _write_parties(df, label, tmp_path)
+    params = {"objective": "multi:softmax", "num_class": 3, "n_estimators": 2, "max_depth": 2}
+    cfg = build_simulation_config(
+        data,
+        "id",
+        f"insurer:{label}",
+        model="sbt",
+        he="ou",
+        model_params=params,
+        out_dir=tmp_path / "out",
+        transport="grpc",
+    )
+    summary = simulate(cfg)
+    assert {"train_accuracy", "test_accuracy", "test_log_loss"} <= set(summary["metrics"])
+    assert summary["metrics"]["test_accuracy"] > 0.5
+    assert np.array(summary["fit_stats"]["insurer"]["test_confusion_matrix"]).shape == (3, 3)
+    for name in ("insurer", "hospital", "pharma"):
+        assert (tmp_path / "out" / name / "model.json").is_file()
