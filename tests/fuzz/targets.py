@@ -124,12 +124,18 @@ _STRS = [
     "\x00",
     "é",
 ]
+_STRS += [  # deep nesting and many keys, for parsers that recurse or count
+    "[" * 5000,
+    '{"a": ' * 3000,
+    "{" + ", ".join(f'"k{i}": {i}' for i in range(100)) + "}",
+    '{"epochs": NaN}',
+]
 
 
 def _mutate_bytes(rnd: random.Random, data: bytes, pool: list[bytes]) -> bytes:
     b = bytearray(data)
     for _ in range(rnd.choice((1, 1, 2, 3, 8))):
-        op = rnd.randrange(7)
+        op = rnd.randrange(8)
         if op == 0 and b:  # flip a bit
             i = rnd.randrange(len(b))
             b[i] ^= 1 << rnd.randrange(8)
@@ -147,6 +153,9 @@ def _mutate_bytes(rnd: random.Random, data: bytes, pool: list[bytes]) -> bytes:
             i = rnd.randrange(len(b))
             j = min(len(b), i + rnd.choice((1, 8, 64)))
             b[j:j] = b[i:j] * rnd.choice((1, 2, 50))
+        elif op == 7:  # a long run of one byte: deep nesting, huge counts
+            i = rnd.randrange(len(b) + 1)
+            b[i:i] = bytes([rnd.choice([*_BYTES, 0x5B, 0x7B])]) * rnd.choice((100, 3000, 20_000))
         elif op == 6 and pool:  # splice with another seed
             other = rnd.choice(pool)
             i, j = rnd.randrange(len(b) + 1), rnd.randrange(len(other) + 1)
