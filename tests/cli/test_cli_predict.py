@@ -58,3 +58,18 @@ def test_predict_scores_the_shared_rows_and_refuses_mixed_parts(
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 2
     assert "different training jobs" in res.output and "next step" in res.output
+
+
+def test_predict_with_no_data_scores_the_embedded_dataset(tmp_path: Path) -> None:
+    """`vfl simulate && vfl predict out` works on the embedded data (issue 19: --data claimed a
+    default it did not have, and --id-column defaulted to `id`)."""
+    from click.testing import CliRunner
+
+    from vfl.cli.main import cli
+
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["simulate", "--model", "sbt", "--param", "n_estimators=1", "--quiet", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["predict", str(out), "--out", str(tmp_path / "scores")])
+    assert res.exit_code == 0, res.output
+    assert "rows held by every party" in res.output and (tmp_path / "scores" / "insurer" / "predictions.csv").is_file()

@@ -18,7 +18,8 @@ __all__ = ["crypto"]
 
 
 @click.command("crypto")
-@click.option("--backends", default="", help="comma-separated (default: all available)")
+@click.option("--he", "--backends", "backends", default="",
+              help="HE schemes, comma-separated (default: all available)")
 @click.option("--sizes", default="10000", show_default=True, help="vector sizes, comma-separated")
 @click.option("--key-bits", default="2048,3072", show_default=True, help="Paillier-family keys")
 @click.option("--phe-sample", default=40, show_default=True,
@@ -28,7 +29,12 @@ __all__ = ["crypto"]
 @friendly_errors
 def crypto(backends: str, sizes: str, key_bits: str, phe_sample: int,
            out_dir: Path | None) -> None:
-    """Encrypt / add / mul_plain / sum / decrypt rates of each HE backend."""
+    """Encrypt / add / mul_plain / sum / decrypt rates of each HE backend.
+
+    \b
+    Example:
+      vfl bench crypto --he ckks,ou --sizes 10000,100000 --out out/bench-crypto
+    """
     names = name_list(backends) or available_backends()
     n = number_list(sizes, "--sizes", "10000", int, lambda v: v > 0, "each size must be positive")
     bits = number_list(key_bits, "--key-bits", "2048,3072", int, lambda v: v > 0,

@@ -41,9 +41,10 @@ def _fmt(v: Any, spec: str = ".4f") -> str:
                    "Default: default_credit guest (active) + host (FATE split, shipped with vfl).")
 @click.option("--he", "he", default="zpaillier,ou,ckks,paillier", show_default=True,
               help="Comma-separated HE schemes: zpaillier, ou, ckks, paillier.")
-@click.option("--trees", type=int, default=5, show_default=True)
-@click.option("--depth", type=int, default=3, show_default=True)
-@click.option("--bins", type=int, default=32, show_default=True)
+# the registry's (xgboost's) parameter names, as everywhere; the short names stay as aliases
+@click.option("--n-estimators", "--trees", "trees", type=int, default=5, show_default=True)
+@click.option("--max-depth", "--depth", "depth", type=int, default=3, show_default=True)
+@click.option("--max-bin", "--bins", "bins", type=int, default=32, show_default=True)
 @click.option("--learning-rate", type=float, default=0.3, show_default=True)
 @click.option("--phe-trees", type=int, default=1, show_default=True,
               help="Trees for the slow phe 'paillier' run (train-on-all only).")
@@ -59,7 +60,7 @@ def sbt(data, he, trees, depth, bins, learning_rate, phe_trees, subsample, no_te
 
     \b
     Example:
-      vfl bench sbt --he zpaillier,ou --trees 5 --depth 3 --bins 32 --out out/bench-sbt
+      vfl bench sbt --he zpaillier,ou --n-estimators 5 --max-depth 3 --max-bin 32 --out out/bench-sbt
       vfl bench sbt --he zpaillier,ou --subsample 1,0.5 --no-test
     """
     params = SBTParams(n_estimators=trees, max_depth=depth, max_bin=bins,

@@ -404,23 +404,26 @@ def predict(model_dir, data, id_column, id_case, nan_policy, out_dir):  # type: 
     """Score new rows with a trained model: PSI on their IDs, then federated scoring.
 
     \b
-    MODEL_DIR holds NAME/model.json per party (the output folder of `vfl simulate`).
-    Example:
+    MODEL_DIR holds NAME/model.json per party (the output folder of `vfl simulate`); with no
+    --data, the embedded dataset's files are scored.
+    Examples:
+      vfl simulate --out out && vfl predict out --out out/scores
       vfl predict out --data insurer=new_i.csv --data hospital=new_h.csv --data pharma=new_p.csv \\
           --id-column patient_id --out out/scores
     """
+    from vfl.data.datasets import default_dataset
     from vfl.data.ids import IdRule
     from vfl.runtime.modes.config import parse_data_options
     from vfl.runtime.modes.predict import predict_local
 
-    if not data:
-        raise ConfigError(
-            "vfl predict needs --data NAME=PATH for every party of the model",
-            "e.g. --data insurer=new.csv --data hospital=h.csv --data pharma=p.csv",
-        )
+    if data:
+        files = parse_data_options(data)
+    else:
+        ds = default_dataset()
+        files, id_column = dict(ds.paths), id_column or ds.id_column
     res = predict_local(
         model_dir,
-        parse_data_options(data),
+        files,
         id_column=id_column or "id",
         nan_policy=nan_policy,
         id_rule=IdRule(case=id_case),
