@@ -36,7 +36,7 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
         )
     try:
         return tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:  # deep [[[[...
         raise ConfigError(f"{what} {path} is not valid TOML: {exc}", "fix the line named above") from exc
 
 
