@@ -23,7 +23,9 @@ def three_party_breast(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
     """breast (569 rows) as insurer (label + 10), hospital (10) and pharma (10), each missing a
     few patients and in its own order: small enough for process-level tests."""
     guest = pd.read_csv(SHARED_DATA / "breast_hetero_guest.csv.gz")
-    host = pd.read_csv(SHARED_DATA / "breast_hetero_host.csv.gz").set_index("id").loc[guest["id"]].reset_index()
+    host = (
+        pd.read_csv(SHARED_DATA / "breast_hetero_host.csv.gz").set_index("id").loc[guest["id"]].reset_index()
+    )
     ids = guest["id"].map(lambda i: f"B-{int(i):04d}")
     frames = {
         "insurer": pd.concat([ids.rename("pid"), guest.drop(columns="id")], axis=1),

@@ -62,7 +62,7 @@ def _vf(frames: dict[str, pd.DataFrame]) -> VerticalFrame:
 
 
 def test_a_vertical_frame_is_indexed_at_every_party_at_once(breast: Any) -> None:
-    frames, y = breast
+    frames, _ = breast
     vf = _vf(frames)
     assert len(vf) == 569 and vf.shape == (569, 30)
     assert vf.feature_names[:2] == ["insurer:x0", "insurer:x1"]
@@ -77,7 +77,7 @@ def test_a_vertical_frame_is_indexed_at_every_party_at_once(breast: Any) -> None
 
 def test_train_test_split_gives_the_hand_made_split(breast: Any) -> None:
     frames, y = breast
-    vf_tr, vf_te, y_tr, y_te = train_test_split(_vf(frames), y, test_size=0.25, random_state=0)
+    vf_tr, vf_te, y_tr, _ = train_test_split(_vf(frames), y, test_size=0.25, random_state=0)
     ids_tr, ids_te = train_test_split(frames["insurer"].index, test_size=0.25, random_state=0)
     assert list(vf_tr.ids) == list(ids_tr) and list(vf_te.ids) == list(ids_te)
     auto = SecureBoostClassifier(**FAST).fit(vf_tr, y_tr).predict_proba(vf_te)
@@ -106,7 +106,11 @@ def test_pipeline_preprocesses_each_party_alone_like_by_hand(breast: Any) -> Non
     )
     auto = pipe.fit(_vf(frames), y).predict_proba(_vf(frames))
     scaled = StandardScaler().set_output(transform="pandas").fit_transform(frames["hospital"])
-    hand = SecureBoostClassifier(**FAST).fit({**frames, "hospital": scaled}, y).predict_proba({**frames, "hospital": scaled})
+    hand = (
+        SecureBoostClassifier(**FAST)
+        .fit({**frames, "hospital": scaled}, y)
+        .predict_proba({**frames, "hospital": scaled})
+    )
     np.testing.assert_allclose(auto, hand)
     prep = pipe.named_steps["prep"].transformers_["hospital"]
     assert prep.n_features_in_ == 10, "the hospital's scaler saw the hospital's columns only"
@@ -140,7 +144,11 @@ def test_grid_search_over_two_parameters_equals_the_hand_written_search(small: A
     grid = {"n_estimators": [1, 2], "max_depth": [1, 3]}
     search = GridSearchCV(SecureBoostClassifier(he="ou", random_state=0), grid, cv=cv).fit(_vf(frames), y)
     hand = {
-        (n, d): np.mean(_by_hand_cv(frames, y, SecureBoostClassifier(he="ou", random_state=0, n_estimators=n, max_depth=d), cv))
+        (n, d): np.mean(
+            _by_hand_cv(
+                frames, y, SecureBoostClassifier(he="ou", random_state=0, n_estimators=n, max_depth=d), cv
+            )
+        )
         for n in grid["n_estimators"]
         for d in grid["max_depth"]
     }
@@ -179,7 +187,9 @@ def test_fitted_attributes_follow_scikit_learn(breast: Any) -> None:
 def _in_memory_federation(frames: dict[str, pd.DataFrame], y: pd.Series, me: str) -> Federation:
     """The label holder's Federation over an in-memory hub (transport injection): each job the
     label holder opens, its peers answer in threads, keeping their own parts for predict jobs."""
-    tables = {n: table_from_frame(df.rename_axis("id").reset_index(), name=n) for n, df in frames.items() if n != me}
+    tables = {
+        n: table_from_frame(df.rename_axis("id").reset_index(), name=n) for n, df in frames.items() if n != me
+    }
     parts: dict[str, Any] = {}
 
     def connect(spec: JobSpec) -> Any:
@@ -193,7 +203,9 @@ def _in_memory_federation(frames: dict[str, pd.DataFrame], y: pd.Series, me: str
                 hub.mark_dead(name, str(exc))
                 return
             if out.model is not None:
-                parts[(name, spec.job_id)] = ModelFile(name, spec.job_id, spec.model, out.model, dict(out.parts))
+                parts[(name, spec.job_id)] = ModelFile(
+                    name, spec.job_id, spec.model, out.model, dict(out.parts)
+                )
 
         for name in spec.order:
             if name != me:
@@ -207,7 +219,9 @@ def test_federation_mode_cross_val_score_gives_real_numbers(small: Any) -> None:
     frames, y = small
     fed = _in_memory_federation(frames, y, "insurer")
     cv = KFold(2, shuffle=True, random_state=0)
-    scores = cross_val_score(SecureBoostClassifier(**FAST), frames["insurer"], y, cv=cv, params={"federation": fed})
+    scores = cross_val_score(
+        SecureBoostClassifier(**FAST), frames["insurer"], y, cv=cv, params={"federation": fed}
+    )
     assert np.isfinite(scores).all() and (scores > 0.8).all()
     np.testing.assert_allclose(scores, _by_hand_cv(frames, y, SecureBoostClassifier(**FAST), cv))
 
@@ -248,10 +262,18 @@ def test_the_estimator_check_suite_passes_or_is_declared(cls: type) -> None:
 
     OnArrays.__name__ = cls.__name__
     results = check_estimator(
-        OnArrays(), expected_failed_checks=dict.fromkeys(SINGLE_ARRAY_CHECKS, REASON), on_fail=None, on_skip=None
+        OnArrays(),
+        expected_failed_checks=dict.fromkeys(SINGLE_ARRAY_CHECKS, REASON),
+        on_fail=None,
+        on_skip=None,
     )
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
     passed = [r["check_name"] for r in results if r["status"] == "passed"]
     assert not failed, failed
-    assert {"check_no_attributes_set_in_init", "check_get_params_invariance", "check_set_params",
-            "check_parameters_default_constructible", "check_estimators_unfitted"} <= set(passed)
+    assert {
+        "check_no_attributes_set_in_init",
+        "check_get_params_invariance",
+        "check_set_params",
+        "check_parameters_default_constructible",
+        "check_estimators_unfitted",
+    } <= set(passed)

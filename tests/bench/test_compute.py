@@ -8,11 +8,21 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from vfl.cli.bench_compute import compute
 from vfl.bench.compute import STEPS, run_compute_bench
+from vfl.cli.bench_compute import compute
 
-_KEYS = {"rows", "features", "bins", "backend", "device", "step", "seconds", "numpy_seconds",
-         "speedup", "agree"}
+_KEYS = {
+    "rows",
+    "features",
+    "bins",
+    "backend",
+    "device",
+    "step",
+    "seconds",
+    "numpy_seconds",
+    "speedup",
+    "agree",
+}
 _OTHER = "torch-cpu" if importlib.util.find_spec("torch") else "numpy"
 
 
@@ -27,8 +37,9 @@ def test_records_have_every_step_and_agree() -> None:
 
 
 def test_cli_writes_bench_json(tmp_path: Path) -> None:
-    res = CliRunner().invoke(compute, ["--rows", "20000", "--backend", "numpy", "--features",
-                                       "4", "--out", str(tmp_path)])
+    res = CliRunner().invoke(
+        compute, ["--rows", "20000", "--backend", "numpy", "--features", "4", "--out", str(tmp_path)]
+    )
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "bench.json").read_text())
     assert doc["all_agree"] is True and doc["backends"] == ["numpy"]

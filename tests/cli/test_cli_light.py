@@ -10,7 +10,9 @@ import pytest
 HEAVY = ("pandas", "sklearn", "scipy", "grpc", "matplotlib", "tenseal", "heu", "xgboost", "dp_accounting")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["simulate", "--help"], ["run", "--help"], ["report", "--help"], ["certs", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["simulate", "--help"], ["run", "--help"], ["report", "--help"], ["certs", "--help"]]
+)
 def test_help_imports_no_heavy_module(args: list[str]) -> None:
     code = (
         "import sys\n"

@@ -68,8 +68,13 @@ def test_predict_with_no_data_scores_the_embedded_dataset(tmp_path: Path) -> Non
     from vfl.cli.main import cli
 
     out = tmp_path / "run"
-    res = CliRunner().invoke(cli, ["simulate", "--model", "sbt", "--param", "n_estimators=1", "--quiet", "--out", str(out)])
+    res = CliRunner().invoke(
+        cli, ["simulate", "--model", "sbt", "--param", "n_estimators=1", "--quiet", "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(cli, ["predict", str(out), "--out", str(tmp_path / "scores")])
     assert res.exit_code == 0, res.output
-    assert "rows held by every party" in res.output and (tmp_path / "scores" / "insurer" / "predictions.csv").is_file()
+    assert (
+        "rows held by every party" in res.output
+        and (tmp_path / "scores" / "insurer" / "predictions.csv").is_file()
+    )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from vfl.runtime.store.atomic import write_json_atomic
 from vfl.runtime.job.jobfile import load_job, load_party_config
 from vfl.runtime.modes.party import run_as
+from vfl.runtime.store.atomic import write_json_atomic
 
 __all__ = ["main"]
 
@@ -28,11 +28,14 @@ def main(argv: list[str]) -> int:
         part = {"weights": [float(v) for v in model.weights], "intercept": model.intercept}
     else:  # SecureBoost: tree structure and leaf values (split ids are random), split tables
         trees = [[[n.owner, n.feature, n.left, n.right, n.value] for n in t.nodes] for t in model.trees]
-        part = {"trees": trees,
-                "splits": sorted([s.feature, s.threshold, s.default_left] for s in model.splits.values())}
+        part = {
+            "trees": trees,
+            "splits": sorted([s.feature, s.threshold, s.default_left] for s in model.splits.values()),
+        }
     resumed = stats.get("resumed_from_epoch", stats.get("resumed_from_tree"))
-    write_json_atomic(cfg.out_dir / cfg.name / "weights.json",
-                      {**part, "metrics": outcome.metrics, "resumed_from": resumed})
+    write_json_atomic(
+        cfg.out_dir / cfg.name / "weights.json", {**part, "metrics": outcome.metrics, "resumed_from": resumed}
+    )
     return 0
 
 

@@ -66,13 +66,17 @@ def test_a_label_holder_failure_after_training_leaves_no_model_anywhere(
         assert kept == []
 
 
-def test_every_party_keeps_its_outputs_after_the_commit(three_party_breast: dict[str, Path], tmp_path: Path) -> None:
+def test_every_party_keeps_its_outputs_after_the_commit(
+    three_party_breast: dict[str, Path], tmp_path: Path
+) -> None:
     spec, tables = _job(three_party_breast, tmp_path)
     log: list[RecordedMessage] = []
     run_in_memory(
         list(spec.order),
         spec.job_id,
-        lambda n, ch: run_party_job(spec, tables[n], ch, keep=lambda o: write_party_outputs(tmp_path / "o", o)),
+        lambda n, ch: run_party_job(
+            spec, tables[n], ch, keep=lambda o: write_party_outputs(tmp_path / "o", o)
+        ),
         record=log,
     )
     assert sorted(p.parent.name for p in (tmp_path / "o").glob("*/model.json")) == sorted(spec.order)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from vfl.core.errors import ConfigError
-from vfl.runtime.modes.config import build_simulation_config
 from vfl.runtime.job.handshake import proposal_of, same_job
 from vfl.runtime.job.jobfile import load_job
+from vfl.runtime.modes.config import build_simulation_config
 from vfl.runtime.modes.processes import write_federation
 from vfl.runtime.modes.simulate import job_spec
 

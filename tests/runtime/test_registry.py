@@ -78,14 +78,20 @@ def test_whole_floats_become_ints() -> None:
 
 
 def test_param_values_parse_like_toml_scalars() -> None:
-    assert [parse_param_value(v) for v in ("3", "0.5", "true", "none", "adam")] == [3, 0.5, True, None, "adam"]
+    assert [parse_param_value(v) for v in ("3", "0.5", "true", "none", "adam")] == [
+        3,
+        0.5,
+        True,
+        None,
+        "adam",
+    ]
 
 
 def test_job_file_values_are_checked_when_read(tmp_path: Path) -> None:
     job = tmp_path / "job.toml"
     base = '[job]\nid = "j1"\nparties = ["a", "b"]\nactive = "a"\nmodel = "sbt"\n'
     for extra, match in (
-        ('test_size = nan\n', "test_size"),
+        ("test_size = nan\n", "test_size"),
         ('test_size = "x"\n', "test_size"),
         ('[params]\nmax_depth = "x"\n', "wrong type"),
     ):
@@ -95,7 +101,9 @@ def test_job_file_values_are_checked_when_read(tmp_path: Path) -> None:
 
 
 def test_simulate_refuses_a_bad_param_before_any_party_starts(tmp_path: Path) -> None:
-    res = CliRunner().invoke(cli, ["simulate", "--model", "sbt", "--param", "n_trees=3", "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        cli, ["simulate", "--model", "sbt", "--param", "n_trees=3", "--out", str(tmp_path / "o")]
+    )
     assert res.exit_code != 0
     assert "unknown sbt parameters: n_trees" in res.output
     assert not (tmp_path / "o").exists()
@@ -120,7 +128,16 @@ def test_objective_option_sets_the_models_objective(tmp_path: Path) -> None:
     assert res.exit_code != 0 and "unknown objective 'reg:nonsense'" in res.output
     res = CliRunner().invoke(
         cli,
-        ["simulate", "--model", "sbt", "--objective", "count:poisson", "--param", "objective=reg:gamma",
-         "--out", str(tmp_path / "o")],
+        [
+            "simulate",
+            "--model",
+            "sbt",
+            "--objective",
+            "count:poisson",
+            "--param",
+            "objective=reg:gamma",
+            "--out",
+            str(tmp_path / "o"),
+        ],
     )
     assert res.exit_code != 0 and "disagree" in res.output

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 from tests.protocols.lr.conftest import load, split_host
+from vfl.bench.harness import run_parties
 from vfl.core.errors import ConfigError, DataError
 from vfl.data.table import PartyTable
-from vfl.bench.harness import run_parties
-from vfl.runtime.store.checkpoint import Checkpoint
 from vfl.runtime.models.lr import LRParams, LRPartyModel, fit_lr_party
 from vfl.runtime.models.sbt import SBTParams, SBTPartyModel, fit_sbt_party, predict_sbt_party
+from vfl.runtime.store.checkpoint import Checkpoint
 from vfl.transport.channel import Channel
 
 JOB = "job-resume-test"
@@ -32,8 +32,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # -- the checkpoint file ---------------------------------------------------------------------
 def _state(k: int) -> dict[str, Any]:
-    return {"epoch": k, "w": np.arange(3.0) * k, "t": np.array([k], dtype=np.int64),
-            "losses": [0.5] * k, "best": float("inf"), "stopped": False}
+    return {
+        "epoch": k,
+        "w": np.arange(3.0) * k,
+        "t": np.array([k], dtype=np.int64),
+        "losses": [0.5] * k,
+        "best": float("inf"),
+        "stopped": False,
+    }
 
 
 def test_checkpoint_round_trips_and_keeps_the_two_newest(tmp_path: Path) -> None:
@@ -114,9 +120,12 @@ def test_checkpoints_are_parsed_one_at_a_time(tmp_path: Path, monkeypatch: pytes
         Checkpoint(tmp_path, party, JOB, resume=False).save(1, _state(1))
     monkeypatch.setattr(ast, "literal_eval", slow_parse)
     loaded: list[int] = []
-    threads = [threading.Thread(target=lambda p=p: loaded.append(
-        Checkpoint(tmp_path, p, JOB, resume=True).load()["epoch"]))  # type: ignore[index]
-        for p in ("pharma", "insurer", "hospital") * 3]
+    threads = [
+        threading.Thread(
+            target=lambda p=p: loaded.append(Checkpoint(tmp_path, p, JOB, resume=True).load()["epoch"])
+        )  # type: ignore[index]
+        for p in ("pharma", "insurer", "hospital") * 3
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -162,8 +171,14 @@ def tables() -> dict[str, PartyTable]:
     return {t.name: t for t in split_host(tabs, 2)}  # guest (active), host0, host1
 
 
-def _fit(tables: dict[str, PartyTable], ckpt: Path | None, *, resume: bool = False,
-         crash_on: str | None = None, params: LRParams = PARAMS) -> dict[str, LRPartyModel]:
+def _fit(
+    tables: dict[str, PartyTable],
+    ckpt: Path | None,
+    *,
+    resume: bool = False,
+    crash_on: str | None = None,
+    params: LRParams = PARAMS,
+) -> dict[str, LRPartyModel]:
     def one(ch: Channel) -> LRPartyModel:
         box = Checkpoint(ckpt, ch.me, JOB, resume=resume) if ckpt else None
         if crash_on:
@@ -224,13 +239,13 @@ def test_checkpoints_of_other_parameters_are_refused(tables: dict[str, PartyTabl
         _fit(tables, tmp_path, resume=True, params=other)
 
 
-
 # -- SecureBoost over in-memory parties ----------------------------------------------------------
 SBT = SBTParams(he="ou", n_estimators=4, max_depth=2, max_bin=8)
 
 
-def _fit_sbt(tables: dict[str, PartyTable], ckpt: Path | None, *, resume: bool = False,
-             crash_on: str | None = None) -> dict[str, SBTPartyModel]:
+def _fit_sbt(
+    tables: dict[str, PartyTable], ckpt: Path | None, *, resume: bool = False, crash_on: str | None = None
+) -> dict[str, SBTPartyModel]:
     def one(ch: Channel) -> SBTPartyModel:
         box = Checkpoint(ckpt, ch.me, JOB, resume=resume) if ckpt else None
         if crash_on:
@@ -266,8 +281,10 @@ def test_sbt_resumed_after_a_crash_equals_the_uninterrupted_run(
 
 # -- real processes, SIGKILL -------------------------------------------------------------------
 PARTIES = ("insurer", "hospital", "pharma")
-KILL_PARAMS = {"lr": {"epochs": 4, "batch_size": 48, "learning_rate": 0.05, "patience": 5},
-               "sbt": {"n_estimators": 4, "max_depth": 3, "max_bin": 16}}
+KILL_PARAMS = {
+    "lr": {"epochs": 4, "batch_size": 48, "learning_rate": 0.05, "patience": 5},
+    "sbt": {"n_estimators": 4, "max_depth": 3, "max_bin": 16},
+}
 
 
 def _processes_federation(data: dict[str, Path], root: Path, model: str) -> Path:
@@ -275,8 +292,15 @@ def _processes_federation(data: dict[str, Path], root: Path, model: str) -> Path
     from vfl.runtime.modes.processes import write_federation
     from vfl.runtime.modes.simulate import job_spec
 
-    cfg = build_simulation_config(tuple(f"{n}={p}" for n, p in data.items()), "pid", "insurer:y",
-                                  model=model, he="ou", out_dir=root / "out", model_params=KILL_PARAMS[model])
+    cfg = build_simulation_config(
+        tuple(f"{n}={p}" for n, p in data.items()),
+        "pid",
+        "insurer:y",
+        model=model,
+        he="ou",
+        out_dir=root / "out",
+        model_params=KILL_PARAMS[model],
+    )
     return write_federation(cfg, job_spec(cfg, "job-kill"), root / "fed", root / "out")
 
 
@@ -287,8 +311,13 @@ def _launch(job: Path, ckpt: Path | None, resume: bool = False) -> dict[str, sub
         cfg = job.parent / f"{name}.toml"
         store = str(ckpt) if ckpt else "-"
         cmd = [sys.executable, "-m", "tests.runtime.resume_runner", str(job), str(cfg), store]
-        procs[name] = subprocess.Popen(cmd + (["--resume"] if resume else []), cwd=ROOT, env=env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        procs[name] = subprocess.Popen(
+            cmd + (["--resume"] if resume else []),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
     return procs
 
 

@@ -7,8 +7,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from vfl.runtime.modes.config import build_simulation_config
 from vfl.runtime.job.run import run_party_job
+from vfl.runtime.modes.config import build_simulation_config
 from vfl.runtime.modes.local import run_in_memory
 from vfl.runtime.modes.processes import run_as_processes, write_federation
 from vfl.runtime.modes.simulate import job_spec, load_tables

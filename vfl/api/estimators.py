@@ -28,15 +28,14 @@ from vfl.api.params import declare_params
 from vfl.compute import get_backend
 from vfl.core.errors import ConfigError, DataError
 from vfl.core.jobs import new_job_id
-from vfl.data.readers import NanPolicy, table_from_frame
+from vfl.data.readers import table_from_frame
 from vfl.data.table import PartyTable
-from vfl.runtime.store.atomic import write_json_atomic
 from vfl.runtime.job.run import PartyOutcome, run_party_job
 from vfl.runtime.job.spec import JobSpec
 from vfl.runtime.modes.local import run_in_memory
 from vfl.runtime.modes.predict import predict_in_memory
+from vfl.runtime.store.atomic import write_json_atomic
 from vfl.runtime.store.modelfile import ModelFile, load_model_file, write_model_file
-from vfl.transport.channel import Channel
 
 __all__ = ["SecureBoostClassifier", "SecureBoostRegressor", "VerticalLogisticRegression"]
 
@@ -243,16 +242,15 @@ class _VerticalEstimator(BaseEstimator):
             return pred
         if self.unaligned == "error":
             raise DataError(
-                f"{int(missing.sum())} rows are not held by every party (of {len(pred)}) and cannot be scored",
+                f"{int(missing.sum())} rows are not held by every party (of {len(pred)}) "
+                "and cannot be scored",
                 "drop them, set unaligned='nan' (their predictions are NaN), or use predict_proba",
             )
         out = pred.astype(np.float64 if np.issubdtype(pred.dtype, np.number) else object)
         out[missing] = np.nan
         return out
 
-    def score(
-        self, X: Any, y: Any, sample_weight: Any = None, federation: Federation | None = None
-    ) -> float:
+    def score(self, X: Any, y: Any, sample_weight: Any = None, federation: Federation | None = None) -> float:
         """Accuracy (classifiers) or R² (regressors) on the rows every party holds; how many rows
         were skipped is kept in ``score_rows_skipped_``."""
         from sklearn.metrics import accuracy_score, r2_score
@@ -340,7 +338,12 @@ class _VerticalEstimator(BaseEstimator):
         """``feature_names_in_``: every held part's columns qualified by party (``hospital:kappa``),
         in job order; ``n_features_in_`` their count (the federation's total after a simulation)."""
         self.feature_names_in_ = np.asarray(
-            [f"{n}:{f}" for n in self.parties_ if n in self.parts_ for f in self.parts_[n].part.feature_names],
+            [
+                f"{n}:{f}"
+                for n in self.parties_
+                if n in self.parts_
+                for f in self.parts_[n].part.feature_names
+            ],
             dtype=object,
         )
         self.n_features_in_ = len(self.feature_names_in_)
@@ -373,6 +376,7 @@ class _VerticalEstimator(BaseEstimator):
 
 class _Classifier(ClassifierMixin, _VerticalEstimator):
     score = _VerticalEstimator.score  # on aligned rows only (ClassifierMixin's would come first)
+
     def _multiclass(self) -> bool:
         return str(getattr(self, "objective", "binary:logistic")).startswith("multi:")
 
@@ -474,7 +478,6 @@ class SecureBoostClassifier(_Classifier, _SecureBoost):
     """SecureBoost gradient-boosted trees (OU by default: the fast backend): binary labels, or
     any number of classes with ``objective="multi:softmax"``/``"multi:softprob"`` (``num_class``
     inferred from y; ``predict_proba`` gives one column per class of ``classes_``)."""
-
 
 
 @declare_params("sbt", objective="reg:squarederror")

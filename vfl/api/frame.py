@@ -142,7 +142,8 @@ class VerticalFrame:
         values = np.asarray(y)
         if len(values) != len(self):
             raise DataError(
-                f"y has {len(values)} values for the {len(self)} rows of the label holder {self.label_holder}",
+                f"y has {len(values)} values for the {len(self)} rows of the label holder "
+                f"{self.label_holder}",
                 "pass y in the label holder's row order, or as a pandas Series indexed by ID",
             )
         return values

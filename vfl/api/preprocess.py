@@ -42,7 +42,9 @@ class PartyTransformer(TransformerMixin, BaseEstimator):
             raise ConfigError("PartyTransformer works on a VerticalFrame", "wrap the parties' frames first")
         unknown = sorted(set(self.transformers or {}) - set(X.parties))
         if unknown:
-            raise ConfigError(f"no party named {', '.join(unknown)} in the frame", f"parties: {list(X.parties)}")
+            raise ConfigError(
+                f"no party named {', '.join(unknown)} in the frame", f"parties: {list(X.parties)}"
+            )
         self.transformers_ = {}
         for name, transformer in (self.transformers or {}).items():
             fitted = clone(transformer)

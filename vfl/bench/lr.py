@@ -51,6 +51,7 @@ def run_lr_bench(data: dict[str, Path], he_names: list[str], params: LRParams) -
     for he in he_names:
         p = replace(params, he=he)
         t0 = time.perf_counter()
+
         def fit(ch: Any, p: LRParams = p) -> LRPartyModel:
             return fit_lr_party(ch, by_name[ch.me].take(tr), active=active, params=p)
 
@@ -58,28 +59,42 @@ def run_lr_bench(data: dict[str, Path], he_names: list[str], params: LRParams) -
         fit_seconds = time.perf_counter() - t0
         auc, test_loss = {}, 0.0
         for split, rows in (("train", tr), ("test", te)):
-            def score(ch: Any, rows: np.ndarray = rows) -> Any:
+
+            def score(ch: Any, rows: np.ndarray = rows, models: dict[str, LRPartyModel] = models) -> Any:
                 return predict_lr_party(ch, models[ch.me], by_name[ch.me].take(rows))
 
             scores = run_parties(names, score)
             auc[split] = float(roc_auc_score(y[rows], scores[active]))
             test_loss = float(log_loss(y[rows], scores[active]))  # the test split comes last
-        records.append({
-            "he": he,
-            "params": asdict(p),
-            "parties": {t.name: {"rows": int(t.n_rows), "features": t.n_features} for t in tables},
-            "active": active,
-            "rows": {"train": len(tr), "test": len(te)},
-            "seconds": {"fit": round(fit_seconds, 4),
-                        **{n: m.fit_stats["seconds"] for n, m in models.items()}},
-            "bytes_sent": {n: m.fit_stats["bytes_sent"] for n, m in models.items()},
-            "epochs_run": models[active].fit_stats["epochs_run"],
-            **{k: models[active].fit_stats[k] for k in ("solver", "n_iter", "rounds", "seconds_per_round")},
-            "dp": {"epsilon": models[active].fit_stats["dp_epsilon"],
-                   "delta": models[active].fit_stats["dp_delta"]},
-            "metrics": {"train_auc": auc["train"], "test_auc": auc["test"], "test_log_loss": test_loss},
-            "baseline": baseline,
-            "test_auc_ratio": auc["test"] / baseline["test_auc"],
-        })
-    return {"bench": "lr", "data": {k: str(v) for k, v in data.items()}, "split":
-            "stratified 80/20, seed 42", "records": records}
+        records.append(
+            {
+                "he": he,
+                "params": asdict(p),
+                "parties": {t.name: {"rows": int(t.n_rows), "features": t.n_features} for t in tables},
+                "active": active,
+                "rows": {"train": len(tr), "test": len(te)},
+                "seconds": {
+                    "fit": round(fit_seconds, 4),
+                    **{n: m.fit_stats["seconds"] for n, m in models.items()},
+                },
+                "bytes_sent": {n: m.fit_stats["bytes_sent"] for n, m in models.items()},
+                "epochs_run": models[active].fit_stats["epochs_run"],
+                **{
+                    k: models[active].fit_stats[k]
+                    for k in ("solver", "n_iter", "rounds", "seconds_per_round")
+                },
+                "dp": {
+                    "epsilon": models[active].fit_stats["dp_epsilon"],
+                    "delta": models[active].fit_stats["dp_delta"],
+                },
+                "metrics": {"train_auc": auc["train"], "test_auc": auc["test"], "test_log_loss": test_loss},
+                "baseline": baseline,
+                "test_auc_ratio": auc["test"] / baseline["test_auc"],
+            }
+        )
+    return {
+        "bench": "lr",
+        "data": {k: str(v) for k, v in data.items()},
+        "split": "stratified 80/20, seed 42",
+        "records": records,
+    }

@@ -10,14 +10,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from vfl.bench.harness import default_data
+from vfl.bench.sbt import run_sbt_bench
 from vfl.cli.errors import friendly_errors
 from vfl.cli.lists import name_list, number_list
 from vfl.core.errors import ConfigError
-from vfl.runtime.store.atomic import write_json_atomic
-from vfl.bench.harness import default_data
-from vfl.bench.sbt import run_sbt_bench
-from vfl.runtime.modes.config import parse_data_options
 from vfl.runtime.models.sbt import SBTParams
+from vfl.runtime.modes.config import parse_data_options
+from vfl.runtime.store.atomic import write_json_atomic
 
 __all__ = ["sbt"]
 
@@ -36,24 +36,45 @@ def _fmt(v: Any, spec: str = ".4f") -> str:
 
 
 @click.command("sbt")
-@click.option("--data", "data", multiple=True, metavar="NAME=PATH",
-              help="A party's CSV (id column 'id'; one file holds label 'y'). "
-                   "Default: default_credit guest (active) + host (FATE split, shipped with vfl).")
-@click.option("--he", "he", default="zpaillier,ou,ckks,paillier", show_default=True,
-              help="Comma-separated HE schemes: zpaillier, ou, ckks, paillier.")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="A party's CSV (id column 'id'; one file holds label 'y'). "
+    "Default: default_credit guest (active) + host (FATE split, shipped with vfl).",
+)
+@click.option(
+    "--he",
+    "he",
+    default="zpaillier,ou,ckks,paillier",
+    show_default=True,
+    help="Comma-separated HE schemes: zpaillier, ou, ckks, paillier.",
+)
 # the registry's (xgboost's) parameter names, as everywhere; the short names stay as aliases
 @click.option("--n-estimators", "--trees", "trees", type=int, default=5, show_default=True)
 @click.option("--max-depth", "--depth", "depth", type=int, default=3, show_default=True)
 @click.option("--max-bin", "--bins", "bins", type=int, default=32, show_default=True)
 @click.option("--learning-rate", type=float, default=0.3, show_default=True)
-@click.option("--phe-trees", type=int, default=1, show_default=True,
-              help="Trees for the slow phe 'paillier' run (train-on-all only).")
-@click.option("--subsample", "subsample", default="1", show_default=True,
-              help="Comma-separated row shares per tree (xgboost's subsample), e.g. 1,0.5: "
-                   "each runs for every scheme, and xgboost gets the same value.")
+@click.option(
+    "--phe-trees",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Trees for the slow phe 'paillier' run (train-on-all only).",
+)
+@click.option(
+    "--subsample",
+    "subsample",
+    default="1",
+    show_default=True,
+    help="Comma-separated row shares per tree (xgboost's subsample), e.g. 1,0.5: "
+    "each runs for every scheme, and xgboost gets the same value.",
+)
 @click.option("--no-test", is_flag=True, help="Skip the 80/20 test-AUC fits.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/bench-sbt"),
-              show_default=True)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/bench-sbt"), show_default=True
+)
 @friendly_errors
 def sbt(data, he, trees, depth, bins, learning_rate, phe_trees, subsample, no_test, out_dir):  # type: ignore[no-untyped-def]
     """SecureBoost with HE gradients vs centralised xgboost (hist, same hyper-parameters).
@@ -63,38 +84,68 @@ def sbt(data, he, trees, depth, bins, learning_rate, phe_trees, subsample, no_te
       vfl bench sbt --he zpaillier,ou --n-estimators 5 --max-depth 3 --max-bin 32 --out out/bench-sbt
       vfl bench sbt --he zpaillier,ou --subsample 1,0.5 --no-test
     """
-    params = SBTParams(n_estimators=trees, max_depth=depth, max_bin=bins,
-                       learning_rate=learning_rate)
+    params = SBTParams(n_estimators=trees, max_depth=depth, max_bin=bins, learning_rate=learning_rate)
     schemes = name_list(he)
-    result = run_sbt_bench(_parse_data(data), schemes, params, phe_trees=phe_trees,
-                           test_split=not no_test, subsamples=tuple(number_list(
-                               subsample, "--subsample", "1,0.5", float, lambda s: 0 < s <= 1,
-                               "each share must be in (0, 1]")))
+    result = run_sbt_bench(
+        _parse_data(data),
+        schemes,
+        params,
+        phe_trees=phe_trees,
+        test_split=not no_test,
+        subsamples=tuple(
+            number_list(
+                subsample, "--subsample", "1,0.5", float, lambda s: 0 < s <= 1, "each share must be in (0, 1]"
+            )
+        ),
+    )
     con = Console(width=max(Console().width, 150))
-    t = Table(title="SecureBoost vs xgboost (fit on all rows; test AUC: 80/20 split, seed 42). "
-                    "Per tree: crypto / compute / network seconds of each party")
-    for c in ("system", "trees", "fit s", "s/tree", "per tree, each party", "MB sent",
-              "train AUC", "test AUC", "xgb train", "xgb test", "vs xgb (same run)",
-              "published elsewhere (not re-run)"):
+    t = Table(
+        title="SecureBoost vs xgboost (fit on all rows; test AUC: 80/20 split, seed 42). "
+        "Per tree: crypto / compute / network seconds of each party"
+    )
+    for c in (
+        "system",
+        "trees",
+        "fit s",
+        "s/tree",
+        "per tree, each party",
+        "MB sent",
+        "train AUC",
+        "test AUC",
+        "xgb train",
+        "xgb test",
+        "vs xgb (same run)",
+        "published elsewhere (not re-run)",
+    ):
         t.add_column(c, justify="left" if c in ("system", "per tree, each party") else "right")
     for r in result["records"]:
         n_trees = r["params"]["n_estimators"]
         split = "\n".join(
-            f"{n}: " + " / ".join(f"{r['seconds'][n][k] / n_trees:.2f}"
-                                  for k in ("crypto", "compute", "network"))
-            for n in r["parties"])
+            f"{n}: "
+            + " / ".join(f"{r['seconds'][n][k] / n_trees:.2f}" for k in ("crypto", "compute", "network"))
+            for n in r["parties"]
+        )
         sent = "\n".join(f"{n} {b / 1e6:.1f}" for n, b in r["bytes_sent"].items())
         ref = r.get("published")
         vs_ref = "" if ref is None else f"{ref['system']}: {ref['fit_seconds']:.0f} s"
         if "speedup_vs_all_rows" in r:
             vs_ref += f"\n{r['speedup_vs_all_rows']:.2f}x vs all rows"
         sub = "" if r["subsample"] == 1.0 else f"\nsubsample {r['subsample']:g}"
-        t.add_row(f"vfl SBT {r['he']}{sub}", str(n_trees), f"{r['seconds']['fit']:.2f}",
-                  f"{r['seconds']['per_tree']:.2f}", split, sent,
-                  _fmt(r["metrics"]["train_auc"]), _fmt(r["metrics"].get("test_auc")),
-                  _fmt(r["baseline"]["train_auc"]), _fmt(r["baseline"].get("test_auc")),
-                  f"AUC {_fmt(r.get('test_auc_diff', r['train_auc_diff']), '+.4f')}\n"
-                  f"time {r['time_ratio_vs_xgboost']:.0f}x", vs_ref)
+        t.add_row(
+            f"vfl SBT {r['he']}{sub}",
+            str(n_trees),
+            f"{r['seconds']['fit']:.2f}",
+            f"{r['seconds']['per_tree']:.2f}",
+            split,
+            sent,
+            _fmt(r["metrics"]["train_auc"]),
+            _fmt(r["metrics"].get("test_auc")),
+            _fmt(r["baseline"]["train_auc"]),
+            _fmt(r["baseline"].get("test_auc")),
+            f"AUC {_fmt(r.get('test_auc_diff', r['train_auc_diff']), '+.4f')}\n"
+            f"time {r['time_ratio_vs_xgboost']:.0f}x",
+            vs_ref,
+        )
     con.print(t)
     write_json_atomic(out_dir / "bench.json", result)
     click.echo(f"wrote {out_dir / 'bench.json'}")

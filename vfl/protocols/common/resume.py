@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from google.protobuf.message import Message
-
 import numpy as np
+from google.protobuf.message import Message
 
 from vfl.core.errors import DataError, ProtocolError
 from vfl.transport.channel import Channel

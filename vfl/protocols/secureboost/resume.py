@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from vfl.core.errors import ProtocolError
 from vfl.protocols.common import resume as common
 from vfl.protocols.common.resume import Checkpointer
 from vfl.protocols.secureboost.model import PassiveSplit, decode_number, encode_number
@@ -20,8 +19,14 @@ from vfl.protocols.secureboost.stages import Topics
 from vfl.transport.channel import Channel
 from vfl.wire.v1 import secureboost_pb2 as pb
 
-__all__ = ["Checkpointer", "agree_start_active", "agree_start_passive", "run_key", "splits_from_state",
-           "splits_to_state"]
+__all__ = [
+    "Checkpointer",
+    "agree_start_active",
+    "agree_start_passive",
+    "run_key",
+    "splits_from_state",
+    "splits_to_state",
+]
 
 
 _WIRE = common.ResumeWire(

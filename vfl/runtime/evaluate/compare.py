@@ -42,7 +42,9 @@ def bootstrap_auc_difference(
     return point, float(lo), float(hi)
 
 
-def versus_own_data(y: np.ndarray, federated: np.ndarray, own: np.ndarray, label_holder: str) -> dict[str, Any]:
+def versus_own_data(
+    y: np.ndarray, federated: np.ndarray, own: np.ndarray, label_holder: str
+) -> dict[str, Any]:
     """summary.json's ``vs_own_data``: the difference, its interval and a plain verdict."""
     d, lo, hi = bootstrap_auc_difference(y, federated, own)
     better = lo > 0

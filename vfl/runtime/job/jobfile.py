@@ -189,14 +189,18 @@ def load_job(path: str | Path) -> JobFile:
 def _number(table: dict[str, Any], key: str, default: Any, kind: type, path: Path) -> Any:
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
-        raise ConfigError(f"{path}: [job] {key} = {value!r} is not a {kind.__name__}", f"e.g. {key} = {default}")
+        raise ConfigError(
+            f"{path}: [job] {key} = {value!r} is not a {kind.__name__}", f"e.g. {key} = {default}"
+        )
     return kind(value)
 
 
 def _check_params(spec: JobSpec, path: Path) -> None:
     """The job's split and model parameters, checked when the file is read (before any peer)."""
     if not (isinstance(spec.test_size, float) and 0.0 <= spec.test_size < 1.0):
-        raise ConfigError(f"{path}: [job] test_size = {spec.test_size} is not in [0, 1)", "e.g. test_size = 0.2")
+        raise ConfigError(
+            f"{path}: [job] test_size = {spec.test_size} is not in [0, 1)", "e.g. test_size = 0.2"
+        )
     if spec.model == NO_MODEL:
         return
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,11 +17,11 @@ from vfl.core.progress import Progress
 from vfl.data.table import PartyTable
 from vfl.report.curves import roc_points
 from vfl.runtime.evaluate.metrics import model_details, model_metrics, objective_of
+from vfl.runtime.job.align import align_party
 from vfl.runtime.job.handshake import answer, propose, same_job
 from vfl.runtime.job.spec import JobSpec
-from vfl.runtime.store.modelfile import part_sha256
-from vfl.runtime.job.align import align_party
 from vfl.runtime.models.registry import MODELS, make_params
+from vfl.runtime.store.modelfile import part_sha256
 from vfl.transport.channel import Channel
 from vfl.wire.v1 import job_pb2
 

@@ -42,7 +42,9 @@ class JobSpec:
         key holder), and the model's default HE scheme where none is named."""
         names = list(parties)
         order = (active, *[p for p in names if p != active]) if active else tuple(names)
-        return cls(job_id=job_id, order=order, active=active, model=model, he=he or default_he(model), **agreed)
+        return cls(
+            job_id=job_id, order=order, active=active, model=model, he=he or default_he(model), **agreed
+        )
 
     def agreed_fields(self) -> dict[str, Any]:
         """Every field the parties must agree on, by its job-file name: all but the party-local

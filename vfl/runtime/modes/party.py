@@ -15,9 +15,9 @@ from typing import Any
 from vfl.core.errors import ConfigError
 from vfl.data.readers import read_party_table
 from vfl.data.table import PartyTable
+from vfl.runtime.job.jobfile import JobFile, PartyConfig
 from vfl.runtime.job.run import PartyOutcome, run_party_job
 from vfl.runtime.job.spec import JobSpec
-from vfl.runtime.job.jobfile import JobFile, PartyConfig
 from vfl.runtime.modes.outputs import write_party_outputs
 from vfl.transport.grpc import GrpcChannel, GrpcSettings
 from vfl.transport.tls import party_files

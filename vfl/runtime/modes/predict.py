@@ -15,8 +15,8 @@ from vfl.data.table import PartyTable
 from vfl.runtime.job.run import PartyOutcome, run_party_job
 from vfl.runtime.job.spec import JobSpec
 from vfl.runtime.modes.local import run_in_memory
-from vfl.runtime.store.modelfile import ModelFile, load_model_file
 from vfl.runtime.modes.outputs import write_party_outputs
+from vfl.runtime.store.modelfile import ModelFile, load_model_file
 from vfl.transport.channel import Channel
 
 __all__ = ["predict_in_memory", "predict_local"]

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from vfl.core.errors import PeerError
-from vfl.runtime.modes.config import SimulationConfig
 from vfl.runtime.job.spec import JobSpec
+from vfl.runtime.modes.config import SimulationConfig
 from vfl.transport.tls import init_ca, issue_party_cert
 
 __all__ = ["free_ports", "run_as_processes", "write_federation"]

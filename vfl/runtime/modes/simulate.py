@@ -19,16 +19,16 @@ from vfl.core.jobs import new_job_id
 from vfl.core.progress import Progress
 from vfl.data.readers import read_party_table
 from vfl.data.table import PartyTable
-from vfl.runtime.store.atomic import write_json_atomic
 from vfl.runtime.evaluate.baseline import centralised_baseline
-from vfl.runtime.modes.config import SimulationConfig
+from vfl.runtime.evaluate.compare import versus_own_data
 from vfl.runtime.job.run import PartyOutcome, run_party_job, split_rows
 from vfl.runtime.job.spec import JobSpec
-from vfl.runtime.modes.local import run_in_memory
-from vfl.runtime.evaluate.compare import versus_own_data
 from vfl.runtime.models.registry import MODELS, NO_MODEL
+from vfl.runtime.modes.config import SimulationConfig
+from vfl.runtime.modes.local import run_in_memory
 from vfl.runtime.modes.outputs import read_aligned_ids, write_party_outputs
 from vfl.runtime.modes.processes import run_as_processes, write_federation
+from vfl.runtime.store.atomic import write_json_atomic
 from vfl.transport.channel import Channel
 
 __all__ = ["add_baseline", "job_spec", "load_tables", "simulate", "summarise"]

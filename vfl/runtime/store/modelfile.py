@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from vfl.core.errors import DataError, VflError
-from vfl.runtime.store.atomic import write_json_atomic
 from vfl.runtime.models.registry import MODELS
+from vfl.runtime.store.atomic import write_json_atomic
 
 __all__ = ["ModelFile", "load_model_file", "part_sha256", "write_model_file"]
 
