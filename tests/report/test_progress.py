@@ -114,7 +114,11 @@ def test_a_simulation_reports_psi_then_each_epoch(lr_run: Path) -> None:
     events = json.loads(progress_log(lr_run).read_text())
     for party in ("insurer", "hospital"):
         own = [tuple(e[1:]) for e in events if e[0] == party]
-        assert own == [("psi", 0, 0), ("psi", 1, 1), *[("epoch", i, 3) for i in range(4)]], own
+        psi = [e for e in own if e[0] == "psi"]
+        total = psi[0][2]  # PSI counts this party's scalar multiplications (issue 19: was one step)
+        assert total > 100 and psi[0] == ("psi", 0, total) and psi[-1] == ("psi", total, total)
+        assert [d for _, d, _ in psi] == sorted(d for _, d, _ in psi), "PSI progress only moves forward"
+        assert own[len(psi) :] == [("epoch", i, 3) for i in range(4)], own
 
 
 def test_a_one_step_stage_shows_no_rate() -> None:

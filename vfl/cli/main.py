@@ -238,6 +238,7 @@ def psi(data, id_column, id_case, nan_policy, out_dir):  # type: ignore[no-untyp
       vfl psi --data pharma=p.csv --data insurer=i.csv --data hospital=h.csv --id-column patient_id
     """
     from vfl.data.ids import IdRule
+    from vfl.report.progress import make_progress
     from vfl.runtime.modes.config import build_simulation_config
     from vfl.runtime.modes.simulate import simulate as run_simulation
 
@@ -250,7 +251,8 @@ def psi(data, id_column, id_case, nan_policy, out_dir):  # type: ignore[no-untyp
         nan_policy=nan_policy,
         id_rule=IdRule(case=id_case),
     )
-    summary = run_simulation(cfg)
+    with make_progress("rich") as sink:  # IDs done, rate and ETA per party while the group work runs
+        summary = run_simulation(cfg, progress=sink.callback)
     click.echo(f"aligned rows: {summary['intersection']}   in {summary['seconds']['psi']:.1f} s")
     click.echo(f"each party's aligned IDs: {out_dir}/<party>/aligned_ids.csv")
 

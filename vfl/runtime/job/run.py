@@ -104,11 +104,7 @@ def run_party_job(
             propose(channel, spec)
         else:
             answer(channel, spec.order[0], same_job(spec))
-    if progress:  # one step of unknown length: the bar pulses until the IDs are aligned
-        progress("psi", 0, 0)
-    aligned = align_party(channel, table, spec.order)
-    if progress:
-        progress("psi", 1, 1)
+    aligned = align_party(channel, table, spec.order, progress)
     seconds = {"psi": time.perf_counter() - t0}
     out = PartyOutcome(
         name=channel.me,
