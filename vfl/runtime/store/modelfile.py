@@ -72,7 +72,7 @@ def load_model_file(path: str | Path) -> ModelFile:
         )
     try:
         doc = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise DataError(
             f"{p} is not a complete model file ({exc.__class__.__name__}: {exc})",
             "it is truncated or corrupted: restore it from the training run's output",
