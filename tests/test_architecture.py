@@ -50,7 +50,11 @@ PUBLIC_API = [
     "SecureBoostClassifier",
     "SecureBoostRegressor",
     "VerticalFrame",
+    "VerticalGammaRegressor",
+    "VerticalLinearRegression",
     "VerticalLogisticRegression",
+    "VerticalPoissonRegressor",
+    "VerticalTweedieRegressor",
     "__version__",
 ]
 

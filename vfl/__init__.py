@@ -18,7 +18,11 @@ if TYPE_CHECKING:
         SecureBoostClassifier,
         SecureBoostRegressor,
         VerticalFrame,
+        VerticalGammaRegressor,
+        VerticalLinearRegression,
         VerticalLogisticRegression,
+        VerticalPoissonRegressor,
+        VerticalTweedieRegressor,
     )
 
 try:
@@ -32,7 +36,11 @@ __all__ = [
     "SecureBoostClassifier",
     "SecureBoostRegressor",
     "VerticalFrame",
+    "VerticalGammaRegressor",
+    "VerticalLinearRegression",
     "VerticalLogisticRegression",
+    "VerticalPoissonRegressor",
+    "VerticalTweedieRegressor",
     "__version__",
 ]
 

@@ -4,6 +4,12 @@ Federation (who the peers are)."""
 from vfl.api.estimators import SecureBoostClassifier, SecureBoostRegressor, VerticalLogisticRegression
 from vfl.api.federation import Federation
 from vfl.api.frame import VerticalFrame
+from vfl.api.glm import (
+    VerticalGammaRegressor,
+    VerticalLinearRegression,
+    VerticalPoissonRegressor,
+    VerticalTweedieRegressor,
+)
 from vfl.api.preprocess import PartyTransformer
 
 __all__ = [
@@ -12,5 +18,9 @@ __all__ = [
     "SecureBoostClassifier",
     "SecureBoostRegressor",
     "VerticalFrame",
+    "VerticalGammaRegressor",
+    "VerticalLinearRegression",
     "VerticalLogisticRegression",
+    "VerticalPoissonRegressor",
+    "VerticalTweedieRegressor",
 ]

@@ -28,6 +28,7 @@ from vfl.crypto.dp import DPAccountant, calibrate_noise, clip_rows, gaussian_noi
 from vfl.crypto.he.base import HEScheme
 from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.active_lbfgs import train_active_lbfgs
+from vfl.protocols.lr.family import LOGISTIC, Family, family_of
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
 from vfl.protocols.lr.params import LRParams, PartFit, part_fingerprint
 from vfl.protocols.lr.resume import Checkpointer, agree_start_active, run_key
@@ -55,10 +56,13 @@ def train_active(
     params: LRParams,
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
+    offset: np.ndarray | None = None,
 ) -> PartFit:
     """Run the active side of one training job; returns the active's weights and intercept.
     With ``checkpoint``: save after every epoch (L-BFGS: iteration), and continue from the newest
-    one that every party holds (see :mod:`vfl.protocols.common.resume`).
+    one that every party holds (see :mod:`vfl.protocols.common.resume`). ``params`` with an
+    objective (GLMParams) pick the family; ``offset`` (L-BFGS only) is added to every row's
+    linear predictor here and never sent.
 
     Scores, loss, residual and the active's own gradient run on ``params.device`` (see
     :mod:`vfl.compute.linear`); HE, DP noise and the optimiser stay NumPy float64."""
@@ -72,7 +76,10 @@ def train_active(
             params=params,
             progress=progress,
             checkpoint=checkpoint,
+            offset=offset,
         )
+    if offset is not None or not family_of(params).logistic:
+        raise ConfigError("an offset and the non-logistic families need solver 'lbfgs'", "drop solver")
     backend = get_backend(params.device)  # before any message: a bad device stops nobody mid-job
     xp = backend.xp
     clock = Clock()
@@ -238,8 +245,11 @@ def predict_active(
     model_job_id: str,
     parts: dict[str, str],
     device: str = "cpu",
+    family: Family = LOGISTIC,
+    offset: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Federated scoring: returns P(y=1) for every aligned row (passives learn nothing).
+    """Federated scoring: returns P(y=1) for every aligned row (passives learn nothing); for
+    another ``family`` its mean (or value) at the linear predictor plus ``offset``.
     ``device``: where this party's scores are computed (never sent)."""
     backend = get_backend(device)
     xp = backend.xp
@@ -259,7 +269,10 @@ def predict_active(
     )
     u = linear_scores(xp, backend.asarray(standardiser.transform(x)), backend.asarray(weights)) + intercept
     u = u + backend.asarray(passive_sum(channel, passives, S.T_PREDICT_SCORE, mode, n))
-    return np.asarray(to_numpy(logistic(xp, u)), dtype=np.float64)
+    if family.logistic and offset is None:
+        return np.asarray(to_numpy(logistic(xp, u)), dtype=np.float64)
+    z = np.asarray(to_numpy(u), dtype=np.float64)
+    return family.mean(z if offset is None else z + offset)
 
 
 # -- helpers ----------------------------------------------------------------------------------

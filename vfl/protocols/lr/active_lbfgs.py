@@ -16,10 +16,12 @@ from __future__ import annotations
 import numpy as np
 
 from vfl.compute import get_backend, linear_scores, lr_gradient, to_numpy
+from vfl.core.errors import DataError
 from vfl.core.progress import Progress
 from vfl.crypto.dp import secure_rng
 from vfl.crypto.he.base import HEScheme
 from vfl.protocols.lr import stages as S
+from vfl.protocols.lr.family import family_of
 from vfl.protocols.lr.lbfgs import (
     CURVATURE_EPS,
     LineObjective,
@@ -35,7 +37,6 @@ from vfl.protocols.lr.local import Clock, Standardiser
 from vfl.protocols.lr.params import LRParams, PartFit, part_fingerprint
 from vfl.protocols.lr.resume import Checkpointer, agree_start_active, run_key
 from vfl.protocols.lr.rounds import (
-    check_labels,
     collect_parts,
     return_masked_gradients,
     sample_weights,
@@ -61,14 +62,19 @@ def train_active_lbfgs(
     params: LRParams,
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
+    offset: np.ndarray | None = None,
 ) -> PartFit:
-    """The active side of an L-BFGS training job (see :func:`vfl.protocols.lr.train_active`)."""
+    """The active side of an L-BFGS training job (see :func:`vfl.protocols.lr.train_active`).
+    The family (logistic for LR) comes from ``params``; ``offset``: each row's offset on the
+    linear predictor (log(exposure) for the log-link families), kept here and never sent."""
     backend = get_backend(params.device)
     xp = backend.xp
     clock = Clock()
     wait0, bytes0 = channel.stats.wait_seconds, channel.stats.total_bytes_sent
-    y = check_labels(y)
+    fam = family_of(params)
+    y = fam.check(y)
     n = len(y)
+    off = _checked_offset(offset, n)
     mode = S.SCORE_MASKED if len(passives) >= 2 else S.SCORE_CLEAR
     l2 = params.penalty(n)
     setup = lr_pb2.LRSetup(
@@ -99,16 +105,20 @@ def train_active_lbfgs(
     tol = params.convergence_tol
 
     w = np.zeros(xa.shape[1])
-    u = np.zeros(n)  # the joint scores, kept up to date from the directions' scores
+    w[-1] = fam.start(y, offset)  # 0 for logistic; the intercept is the active's own
+    u = off + w[-1]  # the joint scores plus the offset, kept up to date from the directions' scores
     mem = Memory(params.memory)
     step: np.ndarray | None = None  # the last step a d, paired with the next gradient change
     g_prev = np.zeros_like(w)
-    losses = [_objective_at_zero(sw, n)]
+    losses = [float(np.sum(sw * fam.loss(u, y))) / n]
     settings = {
         "solver": "lbfgs",
         **{k: getattr(params, k) for k in ("max_iter", "memory", "l2", "tol", "class_weight", "seed")},
     }
-    key = run_key("active", {**settings, "passives": passives, "he": scheme.name}, x, y)
+    if not fam.logistic:  # LR's run keys stay as they were
+        settings.update(objective=fam.objective, power=fam.power)
+    extra = () if offset is None else (off,)
+    key = run_key("active", {**settings, "passives": passives, "he": scheme.name}, x, y, *extra)
     done, state = agree_start_active(channel, passives, checkpoint, key)
     stopped = False
     if state is not None:
@@ -121,8 +131,7 @@ def train_active_lbfgs(
     rounds = 0
     for it in range(done, 0 if stopped else params.max_iter):
         # 1. the gradient at w: ours in the clear, the passives' through HE
-        p = 0.5 * (1.0 + np.tanh(0.5 * u))
-        r = sw * (p - y) / n
+        r = sw * fam.d1(u, y) / n
         send_residual(channel, scheme, passives, r, S.t_lbfgs(it, "residual"), clock)
         g = to_numpy(lr_gradient(xp, xa_dev, backend.asarray(r))) + l2 * penalised * w
         topics = (S.t_lbfgs(it, "grad"), S.t_lbfgs(it, "grad-plain"))
@@ -165,6 +174,7 @@ def train_active_lbfgs(
             ww=float(gram[-1, -1]),
             wd=float(gram[-1, :-1] @ coef),
             dd=float(coef @ theirs[:-1, :-1] @ coef + np.sum((penalised * d) ** 2)),
+            family=fam,
         )
         f_old = phi(0.0)[0]
         a, f_new = line_search(phi, 1.0 if mem.s else min(1.0, 1.0 / g_norm))
@@ -215,6 +225,14 @@ def train_active_lbfgs(
     )
 
 
-def _objective_at_zero(sw: np.ndarray, n: int) -> float:
-    """The objective at w = 0 (every score 0): the weighted mean of log 2."""
-    return float(np.sum(sw) * np.log(2.0) / n)
+def _checked_offset(offset: np.ndarray | None, n: int) -> np.ndarray:
+    """The rows' offsets (zeros without one); one finite number per row."""
+    if offset is None:
+        return np.zeros(n)
+    off = np.asarray(offset, dtype=np.float64)
+    if off.shape != (n,) or not np.all(np.isfinite(off)):
+        raise DataError(
+            f"the offset needs one finite number per row ({n} rows)",
+            "fill in the offset (the log of the exposure) of every row",
+        )
+    return off

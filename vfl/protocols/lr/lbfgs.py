@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vfl.core.errors import ProtocolError
+from vfl.protocols.lr.family import LOGISTIC, Family
 
 __all__ = [
     "CURVATURE_EPS",
@@ -155,14 +156,15 @@ class LineObjective:
     ww: float  # ||w||^2 over the penalised weights of all parties
     wd: float  # w^T d
     dd: float  # ||d||^2 (penalised coordinates)
+    family: Family = LOGISTIC  # the loss per row (u holds the offset, if any)
 
     def __call__(self, a: float) -> tuple[float, float, float]:
         """(phi, phi', phi'') at step ``a``."""
         z = self.u + a * self.du
-        p = 0.5 * (1.0 + np.tanh(0.5 * z))
-        loss = float(np.sum(self.sw * (np.logaddexp(0.0, z) - self.y * z))) / self.n
-        d1 = float(np.sum(self.sw * (p - self.y) * self.du)) / self.n
-        d2 = float(np.sum(self.sw * p * (1.0 - p) * self.du**2)) / self.n
+        fam = self.family
+        loss = float(np.sum(self.sw * fam.loss(z, self.y))) / self.n
+        d1 = float(np.sum(self.sw * fam.d1(z, self.y) * self.du)) / self.n
+        d2 = float(np.sum(self.sw * fam.d2(z, self.y) * self.du**2)) / self.n
         pen = 0.5 * self.l2 * (self.ww + 2 * a * self.wd + a * a * self.dd)
         return loss + pen, d1 + self.l2 * (self.wd + a * self.dd), d2 + self.l2 * self.dd
 

@@ -7,8 +7,8 @@ public-only scheme from the context the active sends. A party's model holds only
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from vfl.crypto.he import make_scheme, scheme_from_public_context
 from vfl.data.table import PartyTable
 from vfl.protocols.common.resume import Checkpointer
 from vfl.protocols.lr import (
+    Family,
     LRParams,
     PartFit,
     Standardiser,
@@ -30,15 +31,24 @@ from vfl.protocols.lr import (
 )
 from vfl.transport.channel import Channel
 
-__all__ = ["LRParams", "LRPartyModel", "fit_lr_party", "predict_lr_party"]
+__all__ = [
+    "LRParams",
+    "LRPartyModel",
+    "fit_linear_part",
+    "fit_lr_party",
+    "predict_linear_part",
+    "predict_lr_party",
+]
 
 MODEL_FORMAT = "vfl.lr.part/v1"
+M = TypeVar("M", bound="LRPartyModel")
 
 
 @dataclass
 class LRPartyModel:
     """This party's part of a vertical LR model (JSON-able; never pickled)."""
 
+    FORMAT: ClassVar[str] = MODEL_FORMAT
     party: str
     role: str  # "active" | "passive"
     active: str
@@ -66,17 +76,17 @@ class LRPartyModel:
         d = asdict(self)
         for k in ("weights", "mean", "scale"):
             d[k] = [float(v) for v in getattr(self, k)]
-        return {"format": MODEL_FORMAT, **d}
+        return {"format": self.FORMAT, **d}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LRPartyModel:
-        if d.get("format") != MODEL_FORMAT:
+    def from_dict(cls: type[M], d: dict[str, Any]) -> M:
+        if d.get("format") != cls.FORMAT:
             raise DataError(
                 f"not a vfl LR model part (format {d.get('format')!r})",
                 "point at the model folder written by `vfl train`",
             )
         body = {k: v for k, v in d.items() if k != "format"}
-        expected = set(cls.__dataclass_fields__)
+        expected = {f.name for f in fields(cls)}
         if set(body) != expected:
             raise DataError(
                 f"LR model part has fields {sorted(set(body) ^ expected)} wrong",
@@ -107,6 +117,23 @@ def fit_lr_party(
     ``checkpoint`` (e.g. ``vfl.runtime.store.checkpoint.Checkpoint``): saved after every epoch; when it
     was opened with ``resume=True``, training continues from the newest epoch all parties hold.
     """
+    return fit_linear_part(
+        LRPartyModel, channel, table, active=active, params=params, progress=progress, checkpoint=checkpoint
+    )
+
+
+def fit_linear_part(
+    cls: type[M],
+    channel: Channel,
+    table: PartyTable,
+    *,
+    active: str,
+    params: LRParams,
+    progress: Progress | None = None,
+    checkpoint: Checkpointer | None = None,
+    offset: np.ndarray | None = None,
+) -> M:
+    """:func:`fit_lr_party` for any part class of the linear family (``offset``: the active's)."""
     parties = sorted([channel.me, *channel.peers])
     if active not in parties:
         raise ConfigError(
@@ -130,6 +157,7 @@ def fit_lr_party(
             params=params,
             progress=progress,
             checkpoint=checkpoint,
+            offset=offset,
         )
     else:
         fit = train_passive(
@@ -141,7 +169,7 @@ def fit_lr_party(
             progress=progress,
             checkpoint=checkpoint,
         )
-    return _model(channel, table, active, parties, params, fit)
+    return _model(cls, channel, table, active, parties, params, fit)
 
 
 def predict_lr_party(
@@ -150,6 +178,18 @@ def predict_lr_party(
     """Federated scoring of the aligned rows: P(y=1) at the active, None at passives.
     ``device``: where this party computes its scores, chosen by the scoring job (a part trained
     on a GPU scores on a CPU-only machine too)."""
+    return predict_linear_part(channel, model, table, device)
+
+
+def predict_linear_part(
+    channel: Channel,
+    model: LRPartyModel,
+    table: PartyTable,
+    device: str = "cpu",
+    family: Family | None = None,
+    offset: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """:func:`predict_lr_party` for any family: its mean at the active (with its ``offset``)."""
     if table.feature_names != model.feature_names:
         raise DataError(
             f"{table.name}'s columns differ from those its model was trained on",
@@ -173,6 +213,8 @@ def predict_lr_party(
             model_job_id=model.job_id,
             parts=model.parts,
             device=device,
+            family=family or Family(),
+            offset=offset,
         )
     predict_passive(
         channel,
@@ -188,8 +230,14 @@ def predict_lr_party(
 
 
 def _model(
-    channel: Channel, table: PartyTable, active: str, parties: list[str], params: LRParams, fit: PartFit
-) -> LRPartyModel:
+    cls: type[M],
+    channel: Channel,
+    table: PartyTable,
+    active: str,
+    parties: list[str],
+    params: LRParams,
+    fit: PartFit,
+) -> M:
     stats = {
         "seconds": {k: round(v, 4) for k, v in fit.seconds.items()},
         "bytes_sent": fit.bytes_sent,
@@ -206,7 +254,7 @@ def _model(
         "resumed_from_epoch": fit.resumed_from,
         "device": get_backend(params.device).name,  # where this party computed (never sent)
     }
-    return LRPartyModel(
+    return cls(
         party=channel.me,
         role="active" if channel.me == active else "passive",
         active=active,

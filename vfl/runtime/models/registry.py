@@ -127,6 +127,18 @@ MODELS: dict[str, ModelKind] = {
             baseline_title="xgboost hist",
             contribution="gain",
         ),
+        ModelKind(
+            name="glm",
+            title="Vertical generalised linear model",
+            default_he="ckks",  # LR's protocol, so LR's measured best scheme
+            params_ref="vfl.runtime.models.glm:GLMParams",
+            fit_ref="vfl.runtime.models.glm:fit_glm_party",
+            predict_ref="vfl.runtime.models.glm:predict_glm_party",
+            part_ref="vfl.runtime.models.glm:GLMPartyModel",
+            baseline_ref="vfl.runtime.models.glm:sklearn_glm",
+            baseline_title="scikit-learn LinearRegression, Poisson/Gamma/TweedieRegressor",
+            contribution="coefficients",
+        ),
     )
 }
 

@@ -56,10 +56,10 @@ class SimulationConfig:
                 f"training needs exactly one party holding the label, got {labelled or 'none'}",
                 "name it with --label NAME:COLUMN",
             )
-        if self.model not in ("sbt", NO_MODEL) and any(p.offset_column for p in self.parties):
+        if self.model not in ("sbt", "glm", NO_MODEL) and any(p.offset_column for p in self.parties):
             raise ConfigError(
                 f"--offset is not used by --model {self.model}",
-                "use --model sbt (an offset is xgboost's base_margin), or leave --offset out",
+                "use --model sbt or glm (an offset is added to the margin), or leave --offset out",
             )
         check_device(self.device, "--device")
         if not 0.0 <= self.test_size < 1.0:
