@@ -107,12 +107,12 @@ def sklearn_glm(
             StandardScaler(), LogisticRegression(C=1.0 / (l2 * n) if l2 else np.inf, max_iter=1000)
         )
         clf.fit(x, y)
-        return lambda rows, off=None: clf.predict_proba(rows)[:, 1]
+        return _rows_or_none(lambda rows, off: clf.predict_proba(rows)[:, 1])
     off = np.zeros(n) if offset is None else np.asarray(offset, dtype=np.float64)
     if o == "reg:squarederror":
         reg = LinearRegression() if l2 == 0 else Ridge(alpha=l2 * n)
         est = make_pipeline(StandardScaler(), reg).fit(x, y - off)
-        return lambda rows, off=None: est.predict(rows) + (0.0 if off is None else off)
+        return _rows_or_none(lambda rows, off: est.predict(rows) + (0.0 if off is None else off))
     power = {"count:poisson": 1.0, "reg:gamma": 2.0}.get(o, fam.power)
     exposure = np.exp(off)
     sw = exposure ** (2.0 - power)
@@ -131,4 +131,15 @@ def sklearn_glm(
         mean = np.asarray(est.predict(rows), dtype=np.float64)
         return mean if off is None else mean * np.exp(off)
 
-    return predict
+    return _rows_or_none(predict)
+
+
+def _rows_or_none(
+    predict: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
+) -> Callable[..., np.ndarray]:
+    """The predictor, also on no rows (a simulation without test rows; scikit-learn refuses)."""
+
+    def wrapped(rows: np.ndarray, off: np.ndarray | None = None) -> np.ndarray:
+        return np.zeros(0) if len(rows) == 0 else np.asarray(predict(rows, off), dtype=np.float64)
+
+    return wrapped
