@@ -359,3 +359,16 @@ def test_glm_binary_logistic_is_lr() -> None:
         np.testing.assert_allclose(glm[party].weights, lr[party].weights, rtol=0, atol=1e-5)
     assert glm[PARTIES[0]].fit_stats["n_iter"] == lr[PARTIES[0]].fit_stats["n_iter"]
     assert abs(glm[PARTIES[0]].intercept - lr[PARTIES[0]].intercept) < 1e-5  # type: ignore[operator]
+
+
+def test_logistic_with_an_offset_is_refused_before_training() -> None:
+    x, y, names = diabetes()
+    with pytest.raises(ConfigError, match="takes no offset"):
+        fit_and_predict(
+            x,
+            (y > 140).astype(np.float64),
+            names,
+            GLMParams(he="ou"),
+            (np.arange(50), np.arange(0)),
+            offset=np.zeros(len(y)),
+        )

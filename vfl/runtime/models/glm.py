@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from vfl.core.errors import ConfigError
 from vfl.core.progress import Progress
 from vfl.data.table import PartyTable
 from vfl.protocols.common.resume import Checkpointer
@@ -49,6 +50,11 @@ def fit_glm_party(
     """Train this party's part (every party calls this on its aligned rows); the label holder's
     offset, if its table has one, is added to the linear predictor at the label holder only."""
     offset = table.offset if channel.me == active else None
+    if offset is not None and params.family.logistic:
+        raise ConfigError(
+            "binary:logistic takes no offset (log exposure is for the log-link objectives)",
+            "leave --offset out, or choose count:poisson, reg:gamma or reg:tweedie",
+        )
     model = fit_linear_part(
         GLMPartyModel,
         channel,
