@@ -372,3 +372,29 @@ def test_logistic_with_an_offset_is_refused_before_training() -> None:
             (np.arange(50), np.arange(0)),
             offset=np.zeros(len(y)),
         )
+
+
+def test_the_poisson_estimator_takes_an_exposure() -> None:
+    """VerticalPoissonRegressor.fit(..., exposure=holders) is the offset model of
+    test_poisson_with_exposure_matches_sklearn_on_rates_weighted_by_exposure; predict with the
+    exposure gives expected claims, without it the claim frequency."""
+    import pandas as pd
+
+    import vfl
+
+    x, claims, holders, names = insurance()
+    ids = [f"c{i}" for i in range(len(claims))]
+    frame = pd.DataFrame(x, columns=names, index=ids)
+    parties = {"hospital": frame[["Group"]], "insurer": frame[["Age"]], "pharma": frame[["District"]]}
+    exposure = pd.Series(holders, index=ids)[::-1]  # by ID: the order does not matter
+    est = vfl.VerticalPoissonRegressor(he="ou", l2=1e-4, tol=1e-10).fit(
+        parties, pd.Series(claims, index=ids), exposure=exposure
+    )
+    sk = sklearn_glm({"objective": "count:poisson", "l2": 1e-4}, x, claims, offset=np.log(holders))
+    np.testing.assert_allclose(est.predict(parties, exposure=holders), sk(x, np.log(holders)), rtol=1e-4)
+    np.testing.assert_allclose(est.predict(parties), sk(x), rtol=1e-4)  # per policy holder
+    assert est.parts_["hospital"].part.offset_name == "log_exposure"
+    from vfl.core.errors import DataError
+
+    with pytest.raises(DataError, match="one positive number per row"):
+        est.predict(parties, exposure=np.zeros(len(claims)))
