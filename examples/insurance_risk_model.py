@@ -60,7 +60,12 @@ def main(
     frames = load_partner_frames(sample)
     y = frames["insurer"].pop("outcome")  # the label stays with the insurer
     model = SecureBoostClassifier(
-        n_estimators=5, max_depth=3, learning_rate=0.3, max_bin=32, he="ou", random_state=seed,
+        n_estimators=5,
+        max_depth=3,
+        learning_rate=0.3,
+        max_bin=32,
+        he="ou",
+        random_state=seed,
         label_holder="insurer",
     )
     result: dict[str, float] = {}
@@ -73,10 +78,12 @@ def main(
     else:
         data = VerticalFrame(frames, label_holder="insurer")
         train, test, y_train, _ = train_test_split(data, y, test_size=0.25, random_state=seed)
-        pipe = Pipeline([
-            ("prep", PartyTransformer({"insurer": FunctionTransformer(engineer)})),  # the insurer's own
-            ("model", model),
-        ])
+        pipe = Pipeline(
+            [
+                ("prep", PartyTransformer({"insurer": FunctionTransformer(engineer)})),  # the insurer's own
+                ("model", model),
+            ]
+        )
         pipe.fit(train, y_train)
         p_fed = pipe.predict_proba(test)[:, 1]  # NaN for people a partner does not hold
         test_ids = test.ids
@@ -94,11 +101,13 @@ def main(
     alone.fit(x_ins.loc[train_ids], y.loc[train_ids])
     p_alone = alone.predict_proba(x_ins.loc[test_ids])[:, 1][held]
 
-    result.update({
-        "federated_auc": float(roc_auc_score(y_test, p_fed[held])),
-        "insurer_only_auc": float(roc_auc_score(y_test, p_alone)),
-        "test_people": int(held.sum()),
-    })
+    result.update(
+        {
+            "federated_auc": float(roc_auc_score(y_test, p_fed[held])),
+            "insurer_only_auc": float(roc_auc_score(y_test, p_alone)),
+            "test_people": int(held.sum()),
+        }
+    )
     fitted.save(out)
     print(
         f"federated SecureBoost AUC {result['federated_auc']:.4f} "

@@ -23,8 +23,11 @@ def test_import_layers_hold() -> None:
 def test_generated_wire_code_matches_proto_sources(tmp_path: Path) -> None:
     # in a subprocess: grpc_tools bundles its own C++ protobuf, and loading it into the test
     # process before tenseal (which bundles another) aborts the interpreter
-    subprocess.run([sys.executable, str(REPO / "scripts" / "gen_protos.py"), str(tmp_path)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "gen_protos.py"), str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     fresh = {p.name: p.read_text() for p in tmp_path.glob("*_pb2*.py*")}
     checked_in = {p.name: p.read_text() for p in (REPO / "vfl" / "wire" / "v1").glob("*_pb2*.py*")}
     assert fresh.keys() == checked_in.keys(), "run: python scripts/gen_protos.py"
@@ -97,3 +100,23 @@ def test_benchmarks_live_in_vfl_bench() -> None:
         if "bench" not in p.relative_to(REPO / "vfl").parts[0] and p.parent.name != "cli"
     )
     assert not stray, stray
+
+
+def _tool(name: str) -> str:
+    return shutil.which(name) or str(Path(sys.executable).parent / name)
+
+
+def test_ruff_lint_and_format_are_clean() -> None:
+    paths = ["vfl", "tests", "examples", "scripts"]
+    lint = subprocess.run([_tool("ruff"), "check", *paths], cwd=REPO, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = subprocess.run(
+        [_tool("ruff"), "format", "--check", *paths], cwd=REPO, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, "run `ruff format`:\n" + fmt.stdout + fmt.stderr
+
+
+def test_mypy_is_clean_on_the_package() -> None:
+    """The settings are [tool.mypy] in pyproject.toml."""
+    proc = subprocess.run([_tool("mypy")], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

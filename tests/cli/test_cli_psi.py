@@ -107,8 +107,18 @@ def test_psi_reads_only_the_id_column(tmp_path: Path) -> None:
     (tmp_path / "b.csv").write_text("pid,g\nx3,1\nx1,2\n")
     out = tmp_path / "out"
     res = CliRunner().invoke(
-        cli, ["psi", "--data", f"a={tmp_path / 'a.csv'}", "--data", f"b={tmp_path / 'b.csv'}",
-              "--id-column", "pid", "--out", str(out)],
+        cli,
+        [
+            "psi",
+            "--data",
+            f"a={tmp_path / 'a.csv'}",
+            "--data",
+            f"b={tmp_path / 'b.csv'}",
+            "--id-column",
+            "pid",
+            "--out",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     assert "aligned rows: 2" in res.output

@@ -106,8 +106,9 @@ def test_histogram_equals_loop(backend: Backend, data: dict) -> None:
     bins = _np_binned(X, 8)
     g, h = data["margin"], np.abs(data["margin"])
     rows = np.flatnonzero(data["y"] == 1)
-    G, H = histogram(backend.xp, backend.asarray(bins), backend.asarray(g), backend.asarray(h),
-                     backend.asarray(rows), 9)
+    G, H = histogram(
+        backend.xp, backend.asarray(bins), backend.asarray(g), backend.asarray(h), backend.asarray(rows), 9
+    )
     G_ref = np.zeros((4, 9))
     H_ref = np.zeros((4, 9))
     for r in rows:
@@ -182,9 +183,11 @@ def test_metrics_match_sklearn(backend: Backend, data: dict) -> None:
     ref = roc_auc_score(ym, pm, multi_class="ovr", average="macro")
     assert auc_ovr(xp, backend.asarray(ym), backend.asarray(pm)) == pytest.approx(ref)
     assert rmse(xp, backend.asarray(y), backend.asarray(s)) == pytest.approx(
-        float(np.sqrt(np.mean((y - s) ** 2))))
+        float(np.sqrt(np.mean((y - s) ** 2)))
+    )
     assert accuracy(xp, backend.asarray(ym), backend.asarray(np.argmax(pm, 1))) == pytest.approx(
-        float(np.mean(ym == np.argmax(pm, 1))))
+        float(np.mean(ym == np.argmax(pm, 1)))
+    )
 
 
 def test_route_rows(backend: Backend) -> None:
@@ -194,8 +197,9 @@ def test_route_rows(backend: Backend) -> None:
     left = np.array([1, -1, 3, -1, -1])
     right = np.array([2, -1, 4, -1, -1])
     xp = backend.xp
-    leaf = route_rows(xp, backend.asarray(go_left), backend.asarray(slot), backend.asarray(left),
-                      backend.asarray(right), 3)
+    leaf = route_rows(
+        xp, backend.asarray(go_left), backend.asarray(slot), backend.asarray(left), backend.asarray(right), 3
+    )
     np.testing.assert_array_equal(to_numpy(leaf), [1, 3, 4])
 
 
@@ -207,14 +211,51 @@ def test_unknown_device() -> None:
 def test_public_names_are_pinned() -> None:
     import vfl.compute as c
 
-    assert sorted(c.__all__) == sorted([
-        "Backend", "BestSplit", "BinMapper", "DEVICES", "LOSS_METRIC", "OBJECTIVES", "SplitRule",
-        "accuracy", "train_loss",
-        "auc", "auc_ovr", "base_margin", "best_split", "bincount", "check_labels", "fit_bins",
-        "get_backend", "grad_hess", "histogram", "leaf_weight", "linear_scores", "log_loss",
-        "logistic", "lr_gradient", "lr_residual", "n_outputs", "rmse", "route_rows", "sigmoid",
-        "softmax", "split_gains", "take_rows", "tie_tolerance", "to_numpy", "transform_margin",
-        "GH_SUM_LIMIT_BITS", "GH_VALUE_LIMIT_BITS", "LOG_LINK", "MULTICLASS", "check_tweedie_power",
-        "gh_shift", "initial_margin", "task_of",
-    ])
+    assert sorted(c.__all__) == sorted(
+        [
+            "Backend",
+            "BestSplit",
+            "BinMapper",
+            "DEVICES",
+            "LOSS_METRIC",
+            "OBJECTIVES",
+            "SplitRule",
+            "accuracy",
+            "train_loss",
+            "auc",
+            "auc_ovr",
+            "base_margin",
+            "best_split",
+            "bincount",
+            "check_labels",
+            "fit_bins",
+            "get_backend",
+            "grad_hess",
+            "histogram",
+            "leaf_weight",
+            "linear_scores",
+            "log_loss",
+            "logistic",
+            "lr_gradient",
+            "lr_residual",
+            "n_outputs",
+            "rmse",
+            "route_rows",
+            "sigmoid",
+            "softmax",
+            "split_gains",
+            "take_rows",
+            "tie_tolerance",
+            "to_numpy",
+            "transform_margin",
+            "GH_SUM_LIMIT_BITS",
+            "GH_VALUE_LIMIT_BITS",
+            "LOG_LINK",
+            "MULTICLASS",
+            "check_tweedie_power",
+            "gh_shift",
+            "initial_margin",
+            "task_of",
+        ]
+    )
     assert all(hasattr(c, name) for name in c.__all__)

@@ -13,15 +13,26 @@ from vfl.core.errors import ConfigError
 
 def _reference_epsilon(sigma: float, q: float, steps: int, delta: float) -> float:
     acc = rdp_privacy_accountant.RdpAccountant()
-    acc.compose(dp_event.SelfComposedDpEvent(
-        dp_event.PoissonSampledDpEvent(q, dp_event.GaussianDpEvent(sigma)), steps))
+    acc.compose(
+        dp_event.SelfComposedDpEvent(
+            dp_event.PoissonSampledDpEvent(q, dp_event.GaussianDpEvent(sigma)), steps
+        )
+    )
     return acc.get_epsilon(delta)
 
 
 def test_all_is_pinned() -> None:
-    assert sorted(dp.__all__) == sorted([
-        "DPAccountant", "MAX_NOISE_MULTIPLIER", "calibrate_noise", "clip_norm", "clip_rows",
-        "gaussian_noise", "secure_rng"])
+    assert sorted(dp.__all__) == sorted(
+        [
+            "DPAccountant",
+            "MAX_NOISE_MULTIPLIER",
+            "calibrate_noise",
+            "clip_norm",
+            "clip_rows",
+            "gaussian_noise",
+            "secure_rng",
+        ]
+    )
 
 
 @pytest.mark.parametrize(("sigma", "q", "steps"), [(1.0, 0.01, 1000), (0.8, 0.1, 50), (3.0, 0.5, 10)])
@@ -43,8 +54,9 @@ def test_calibrate_refuses_unreachable_budget() -> None:
     assert "epsilon" in err.value.cause and err.value.hint
 
 
-@pytest.mark.parametrize("bad", [dict(delta=0.0), dict(delta=1.0), dict(sample_rate=0.0),
-                                 dict(steps=0), dict(epsilon=-1.0)])
+@pytest.mark.parametrize(
+    "bad", [dict(delta=0.0), dict(delta=1.0), dict(sample_rate=0.0), dict(steps=0), dict(epsilon=-1.0)]
+)
 def test_calibrate_rejects_bad_schedule(bad: dict[str, float]) -> None:
     args = dict(epsilon=1.0, delta=1e-5, sample_rate=0.1, steps=10) | bad
     with pytest.raises(ConfigError):

@@ -19,10 +19,13 @@ from vfl.runtime.modes.simulate import simulate
 
 
 def _run(out: Path, model: str, he: str, params: dict[str, Any]) -> Path:
-    data = (f"insurer={SHARED_DATA / 'breast_hetero_guest.csv.gz'}",
-            f"hospital={SHARED_DATA / 'breast_hetero_host.csv.gz'}")
-    cfg = build_simulation_config(data, "id", "insurer:y", model=model, he=he, out_dir=out,
-                                  test_size=0.25, seed=7)
+    data = (
+        f"insurer={SHARED_DATA / 'breast_hetero_guest.csv.gz'}",
+        f"hospital={SHARED_DATA / 'breast_hetero_host.csv.gz'}",
+    )
+    cfg = build_simulation_config(
+        data, "id", "insurer:y", model=model, he=he, out_dir=out, test_size=0.25, seed=7
+    )
     cfg.model_params.update(params)
     events: list[list[Any]] = []
     simulate(cfg, progress=lambda party: lambda *e: events.append([party, *e]))
@@ -116,8 +119,10 @@ def expected_cells(s: dict[str, Any]) -> dict[str, str]:
     """The report's cells, formatted as the summary screen formats them."""
     from vfl.report.summary import human_bytes
 
-    cells = {"intersection": f"{s['intersection']:,}",
-             "bytes_sent.total": human_bytes(sum(s["bytes_sent"].values()))}
+    cells = {
+        "intersection": f"{s['intersection']:,}",
+        "bytes_sent.total": human_bytes(sum(s["bytes_sent"].values())),
+    }
     for name, p in s["parties"].items():
         cells[f"parties.{name}.rows"] = f"{p['rows']:,}"
         cells[f"parties.{name}.features"] = str(p["features"])

@@ -49,7 +49,8 @@ def test_lr_report_shows_coefficient_mass(lr_out: Path) -> None:
     expected = expected_cells(s)
     assert {k: dom.keys.get(k) for k in expected} == expected
     assert {k for k in dom.keys if k.startswith("contribution.")} == {
-        f"contribution.{p}.{k}" for p in s["parties"] for k in ("coef_mass", "coef_share")}
+        f"contribution.{p}.{k}" for p in s["parties"] for k in ("coef_mass", "coef_share")
+    }
 
 
 def test_dp_budget_is_shown_when_used(sbt_out: Path) -> None:

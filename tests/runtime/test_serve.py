@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from vfl.core.errors import ConfigError, PeerError
-from vfl.runtime.modes.config import build_simulation_config
 from vfl.runtime.job.jobfile import load_job, load_party_config
+from vfl.runtime.modes.config import build_simulation_config
 from vfl.runtime.modes.party import run_as
 from vfl.runtime.modes.processes import write_federation
 from vfl.runtime.modes.serve import serve

@@ -120,8 +120,14 @@ def _tree(xp: Any, bins: Any, g: Any, h: Any, mapper: BinMapper) -> dict[str, An
         bits.append(_go_left(xp, bins[:, s.feature], s, mapper.missing_bin))
     dev = _device(bins)
     go_left = xp.stack(bits, axis=0) if bits else xp.zeros((0, n), dtype=xp.bool, device=dev)
-    leaf = route_rows(xp, go_left, xp.asarray(slot, device=dev), xp.asarray(left, device=dev),
-                      xp.asarray(right, device=dev), _DEPTH)
+    leaf = route_rows(
+        xp,
+        go_left,
+        xp.asarray(slot, device=dev),
+        xp.asarray(left, device=dev),
+        xp.asarray(right, device=dev),
+        _DEPTH,
+    )
     return {"splits": [(node, splits[node]) for node in order], "leaf": leaf}
 
 
@@ -141,7 +147,8 @@ def _same_split(a: BestSplit | None, b: BestSplit | None) -> bool:
     if a is None or b is None:
         return a is b
     return (a.feature, a.bin, a.default_left) == (b.feature, b.bin, b.default_left) and bool(
-        np.isclose(a.gain, b.gain, rtol=1e-3))
+        np.isclose(a.gain, b.gain, rtol=1e-3)
+    )
 
 
 def _lr_step(xp: Any, be: Backend, X: Any, y: Any) -> Any:
@@ -153,12 +160,12 @@ def _lr_step(xp: Any, be: Backend, X: Any, y: Any) -> Any:
     return lr_gradient(xp, Xz, lr_residual(xp, p, y, xp.ones_like(y)))
 
 
-def _run_one(be: Backend, X: np.ndarray, y: np.ndarray, margin: np.ndarray,
-             bins_n: int) -> tuple[dict[str, float], dict[str, Any]]:
+def _run_one(
+    be: Backend, X: np.ndarray, y: np.ndarray, margin: np.ndarray, bins_n: int
+) -> tuple[dict[str, float], dict[str, Any]]:
     xp = be.xp
     t: dict[str, float] = {}
-    (Xd, yd, md), t["transfer"] = _timed(
-        be, lambda: (be.asarray(X), be.asarray(y), be.asarray(margin)))
+    (Xd, yd, md), t["transfer"] = _timed(be, lambda: (be.asarray(X), be.asarray(y), be.asarray(margin)))
 
     def binning() -> tuple[BinMapper, Any]:
         m = fit_bins(xp, Xd, bins_n)
@@ -170,19 +177,30 @@ def _run_one(be: Backend, X: np.ndarray, y: np.ndarray, margin: np.ndarray,
     split, t["split"] = _timed(be, lambda: best_split(xp, G, H, _RULE))
     tree, t["tree_depth3"] = _timed(be, lambda: _tree(xp, B, g, h, mapper))
     lr, t["lr_step"] = _timed(be, lambda: _lr_step(xp, be, Xd, yd))
-    res = {"mapper": mapper, "bins": B, "g": g, "h": h, "G": G, "H": H, "split": split,
-           "tree": tree, "lr": lr}
+    res = {
+        "mapper": mapper,
+        "bins": B,
+        "g": g,
+        "h": h,
+        "G": G,
+        "H": H,
+        "split": split,
+        "tree": tree,
+        "lr": lr,
+    }
     return t, res
 
 
 def _agreement(ref: dict[str, Any], res: dict[str, Any]) -> dict[str, bool]:
-    cuts_ok = all(np.allclose(a, b, rtol=1e-6, atol=0)
-                  for a, b in zip(ref["mapper"].cuts, res["mapper"].cuts, strict=True))
+    cuts_ok = all(
+        np.allclose(a, b, rtol=1e-6, atol=0)
+        for a, b in zip(ref["mapper"].cuts, res["mapper"].cuts, strict=True)
+    )
     bins_ok = bool(np.array_equal(to_numpy(ref["bins"]), to_numpy(res["bins"])))
     tr, tt = ref["tree"], res["tree"]
     tree_ok = len(tr["splits"]) == len(tt["splits"]) and all(
-        na == nb and _same_split(a, b)
-        for (na, a), (nb, b) in zip(tr["splits"], tt["splits"], strict=True))
+        na == nb and _same_split(a, b) for (na, a), (nb, b) in zip(tr["splits"], tt["splits"], strict=True)
+    )
     tree_ok = tree_ok and bool(np.array_equal(to_numpy(tr["leaf"]), to_numpy(tt["leaf"])))
     return {
         "transfer": True,
@@ -195,8 +213,7 @@ def _agreement(ref: dict[str, Any], res: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def run_compute_bench(rows: list[int], backends: list[str], features: int = 20,
-                      bins: int = 32) -> list[dict]:
+def run_compute_bench(rows: list[int], backends: list[str], features: int = 20, bins: int = 32) -> list[dict]:
     """One record per (rows, backend, step): seconds, NumPy's seconds, speed-up, agreement.
 
     NumPy always runs first as the baseline and reference; ``backends`` names the others
@@ -221,12 +238,19 @@ def run_compute_bench(rows: list[int], backends: list[str], features: int = 20,
             agree = _agreement(ref, res)
             del res
             for step in STEPS:
-                records.append({
-                    "rows": int(n), "features": features, "bins": bins, "backend": name,
-                    "device": be.name, "step": step, "seconds": t[step],
-                    "numpy_seconds": ref_t[step],
-                    "speedup": ref_t[step] / t[step] if t[step] > 0 else None,
-                    "agree": agree[step],
-                })
+                records.append(
+                    {
+                        "rows": int(n),
+                        "features": features,
+                        "bins": bins,
+                        "backend": name,
+                        "device": be.name,
+                        "step": step,
+                        "seconds": t[step],
+                        "numpy_seconds": ref_t[step],
+                        "speedup": ref_t[step] / t[step] if t[step] > 0 else None,
+                        "agree": agree[step],
+                    }
+                )
         del ref
     return records

@@ -27,13 +27,21 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - t, out
 
 
-def _one(name: str, params: dict[str, Any], n: int, sample: int, decrypt_sample: int,
-         rng: np.random.Generator) -> dict[str, Any]:
+def _one(
+    name: str, params: dict[str, Any], n: int, sample: int, decrypt_sample: int, rng: np.random.Generator
+) -> dict[str, Any]:
     keygen_s, s = _timed(lambda: make_scheme(name, **params))
     m = min(n, sample)
     a, b = rng.normal(size=m), rng.normal(size=m)
-    rec: dict[str, Any] = {"backend": name, "params": params, "values": n, "measured_on": m,
-                           "keygen_seconds": keygen_s, "seconds": {}, "rates": {}}
+    rec: dict[str, Any] = {
+        "backend": name,
+        "params": params,
+        "values": n,
+        "measured_on": m,
+        "keygen_seconds": keygen_s,
+        "seconds": {},
+        "rates": {},
+    }
     t, ea = _timed(lambda: s.encrypt(a))
     rec["seconds"]["encrypt"] = t
     eb = s.encrypt(b)
@@ -84,7 +92,5 @@ def run_crypto_bench(
         for rec in records:
             kb = rec.get("compared_at_key_bits", rec["params"].get("key_bits"))
             base = phe_rates.get(kb)
-            rec["ratio_vs_phe"] = (
-                {op: rec["rates"][op] / base[op] for op in OPS} if base else None
-            )
+            rec["ratio_vs_phe"] = {op: rec["rates"][op] / base[op] for op in OPS} if base else None
     return records

@@ -53,11 +53,17 @@ def load_aligned(data: dict[str, Path]) -> tuple[list[PartyTable], str]:
     for name, df in frames.items():
         df = df.loc[common]
         label = df.pop(LABEL).to_numpy(dtype=np.float64) if name == holders[0] else None
-        tables.append(PartyTable(name=name, ids=np.asarray(common, dtype=object),
-                                 features=df.to_numpy(dtype=np.float64),
-                                 feature_names=[str(c) for c in df.columns], label=label,
-                                 label_name=LABEL if label is not None else None,
-                                 source=str(data[name])))
+        tables.append(
+            PartyTable(
+                name=name,
+                ids=np.asarray(common, dtype=object),
+                features=df.to_numpy(dtype=np.float64),
+                feature_names=[str(c) for c in df.columns],
+                label=label,
+                label_name=LABEL if label is not None else None,
+                source=str(data[name]),
+            )
+        )
     return tables, holders[0]
 
 
@@ -71,5 +77,3 @@ def stratified_split(y: np.ndarray, test_size: float = 0.2, seed: int = 42) -> t
 def run_parties(names: list[str], fn: Callable[[Channel], Any], job_id: str | None = None) -> dict[str, Any]:
     """Run ``fn(channel)`` for every party in its own thread over one in-memory hub."""
     return run_in_memory(names, job_id or new_job_id(), lambda _name, channel: fn(channel))
-
-

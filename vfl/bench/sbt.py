@@ -33,8 +33,9 @@ PUBLISHED = {
 PUBLISHED_SOURCE = "published figures from another 2-core machine (FATE and SecretFlow READMEs' setting)"
 
 
-def xgboost_baseline(X: np.ndarray, y: np.ndarray, params: SBTParams, fit_rows: np.ndarray,
-                     eval_rows: dict[str, np.ndarray]) -> dict[str, Any]:
+def xgboost_baseline(
+    X: np.ndarray, y: np.ndarray, params: SBTParams, fit_rows: np.ndarray, eval_rows: dict[str, np.ndarray]
+) -> dict[str, Any]:
     """xgboost hist with the same hyper-parameters and base score, fitted on ``fit_rows``."""
     import xgboost as xgb
     from sklearn.metrics import roc_auc_score
@@ -42,41 +43,64 @@ def xgboost_baseline(X: np.ndarray, y: np.ndarray, params: SBTParams, fit_rows: 
     margin = base_margin(params.objective, y[fit_rows], params.base_score)
     base = 1.0 / (1.0 + math.exp(-margin))  # the same clipped label mean vfl starts from
     model = xgb.XGBClassifier(
-        n_estimators=params.n_estimators, max_depth=params.max_depth,
-        learning_rate=params.learning_rate, min_child_weight=params.min_child_weight,
-        reg_lambda=params.reg_lambda, gamma=params.gamma, max_bin=params.max_bin,
-        tree_method="hist", objective=params.objective, base_score=base, n_jobs=2,
-        subsample=params.subsample, random_state=params.seed,
+        n_estimators=params.n_estimators,
+        max_depth=params.max_depth,
+        learning_rate=params.learning_rate,
+        min_child_weight=params.min_child_weight,
+        reg_lambda=params.reg_lambda,
+        gamma=params.gamma,
+        max_bin=params.max_bin,
+        tree_method="hist",
+        objective=params.objective,
+        base_score=base,
+        n_jobs=2,
+        subsample=params.subsample,
+        random_state=params.seed,
     )
     t0 = time.perf_counter()
     model.fit(X[fit_rows], y[fit_rows])
-    out: dict[str, Any] = {"model": "xgboost hist (pooled rows)",
-                           "fit_seconds": round(time.perf_counter() - t0, 4)}
+    out: dict[str, Any] = {
+        "model": "xgboost hist (pooled rows)",
+        "fit_seconds": round(time.perf_counter() - t0, 4),
+    }
     for name, rows in eval_rows.items():
         out[f"{name}_auc"] = float(roc_auc_score(y[rows], model.predict_proba(X[rows])[:, 1]))
     return out
 
 
-def _fit(names: list[str], tables: dict[str, Any], rows: np.ndarray, active: str,
-         params: SBTParams) -> tuple[dict[str, SBTPartyModel], float]:
+def _fit(
+    names: list[str], tables: dict[str, Any], rows: np.ndarray, active: str, params: SBTParams
+) -> tuple[dict[str, SBTPartyModel], float]:
     t0 = time.perf_counter()
     models: dict[str, SBTPartyModel] = run_parties(
-        names, lambda ch: fit_sbt_party(ch, tables[ch.me].take(rows), active=active, params=params))
+        names, lambda ch: fit_sbt_party(ch, tables[ch.me].take(rows), active=active, params=params)
+    )
     return models, time.perf_counter() - t0
 
 
-def _auc(names: list[str], tables: dict[str, Any], models: dict[str, SBTPartyModel],
-         rows: np.ndarray, y: np.ndarray, active: str) -> float:
+def _auc(
+    names: list[str],
+    tables: dict[str, Any],
+    models: dict[str, SBTPartyModel],
+    rows: np.ndarray,
+    y: np.ndarray,
+    active: str,
+) -> float:
     from sklearn.metrics import roc_auc_score
 
-    scores = run_parties(names, lambda ch: predict_sbt_party(ch, models[ch.me],
-                                                              tables[ch.me].take(rows)))
+    scores = run_parties(names, lambda ch: predict_sbt_party(ch, models[ch.me], tables[ch.me].take(rows)))
     return float(roc_auc_score(y[rows], scores[active]))
 
 
-def run_sbt_bench(data: dict[str, Path], he_names: list[str], params: SBTParams, *,
-                  phe_trees: int = 1, test_split: bool = True,
-                  subsamples: tuple[float, ...] = (1.0,)) -> dict[str, Any]:
+def run_sbt_bench(
+    data: dict[str, Path],
+    he_names: list[str],
+    params: SBTParams,
+    *,
+    phe_trees: int = 1,
+    test_split: bool = True,
+    subsamples: tuple[float, ...] = (1.0,),
+) -> dict[str, Any]:
     """One record per (HE scheme, subsample); "paillier" runs ``phe_trees`` trees, train-on-all
     only. Each subsample < 1 is also timed against the same scheme's full-row run when the
     list holds 1.0, and xgboost gets the same ``subsample`` (its own random rows)."""
@@ -99,14 +123,15 @@ def run_sbt_bench(data: dict[str, Path], he_names: list[str], params: SBTParams,
             "he": he,
             "subsample": sub,
             "params": asdict(p),
-            "parties": {t.name: {"rows": int(t.n_rows), "features": t.n_features}
-                        for t in tables_list},
+            "parties": {t.name: {"rows": int(t.n_rows), "features": t.n_features} for t in tables_list},
             "active": active,
-            "seconds": {"fit": round(fit_s, 3),
-                        "per_tree": round(fit_s / (p.n_estimators or 1), 3),
-                        "keygen": models[active].fit_stats.get("keygen_seconds"),
-                        "setup_incl_keygen_exchange": models[active].fit_stats.get("setup_seconds"),
-                        **{n: m.fit_stats["seconds"] for n, m in models.items()}},
+            "seconds": {
+                "fit": round(fit_s, 3),
+                "per_tree": round(fit_s / (p.n_estimators or 1), 3),
+                "keygen": models[active].fit_stats.get("keygen_seconds"),
+                "setup_incl_keygen_exchange": models[active].fit_stats.get("setup_seconds"),
+                **{n: m.fit_stats["seconds"] for n, m in models.items()},
+            },
             "per_tree": {n: m.fit_stats["trees"] for n, m in models.items()},
             "bytes_sent": {n: m.fit_stats["bytes_sent_total"] for n, m in models.items()},
             "gain_share": models[active].fit_stats["gain_share"],
@@ -114,8 +139,11 @@ def run_sbt_bench(data: dict[str, Path], he_names: list[str], params: SBTParams,
             "metrics": {"train_auc": _auc(names, tables, models, every, y, active)},
         }
         xgb_all = xgboost_baseline(pooled, y, p, every, {"train": every})
-        rec["baseline"] = {"train_auc": xgb_all["train_auc"], "fit_seconds_all": xgb_all["fit_seconds"],
-                           "model": xgb_all["model"]}
+        rec["baseline"] = {
+            "train_auc": xgb_all["train_auc"],
+            "fit_seconds_all": xgb_all["fit_seconds"],
+            "model": xgb_all["model"],
+        }
         if test_split and not slow:
             split_models, _ = _fit(names, tables, tr, active, p)
             rec["metrics"]["test_auc"] = _auc(names, tables, split_models, te, y, active)
@@ -131,6 +159,9 @@ def run_sbt_bench(data: dict[str, Path], he_names: list[str], params: SBTParams,
             name, ref_s = PUBLISHED[he]
             rec["published"] = {"system": name, "fit_seconds": ref_s, "source": PUBLISHED_SOURCE}
         records.append(rec)
-    return {"bench": "sbt", "data": {k: str(v) for k, v in data.items()},
-            "split": "train AUC: fit on all rows; test AUC: stratified 80/20, seed 42",
-            "records": records}
+    return {
+        "bench": "sbt",
+        "data": {k: str(v) for k, v in data.items()},
+        "split": "train AUC: fit on all rows; test AUC: stratified 80/20, seed 42",
+        "records": records,
+    }

@@ -36,8 +36,11 @@ _DATA_HELP = "A party's file as NAME=PATH (CSV or Parquet); repeat per party. De
 
 @click.group(
     cls=LazyGroup,
-    lazy_subcommands={"bench": "vfl.cli.bench:bench", "report": "vfl.cli.report:report",
-                      "analyze": "vfl.cli.analyze:analyze"},
+    lazy_subcommands={
+        "bench": "vfl.cli.bench:bench",
+        "report": "vfl.cli.report:report",
+        "analyze": "vfl.cli.analyze:analyze",
+    },
     help=__doc__,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -67,7 +70,6 @@ def _param_option(fn):  # type: ignore[no-untyped-def]
 
 def _model_params(params: tuple[str, ...], objective: str | None) -> dict[str, object]:
     from vfl.runtime.modes.config import parse_param_options
-
 
     out = parse_param_options(params)
     if objective is not None:
@@ -463,8 +465,6 @@ def certs_issue(cert_dir, name, hosts):  # type: ignore[no-untyped-def]
 
     files = issue_party_cert(cert_dir, name, list(hosts))
     click.echo(f"{name}: {files.cert} and {files.key}")
-
-
 
 
 def main() -> None:

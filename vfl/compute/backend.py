@@ -44,8 +44,10 @@ def check_device(device: str, source: str, place: str = "") -> str:
     ConfigError naming where it was set: ``source`` (an option or file), ``place`` (a section)."""
     if device not in DEVICES:
         where = f" {place}" if place else ""
-        raise ConfigError(f"{source}: unknown device {device!r}",
-                          f"use one of {', '.join(DEVICES)}{where} (auto: a GPU if usable, else cpu)")
+        raise ConfigError(
+            f"{source}: unknown device {device!r}",
+            f"use one of {', '.join(DEVICES)}{where} (auto: a GPU if usable, else cpu)",
+        )
     return device
 
 

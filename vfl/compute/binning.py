@@ -58,8 +58,9 @@ class BinMapper:
             col = xp.asarray(X[:, f], copy=True)  # contiguous, for torch's searchsorted
             cuts = xp.asarray(self.cuts[f], dtype=col.dtype, device=_dev(col))
             b = xp.astype(xp.searchsorted(cuts, col, side="left"), xp.int64)
-            cols.append(xp.where(xp.isnan(col), xp.asarray(self.missing_bin, dtype=xp.int64,
-                                                             device=_dev(col)), b))
+            cols.append(
+                xp.where(xp.isnan(col), xp.asarray(self.missing_bin, dtype=xp.int64, device=_dev(col)), b)
+            )
         return xp.stack(cols, axis=1)
 
     def threshold(self, feature: int, bin_: int) -> float:
@@ -114,8 +115,7 @@ def fit_bins(xp: Any, X: Any, max_bin: int, categories: Sequence[int] | None = N
         if uniq.shape[0] <= max_bin:
             c = (uniq[:-1] + uniq[1:]) / 2
         else:
-            idx = xp.asarray([(i * n) // max_bin for i in range(1, max_bin)], dtype=xp.int64,
-                             device=_dev(v))
+            idx = xp.asarray([(i * n) // max_bin for i in range(1, max_bin)], dtype=xp.int64, device=_dev(v))
             c = xp.sort(xp.unique_values(xp.take(v, idx)), stable=False)
             c = c[c > uniq[0]]  # a cut below every value would leave an empty first bin
             # "x < v" (xgboost's rule for a cut value v) is "x <= the float just below v".

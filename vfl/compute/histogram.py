@@ -11,9 +11,7 @@ from vfl.compute.backend import bincount
 __all__ = ["histogram"]
 
 
-def histogram(
-    xp: Any, bins: Any, g: Any, h: Any, rows: Any | None, n_bins: int
-) -> tuple[Any, Any]:
+def histogram(xp: Any, bins: Any, g: Any, h: Any, rows: Any | None, n_bins: int) -> tuple[Any, Any]:
     """(G, H), each (F, n_bins), from (n, F) int bins and per-row g, h; ``rows`` selects a node.
 
     One bincount per statistic over offsets ``bin + f * n_bins`` does all features at once.

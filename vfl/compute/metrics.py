@@ -18,8 +18,7 @@ def auc(xp: Any, y: Any, score: Any) -> float:
     n = score.shape[0]
     order = xp.argsort(score, stable=True)
     s = xp.take(score, order)
-    new = xp.concat([xp.ones(1, dtype=xp.int64, device=_dev(s)),
-                     xp.astype(s[1:] != s[:-1], xp.int64)])
+    new = xp.concat([xp.ones(1, dtype=xp.int64, device=_dev(s)), xp.astype(s[1:] != s[:-1], xp.int64)])
     group = xp.cumulative_sum(new) - 1
     ones = xp.ones(n, dtype=xp.float64, device=_dev(s))
     counts = bincount(xp, group, ones, int(group[-1]) + 1)

@@ -97,8 +97,14 @@ def best_split(xp: Any, G: Any, H: Any, rule: SplitRule) -> BestSplit | None:
     if d == 0:
         lg, lh = lg + float(Gn[-1]), lh + float(Hn[-1])
     return BestSplit(
-        gain=float(flat[k]), feature=int(f), bin=int(j), default_left=bool(d == 0),
-        left_g=lg, left_h=lh, total_g=float(Gn.sum()), total_h=float(Hn.sum()),
+        gain=float(flat[k]),
+        feature=int(f),
+        bin=int(j),
+        default_left=bool(d == 0),
+        left_g=lg,
+        left_h=lh,
+        total_g=float(Gn.sum()),
+        total_h=float(Hn.sum()),
     )
 
 

@@ -72,9 +72,7 @@ class DPAccountant:
     def __post_init__(self) -> None:
         _check_schedule(self.delta, self.sample_rate, self.steps)
         if not self.noise_multiplier > 0:
-            raise ConfigError(
-                f"noise multiplier {self.noise_multiplier} gives no privacy", "use a value > 0"
-            )
+            raise ConfigError(f"noise multiplier {self.noise_multiplier} gives no privacy", "use a value > 0")
 
     def epsilon(self) -> float:
         acc = rdp_privacy_accountant.RdpAccountant()

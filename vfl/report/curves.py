@@ -66,8 +66,10 @@ def roc_points(y: ArrayLike, p: ArrayLike, *, max_points: int = MAX_POINTS) -> d
         raise DataError("scores contain NaN or infinity", "check the model's predictions before plotting")
     classes = set(np.unique(y_arr).tolist())
     if not classes <= {0, 1} or len(classes) < 2:  # bools compare equal to 0 and 1
-        raise DataError(f"an ROC needs labels 0 and 1, got {sorted(classes)[:5]}",
-                        "compute curves on a split that holds both classes")
+        raise DataError(
+            f"an ROC needs labels 0 and 1, got {sorted(classes)[:5]}",
+            "compute curves on a split that holds both classes",
+        )
     fpr, tpr = _full_roc(y_arr.astype(np.int64), p_arr)
     # trapezoids by hand: numpy 1.26 (our floor) has no np.trapezoid
     auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2.0)
@@ -79,8 +81,9 @@ def roc_points(y: ArrayLike, p: ArrayLike, *, max_points: int = MAX_POINTS) -> d
     }
 
 
-def roc_curves(y: ArrayLike, scores: Mapping[str, ArrayLike], *, split: str = "test",
-               max_points: int = MAX_POINTS) -> dict[str, dict[str, Any]]:
+def roc_curves(
+    y: ArrayLike, scores: Mapping[str, ArrayLike], *, split: str = "test", max_points: int = MAX_POINTS
+) -> dict[str, dict[str, Any]]:
     """``summary["curves"]`` for several score vectors on the same rows, e.g.
     ``roc_curves(y_test, {"model": p_fed, "baseline": p_central})``."""
     return {name: {**roc_points(y, p, max_points=max_points), "split": split} for name, p in scores.items()}

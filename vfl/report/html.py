@@ -57,6 +57,7 @@ max-width:640px}.better{color:#1a7f37}.worse{color:#b35900}code{background:#f4f4
 
 # ---- formatting shared with the summary screen (vfl.report.summary uses the same rules) --------
 
+
 def fmt_metric(v: float) -> str:
     return f"{v:.4f}"
 
@@ -71,12 +72,15 @@ def fmt_seconds(v: float) -> str:
 
 # ---- reading ---------------------------------------------------------------------------------
 
+
 def load_summary(out_dir: Path) -> dict[str, Any]:
     """OUT/summary.json, or an error that says which command writes it."""
     path = Path(out_dir) / "summary.json"
     if not path.is_file():
-        raise DataError(f"no summary.json in {out_dir}",
-                        f"run `vfl simulate --out {out_dir}` first, or pass the folder it wrote")
+        raise DataError(
+            f"no summary.json in {out_dir}",
+            f"run `vfl simulate --out {out_dir}` first, or pass the folder it wrote",
+        )
     try:
         summary = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as exc:
@@ -85,8 +89,9 @@ def load_summary(out_dir: Path) -> dict[str, Any]:
         summary = {}
     missing = [k for k in ("parties", "intersection") if k not in summary]
     if missing:
-        raise DataError(f"{path} lacks {', '.join(missing)}",
-                        "it was not written by `vfl simulate`; re-run it")
+        raise DataError(
+            f"{path} lacks {', '.join(missing)}", "it was not written by `vfl simulate`; re-run it"
+        )
     return summary
 
 
@@ -106,14 +111,18 @@ def dp_budget(summary: Mapping[str, Any]) -> dict[str, float] | None:
 
 # ---- writing ---------------------------------------------------------------------------------
 
-def _td(text: str, key: str | None = None, *, num: bool = False, title: str | None = None,
-        cls: str = "") -> str:
+
+def _td(
+    text: str, key: str | None = None, *, num: bool = False, title: str | None = None, cls: str = ""
+) -> str:
     classes = " ".join(c for c in (cls, "n" if num else "") if c)
-    attrs = "".join([
-        f' data-key="{escape(key)}"' if key else "",
-        f' title="{escape(title)}"' if title else "",
-        f' class="{classes}"' if classes else "",
-    ])
+    attrs = "".join(
+        [
+            f' data-key="{escape(key)}"' if key else "",
+            f' title="{escape(title)}"' if title else "",
+            f' class="{classes}"' if classes else "",
+        ]
+    )
     return f"<td{attrs}>{escape(text)}</td>"
 
 
@@ -128,8 +137,10 @@ def _table(headers: Iterable[str], rows: Iterable[str], text_columns: int = 1) -
 
 
 def _card(value: str, label: str, key: str) -> str:
-    return (f'<div class="card"><div class="v" data-key="{key}">{escape(value)}</div>'
-            f'<div class="k">{escape(label)}</div></div>')
+    return (
+        f'<div class="card"><div class="v" data-key="{key}">{escape(value)}</div>'
+        f'<div class="k">{escape(label)}</div></div>'
+    )
 
 
 def _parties(s: Mapping[str, Any]) -> str:
@@ -138,14 +149,21 @@ def _parties(s: Mapping[str, Any]) -> str:
         sent = int((s.get("bytes_sent") or {}).get(name, 0))
         share = s["intersection"] / p["rows"] if p["rows"] else 0.0
         role = "label holder" if name == s.get("active") else ("passive" if s.get("active") else "-")
-        rows.append("<tr>" + "".join([
-            _td(name, f"parties.{name}.name"), _td(role),
-            _td(fmt_count(p["rows"]), f"parties.{name}.rows", num=True),
-            _td(str(p["features"]), f"parties.{name}.features", num=True),
-            _td(p.get("label") or "-", f"parties.{name}.label"),
-            _td(f"{share:.1%}", num=True),
-            _td(human_bytes(sent), f"bytes_sent.{name}", num=True, title=f"{sent:,} bytes"),
-        ]) + "</tr>")
+        rows.append(
+            "<tr>"
+            + "".join(
+                [
+                    _td(name, f"parties.{name}.name"),
+                    _td(role),
+                    _td(fmt_count(p["rows"]), f"parties.{name}.rows", num=True),
+                    _td(str(p["features"]), f"parties.{name}.features", num=True),
+                    _td(p.get("label") or "-", f"parties.{name}.label"),
+                    _td(f"{share:.1%}", num=True),
+                    _td(human_bytes(sent), f"bytes_sent.{name}", num=True, title=f"{sent:,} bytes"),
+                ]
+            )
+            + "</tr>"
+        )
     return _table(["party", "role", "rows", "features", "=label", "rows aligned", "bytes sent"], rows, 2)
 
 
@@ -156,8 +174,11 @@ def _metrics(s: Mapping[str, Any]) -> str:
     rows = []
     for k, v in metrics.items():
         b = base.get(k)
-        cells = [_td(k), _td(fmt_metric(v), f"metrics.{k}", num=True),
-                 _td(fmt_metric(b) if b is not None else "-", f"baseline.{k}", num=True)]
+        cells = [
+            _td(k),
+            _td(fmt_metric(v), f"metrics.{k}", num=True),
+            _td(fmt_metric(b) if b is not None else "-", f"baseline.{k}", num=True),
+        ]
         if b is not None:
             diff = v - b
             higher_is_better = not k.endswith("log_loss")
@@ -172,8 +193,10 @@ def _metrics(s: Mapping[str, Any]) -> str:
 
 
 def _timing(s: Mapping[str, Any]) -> str:
-    rows = [f"<tr>{_td(k)}{_td(fmt_seconds(v), f'seconds.{k}', num=True)}</tr>"
-            for k, v in (s.get("seconds") or {}).items()]
+    rows = [
+        f"<tr>{_td(k)}{_td(fmt_seconds(v), f'seconds.{k}', num=True)}</tr>"
+        for k, v in (s.get("seconds") or {}).items()
+    ]
     return _table(["part", "seconds"], rows)
 
 
@@ -184,8 +207,10 @@ def _privacy(s: Mapping[str, Any]) -> str:
         if psi.get(k):
             rows.append(f"<tr>{_td('PSI ' + k)}{_td(str(psi[k]), f'psi.{k}')}</tr>")
     if psi.get("scalar_mults") is not None:
-        rows.append(f"<tr>{_td('PSI scalar multiplications')}"
-                    f"{_td(fmt_count(psi['scalar_mults']), 'psi.scalar_mults')}</tr>")
+        rows.append(
+            f"<tr>{_td('PSI scalar multiplications')}"
+            f"{_td(fmt_count(psi['scalar_mults']), 'psi.scalar_mults')}</tr>"
+        )
     if s.get("he"):
         rows.append(f"<tr>{_td('homomorphic encryption')}{_td(str(s['he']), 'he')}</tr>")
     dp = dp_budget(s)
@@ -207,8 +232,13 @@ def _contribution_table(out_dir: Path, s: Mapping[str, Any]) -> str:
         cols = [("gain_share", "{:.1%}", "share of split gain"), ("splits", "{:.0f}", "splits")]
     else:
         cols = [("coef_mass", "{:.4f}", "sum |w| (standardised)"), ("coef_share", "{:.1%}", "share")]
-    rows = ["<tr>" + _td(p) + "".join(_td(fmt.format(c[k]), f"contribution.{p}.{k}", num=True)
-                                      for k, fmt, _ in cols) + "</tr>" for p, c in contrib.items()]
+    rows = [
+        "<tr>"
+        + _td(p)
+        + "".join(_td(fmt.format(c[k]), f"contribution.{p}.{k}", num=True) for k, fmt, _ in cols)
+        + "</tr>"
+        for p, c in contrib.items()
+    ]
     return _table(["party", *(h for _, _, h in cols)], rows)
 
 
@@ -216,9 +246,11 @@ def _figure(svg: Path) -> str:
     data = base64.b64encode(svg.read_bytes()).decode("ascii")
     name = svg.stem
     title = PLOT_TITLES.get(name, name)
-    return (f'<figure data-plot="{escape(name)}"><img alt="{escape(title)}" '
-            f'src="data:image/svg+xml;base64,{data}"><figcaption><b>{escape(title)}.</b> '
-            f"{escape(_CAPTIONS.get(name, ''))}</figcaption></figure>")
+    return (
+        f'<figure data-plot="{escape(name)}"><img alt="{escape(title)}" '
+        f'src="data:image/svg+xml;base64,{data}"><figcaption><b>{escape(title)}.</b> '
+        f"{escape(_CAPTIONS.get(name, ''))}</figcaption></figure>"
+    )
 
 
 def render_html(out_dir: Path, summary: Mapping[str, Any], plots: Iterable[Path]) -> str:
@@ -239,26 +271,30 @@ def render_html(out_dir: Path, summary: Mapping[str, Any], plots: Iterable[Path]
     dataset = s.get("dataset")
     if not isinstance(dataset, str):
         dataset = ", ".join(f"{k}: {v}" for k, v in (dataset or {}).items())
-    settings = (f"{len(s['parties'])} parties, label held by {s.get('active') or '-'}, "
-                f"{s.get('he') or 'no'} encryption, {s.get('transport', '-')} transport, "
-                f"test size {s.get('test_size', '-')}, seed {s.get('seed', '-')}")
+    settings = (
+        f"{len(s['parties'])} parties, label held by {s.get('active') or '-'}, "
+        f"{s.get('he') or 'no'} encryption, {s.get('transport', '-')} transport, "
+        f"test size {s.get('test_size', '-')}, seed {s.get('seed', '-')}"
+    )
     figs = "".join(_figure(p) for p in plots if p.suffix == ".svg")
     body = f"""
 <h1>{escape(model)}</h1>
 <p class="sub">{escape(settings)}<br>Data: {escape(str(dataset))}</p>
-<div class="cards">{''.join(cards)}</div>
+<div class="cards">{"".join(cards)}</div>
 <h2>Parties</h2>{_parties(s)}
 <h2>Model quality against the centralised baseline</h2>{_metrics(s)}
-<h2>Plots</h2>{figs or '<p>No plots.</p>'}
+<h2>Plots</h2>{figs or "<p>No plots.</p>"}
 <h2>Time</h2>{_timing(s)}
 <h2>Privacy</h2>{_privacy(s)}
-<h2>Contribution per party</h2>{_contribution_table(Path(out_dir), s) or '<p>No model was trained.</p>'}
+<h2>Contribution per party</h2>{_contribution_table(Path(out_dir), s) or "<p>No model was trained.</p>"}
 <p class="sub">Generated by <code>vfl report</code> from <code>summary.json</code>; the plots are also in
 <code>plots/</code> as PNG and SVG.</p>"""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>vfl report: {escape(model)}</title><style>{_CSS}</style></head>"
-            f"<body>{body}</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>vfl report: {escape(model)}</title><style>{_CSS}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -44,8 +44,13 @@ PLOT_TITLES = {
     "timing": "Where the time went",
 }
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
-_PART_COLOURS = {"psi": "#9467bd", "crypto": "#d62728", "compute": "#2ca02c", "network": "#1f77b4",
-                 "other": "#c7c7c7"}
+_PART_COLOURS = {
+    "psi": "#9467bd",
+    "crypto": "#d62728",
+    "compute": "#2ca02c",
+    "network": "#1f77b4",
+    "other": "#c7c7c7",
+}
 _SAVE_RC: dict[str, Any] = {"svg.hashsalt": "vfl", "svg.fonttype": "path", "font.size": 10}
 
 
@@ -69,6 +74,7 @@ def _save(fig: Figure, stem: Path) -> list[Path]:
 
 # ---- what the plots show (also used by the HTML report's tables) ------------------------------
 
+
 def _active_stats(summary: Mapping[str, Any]) -> dict[str, Any]:
     active = summary.get("active")
     return dict((summary.get("fit_stats") or {}).get(active, {})) if active else {}
@@ -79,8 +85,13 @@ def training_series(summary: Mapping[str, Any]) -> dict[str, Any]:
     "seconds": {part: [...per round]}}; empty lists where the model does not record them."""
     stats = _active_stats(summary)
     if "loss_history" in stats:  # LR
-        return {"unit": "epoch", "loss": list(stats.get("loss_history") or []),
-                "val_loss": list(stats.get("val_loss_history") or []), "seconds": {}, "metric": "log-loss"}
+        return {
+            "unit": "epoch",
+            "loss": list(stats.get("loss_history") or []),
+            "val_loss": list(stats.get("val_loss_history") or []),
+            "seconds": {},
+            "metric": "log-loss",
+        }
     trees = list(stats.get("trees") or [])
     parts = ("crypto", "compute", "network")
     return {
@@ -105,8 +116,10 @@ def coefficient_mass(out_dir: Path, parties: list[str]) -> dict[str, float]:
             weights = (doc["part"] if "part" in doc else doc)["weights"]
             mass[name] = float(np.abs(np.asarray(weights, dtype=np.float64)).sum())
         except (ValueError, KeyError, TypeError) as exc:
-            raise DataError(f"{path} is not an LR model part ({exc})",
-                            "point at the output folder written by `vfl simulate --model lr`") from exc
+            raise DataError(
+                f"{path} is not an LR model part ({exc})",
+                "point at the output folder written by `vfl simulate --model lr`",
+            ) from exc
     return mass
 
 
@@ -118,8 +131,11 @@ def contributions(out_dir: Path, summary: Mapping[str, Any]) -> dict[str, dict[s
     if contribution == "gain":
         stats = _active_stats(summary)
         share, splits = stats.get("gain_share") or {}, stats.get("splits") or {}
-        return {p: {"gain_share": float(share.get(p, 0.0)), "splits": float(splits.get(p, 0))}
-                for p in parties if p in share or p in splits}
+        return {
+            p: {"gain_share": float(share.get(p, 0.0)), "splits": float(splits.get(p, 0))}
+            for p in parties
+            if p in share or p in splits
+        }
     if contribution == "coefficients":
         mass = coefficient_mass(out_dir, parties)
         total = sum(mass.values()) or 1.0
@@ -143,6 +159,7 @@ def timing_parts(summary: Mapping[str, Any]) -> dict[str, float]:
 
 # ---- drawing ---------------------------------------------------------------------------------
 
+
 def plot_roc(curves: Mapping[str, Mapping[str, Any]], stem: Path) -> list[Path]:
     """One line per curve (``{"fpr": [...], "tpr": [...], "auc"?: float}``), e.g. model and baseline."""
     fig = _figure(5.2, 4.6)
@@ -152,16 +169,23 @@ def plot_roc(curves: Mapping[str, Mapping[str, Any]], stem: Path) -> list[Path]:
     for i, (name, c) in enumerate(curves.items()):
         fpr, tpr = list(c["fpr"]), list(c["tpr"])
         if len(fpr) != len(tpr) or len(fpr) < 2:
-            raise DataError(f"ROC curve {name!r} has {len(fpr)} fpr and {len(tpr)} tpr points",
-                            "write curves with vfl.report.curves.roc_points")
+            raise DataError(
+                f"ROC curve {name!r} has {len(fpr)} fpr and {len(tpr)} tpr points",
+                "write curves with vfl.report.curves.roc_points",
+            )
         colour, style = styles.get(name, (_COLOURS[(i + 2) % len(_COLOURS)], "-"))
         label = {"model": "federated", "baseline": "centralised baseline"}.get(name, name)
         if c.get("auc") is not None:
             label += f" (AUC {c['auc']:.4f})"
         ax.plot(fpr, tpr, color=colour, linestyle=style, linewidth=1.8, label=label)
     split = next((c.get("split") for c in curves.values() if c.get("split")), None)
-    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="false positive rate", ylabel="true positive rate",
-           title="ROC" + (f" ({split} rows)" if split else ""))
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        title="ROC" + (f" ({split} rows)" if split else ""),
+    )
     ax.set_aspect("equal")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
@@ -186,8 +210,14 @@ def plot_training(series: Mapping[str, Any], stem: Path) -> list[Path]:
     if loss:
         lax.plot(np.arange(1, len(loss) + 1), loss, marker="o", color="#000000", label="training loss")
         if val:
-            lax.plot(np.arange(1, len(val) + 1), val, marker="s", linestyle="--", color="#7f7f7f",
-                     label="validation loss")
+            lax.plot(
+                np.arange(1, len(val) + 1),
+                val,
+                marker="s",
+                linestyle="--",
+                color="#7f7f7f",
+                label="validation loss",
+            )
         lax.set_ylabel(f"training {series.get('metric', 'loss')}")
     if not secs and not loss:
         ax.text(0.5, 0.5, "no per-round record in this run", ha="center", va="center", transform=ax.transAxes)
@@ -207,8 +237,10 @@ def plot_contribution(contrib: Mapping[str, Mapping[str, float]], stem: Path) ->
     colours = [_COLOURS[i % len(_COLOURS)] for i in range(len(parties))]
     first = next(iter(contrib.values()), {})
     panels: list[tuple[str, str, Callable[[float], str]]] = (
-        [("gain_share", "share of split gain", lambda v: f"{v:.1%}"),
-         ("splits", "splits owned", lambda v: f"{v:.0f}")]
+        [
+            ("gain_share", "share of split gain", lambda v: f"{v:.1%}"),
+            ("splits", "splits owned", lambda v: f"{v:.0f}"),
+        ]
         if "gain_share" in first
         else [("coef_share", "share of sum |w| (standardised features)", lambda v: f"{v:.1%}")]
     )
@@ -241,8 +273,15 @@ def plot_timing(parts: Mapping[str, float], stem: Path, *, total: float | None =
     ax.set_title(f"Wall time {total:.1f} s")
     if left > total * 1.01:
         ax.axvline(total, color="#000000", linestyle="--", linewidth=1)
-        ax.text(0.995, 0.96, f"measured parts add up to {left:.1f} s, more than the wall time: they overlap",
-                fontsize=8, ha="right", va="top", transform=ax.transAxes)
+        ax.text(
+            0.995,
+            0.96,
+            f"measured parts add up to {left:.1f} s, more than the wall time: they overlap",
+            fontsize=8,
+            ha="right",
+            va="top",
+            transform=ax.transAxes,
+        )
     ax.legend(ncols=len(parts), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False)
     return _save(fig, stem)
 

@@ -45,10 +45,16 @@ class ProgressEvent:
     eta_s: float | None
 
     def to_dict(self) -> dict[str, object]:
-        return {"event": "progress", "party": self.party, "stage": self.stage, "done": self.done,
-                "total": self.total, "elapsed_s": round(self.elapsed_s, 3),
-                "rate": None if self.rate is None else round(self.rate, 4),
-                "eta_s": None if self.eta_s is None else round(self.eta_s, 1)}
+        return {
+            "event": "progress",
+            "party": self.party,
+            "stage": self.stage,
+            "done": self.done,
+            "total": self.total,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "rate": None if self.rate is None else round(self.rate, 4),
+            "eta_s": None if self.eta_s is None else round(self.eta_s, 1),
+        }
 
 
 class ProgressSink:
@@ -65,6 +71,7 @@ class ProgressSink:
 
     def callback(self, party: str) -> Progress:
         """The ``progress(stage, done, total)`` function to hand to ``party``'s protocol code."""
+
         def progress(stage: str, done: int, total: int) -> None:
             self.update(party, stage, done, total)
 
@@ -153,11 +160,14 @@ class _RichSink(ProgressSink):
     def _show(self, event: ProgressEvent) -> None:
         key = (event.party, event.stage)
         total = event.total if event.total > 0 else None
-        fields: dict[str, Any] = {"rate": _fmt_rate(event.rate, event.stage),
-                                  "eta": _fmt_eta(event.eta_s, total is not None and event.done >= total)}
+        fields: dict[str, Any] = {
+            "rate": _fmt_rate(event.rate, event.stage),
+            "eta": _fmt_eta(event.eta_s, total is not None and event.done >= total),
+        }
         if key not in self._tasks:
             self._tasks[key] = self._bars.add_task(
-                f"{event.party} {event.stage}", total=total, party=event.party, stage=event.stage, **fields)
+                f"{event.party} {event.stage}", total=total, party=event.party, stage=event.stage, **fields
+            )
         self._bars.update(self._tasks[key], completed=event.done, total=total, **fields)
 
     def close(self) -> None:
@@ -166,8 +176,9 @@ class _RichSink(ProgressSink):
 
 
 @contextmanager
-def make_progress(mode: Mode, *, console: Console | None = None,
-                  stream: IO[str] | None = None) -> Iterator[ProgressSink]:
+def make_progress(
+    mode: Mode, *, console: Console | None = None, stream: IO[str] | None = None
+) -> Iterator[ProgressSink]:
     """A progress sink for ``mode`` ("rich" bars on stderr, "quiet", or "json" lines on stderr);
     ``console``/``stream`` redirect the rich or JSON output (tests, log files)."""
     if mode == "rich":

@@ -24,8 +24,9 @@ def _want(bins: np.ndarray, v: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def setup(keyholders: dict[str, HEScheme]) -> tuple[HEScheme, HEScheme, object, np.ndarray,
-                                                     np.ndarray, np.ndarray]:
+def setup(
+    keyholders: dict[str, HEScheme],
+) -> tuple[HEScheme, HEScheme, object, np.ndarray, np.ndarray, np.ndarray]:
     s = keyholders["ckks"]
     rng = np.random.default_rng(7)
     g, h = rng.normal(size=N), rng.random(N) / 4
@@ -35,8 +36,9 @@ def setup(keyholders: dict[str, HEScheme]) -> tuple[HEScheme, HEScheme, object, 
     return s, pub, egh, g, h, bins
 
 
-def _check(s: HEScheme, pub: HEScheme, hist: object, bins: np.ndarray, g: np.ndarray,
-           h: np.ndarray, rows: np.ndarray) -> None:
+def _check(
+    s: HEScheme, pub: HEScheme, hist: object, bins: np.ndarray, g: np.ndarray, h: np.ndarray, rows: np.ndarray
+) -> None:
     gg, hh = s.decrypt_histogram(s.deserialize(pub.serialize(hist, JOB), JOB))
     np.testing.assert_allclose(gg, _want(bins, g, rows), atol=ATOL)
     np.testing.assert_allclose(hh, _want(bins, h, rows), atol=ATOL)
@@ -45,8 +47,13 @@ def _check(s: HEScheme, pub: HEScheme, hist: object, bins: np.ndarray, g: np.nda
 def test_cached_histograms_match_plaintext(setup: tuple) -> None:
     s, pub, egh, g, h, bins = setup
     rng = np.random.default_rng(3)
-    nodes = [np.arange(N), np.flatnonzero(rng.random(N) < 0.3), np.array([], dtype=np.int64),
-             np.array([0, 17, N - 1]), np.arange(N // 2)]
+    nodes = [
+        np.arange(N),
+        np.flatnonzero(rng.random(N) < 0.3),
+        np.array([], dtype=np.int64),
+        np.array([0, 17, N - 1]),
+        np.arange(N // 2),
+    ]
     pub.histograms = HistogramEngine(pub)
     for rows in nodes:
         _check(s, pub, pub.bucket_sums(egh, bins, rows, NB), bins, g, h, rows)

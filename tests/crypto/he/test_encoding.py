@@ -15,8 +15,9 @@ from .conftest import BACKENDS
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.integers(-(2**40) + 1, 2**40 - 1), min_size=3, max_size=3),
-                min_size=1, max_size=20))
+@given(
+    st.lists(st.lists(st.integers(-(2**40) + 1, 2**40 - 1), min_size=3, max_size=3), min_size=1, max_size=20)
+)
 def test_packing_round_trip(rows: list[list[int]]) -> None:
     p = SlotPacking(41, 3)
     cols = [list(c) for c in zip(*rows, strict=False)]

@@ -25,9 +25,7 @@ def test_all_coprime_matches_gcd_each(ints: list[int]) -> None:
 
 
 @pytest.mark.parametrize("name", ["zpaillier", "ou"])
-def test_fast_item_reader_agrees_with_general_reader(
-    name: str, keyholders: dict[str, HEScheme]
-) -> None:
+def test_fast_item_reader_agrees_with_general_reader(name: str, keyholders: dict[str, HEScheme]) -> None:
     if name not in keyholders:
         pytest.skip("sf-heu not installed")
     s = keyholders[name]
@@ -50,7 +48,9 @@ def test_heu_prints_nothing_on_stdout() -> None:
     import subprocess
     import sys
 
-    code = ("import numpy as np\nfrom vfl.crypto.he.sfheu import OUScheme\n"
-            "s = OUScheme.generate(2048)\nprint(s.decrypt(s.encrypt(np.arange(4.0))).tolist())")
+    code = (
+        "import numpy as np\nfrom vfl.crypto.he.sfheu import OUScheme\n"
+        "s = OUScheme.generate(2048)\nprint(s.decrypt(s.encrypt(np.arange(4.0))).tolist())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "[0.0, 1.0, 2.0, 3.0]\n", out.stdout

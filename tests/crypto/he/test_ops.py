@@ -33,9 +33,7 @@ def test_elementwise_ops(backend: str, keyholders: dict[str, HEScheme], rng: np.
     np.testing.assert_allclose(s.decrypt(s.sum(s.mul_plain(ea, b))), [a @ b], atol=tol * 1e3)
 
 
-def test_dot_plain_on_public_side(
-    backend: str, keyholders: dict[str, HEScheme], rng: np.random.Generator
-):
+def test_dot_plain_on_public_side(backend: str, keyholders: dict[str, HEScheme], rng: np.random.Generator):
     s = keyholders[backend]
     n, k = SIZES[backend], 5 if backend == "paillier" else 23
     d, x = _vec(rng, n) / 50, rng.normal(size=(n, k))
@@ -47,9 +45,7 @@ def test_dot_plain_on_public_side(
     np.testing.assert_allclose(s.decrypt(back), x.T @ d, atol=TOL[backend] * 100)
 
 
-def test_histograms_match_bincount(
-    backend: str, keyholders: dict[str, HEScheme], rng: np.random.Generator
-):
+def test_histograms_match_bincount(backend: str, keyholders: dict[str, HEScheme], rng: np.random.Generator):
     s = keyholders[backend]
     n = min(SIZES[backend], 2000)
     f, n_bins = (2, 3) if backend == "paillier" else (4, 16)

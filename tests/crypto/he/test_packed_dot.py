@@ -87,8 +87,7 @@ def test_digit_columns_round_trip(b: int) -> None:
     assert digits.min() >= 0 and digits.max() < (1 << DIGIT_BITS)
     weights = [1 << (DIGIT_BITS * p) for p in range(nd)]
     for j in range(3):
-        back = [sum(int(digits[i, j * nd + p]) * weights[p] for p in range(nd)) - (1 << b)
-                for i in range(50)]
+        back = [sum(int(digits[i, j * nd + p]) * weights[p] for p in range(nd)) - (1 << b) for i in range(50)]
         assert back == [int(v) for v in xi[:, j]]
 
 
@@ -127,7 +126,7 @@ def test_dot_plain_matches_numpy_with_negatives_and_extremes(
     x = rng.normal(scale=2.0, size=(n, k))
     x[:, 0] = 0.0
     x[0, 1], x[1, 1] = 1e5, -1e5  # large standardised outliers stay on the digit path
-    x[2, 2] = -2.0 ** -30  # below the matrix scale: rounds to 0
+    x[2, 2] = -(2.0**-30)  # below the matrix scale: rounds to 0
     enc = pub.deserialize(s.serialize(s.encrypt(d), JOB), JOB)
     got = pub.dot_plain(enc, x)
     assert isinstance(got, IntVector) and got.scale_bits == s.scale_bits + DOT_SCALE_BITS
@@ -145,9 +144,7 @@ def test_dot_plain_wide_values_fall_back_exactly(keyholders: dict[str, HEScheme]
     np.testing.assert_allclose(s.decrypt(s.dot_plain(s.encrypt(d), x)), x.T @ d, rtol=1e-12)
 
 
-def test_dot_plain_refuses_overflow_and_bad_input(
-    int_backend: str, keyholders: dict[str, HEScheme]
-) -> None:
+def test_dot_plain_refuses_overflow_and_bad_input(int_backend: str, keyholders: dict[str, HEScheme]) -> None:
     s = keyholders[int_backend]
     cap = s._ops.capacity_bits  # type: ignore[attr-defined]
     # a vector whose tracked bound sits near the capacity (as after a few products)

@@ -31,9 +31,7 @@ def test_ciphertext_under_another_key_is_refused(
     assert not np.allclose(got, np.linspace(-1, 1, 6), atol=1e-3)
 
 
-def test_wrong_job_and_wrong_scheme_are_refused(
-    backend: str, keyholders: dict[str, HEScheme]
-) -> None:
+def test_wrong_job_and_wrong_scheme_are_refused(backend: str, keyholders: dict[str, HEScheme]) -> None:
     s = keyholders[backend]
     with pytest.raises(WireError, match="for job"):
         s.deserialize(_batch(s), "job-other")
@@ -125,8 +123,9 @@ def test_context_carrying_a_secret_key_is_refused(keyholders: dict[str, HEScheme
 
 
 @pytest.mark.skipif("paillier" not in BACKENDS, reason="phe missing")
-def test_phe_process_pool_round_trip(monkeypatch: pytest.MonkeyPatch,
-                                     keyholders: dict[str, HEScheme]) -> None:
+def test_phe_process_pool_round_trip(
+    monkeypatch: pytest.MonkeyPatch, keyholders: dict[str, HEScheme]
+) -> None:
     """Large batches go through a process pool over chunks (both cores)."""
     from vfl.crypto.he import paillier
 

@@ -33,8 +33,9 @@ def split_host(tables: list[PartyTable], parts: int) -> list[PartyTable]:
     guest, host = tables
     out = [guest]
     for i, cols in enumerate(np.array_split(np.arange(host.n_features), parts)):
-        out.append(PartyTable(f"host{i}", host.ids, host.features[:, cols],
-                              [host.feature_names[c] for c in cols]))
+        out.append(
+            PartyTable(f"host{i}", host.ids, host.features[:, cols], [host.feature_names[c] for c in cols])
+        )
     return out
 
 
@@ -44,10 +45,13 @@ def fit_and_score(tables: list[PartyTable], active: str, params: LRParams) -> Ou
     assert y is not None
     tr, te = stratified_split(y)
     names = list(by)
-    models = run_parties(names, lambda ch: fit_lr_party(ch, by[ch.me].take(tr), active=active,
-                                                       params=params))
+    models = run_parties(names, lambda ch: fit_lr_party(ch, by[ch.me].take(tr), active=active, params=params))
     scores = run_parties(names, lambda ch: predict_lr_party(ch, models[ch.me], by[ch.me].take(te)))
     pooled = np.hstack([t.features for t in tables])
     sk = LogisticRegression(max_iter=1000).fit(pooled[tr], y[tr])
-    return Outcome(models, float(roc_auc_score(y[te], scores[active])),
-                   float(roc_auc_score(y[te], sk.decision_function(pooled[te]))), scores[active])
+    return Outcome(
+        models,
+        float(roc_auc_score(y[te], scores[active])),
+        float(roc_auc_score(y[te], sk.decision_function(pooled[te]))),
+        scores[active],
+    )

@@ -42,15 +42,19 @@ def test_dp_epsilon_8_is_accounted_and_auc_loss_reported() -> None:
     dp = fit_and_score(tables, active, LRParams(he="ckks", dp_epsilon=8.0, **BREAST))
     stats = dp.models[active].fit_stats
     loss = plain.test_auc - dp.test_auc
-    print(f"breast DP eps=8: AUC {dp.test_auc:.4f} vs {plain.test_auc:.4f} without DP "
-          f"(loss {loss:+.4f}); sigma={stats['noise_multiplier']:.3f}, "
-          f"(eps, delta)=({stats['dp_epsilon']:.3f}, {stats['dp_delta']})")
+    print(
+        f"breast DP eps=8: AUC {dp.test_auc:.4f} vs {plain.test_auc:.4f} without DP "
+        f"(loss {loss:+.4f}); sigma={stats['noise_multiplier']:.3f}, "
+        f"(eps, delta)=({stats['dp_epsilon']:.3f}, {stats['dp_delta']})"
+    )
     assert 0.5 < dp.test_auc <= 1.0
     # the schedule: 455 train rows, 10 % validation -> 410 training rows in batches of 32
     n_train, steps = 410, stats["epochs_run"] * 13
     acc = rdp_privacy_accountant.RdpAccountant()
-    acc.compose(dp_event.PoissonSampledDpEvent(
-        32 / n_train, dp_event.GaussianDpEvent(stats["noise_multiplier"])), steps)
+    acc.compose(
+        dp_event.PoissonSampledDpEvent(32 / n_train, dp_event.GaussianDpEvent(stats["noise_multiplier"])),
+        steps,
+    )
     assert stats["dp_epsilon"] == pytest.approx(acc.get_epsilon(1e-5), rel=1e-9)
     assert stats["dp_epsilon"] <= 8.0 and stats["dp_delta"] == 1e-5
     assert dp.models["host"].fit_stats["noise_multiplier"] == stats["noise_multiplier"]

@@ -21,10 +21,21 @@ FAST = LRParams(he="ckks", batch_size=128, epochs=1)
 
 
 def test_all_is_pinned() -> None:
-    assert sorted(lr.__all__) == sorted([
-        "GLM_OBJECTIVES", "Family", "GLMParams",
-        "LRParams", "PartFit", "Standardiser", "part_fingerprint", "predict_active",
-        "predict_passive", "train_active", "train_passive"])
+    assert sorted(lr.__all__) == sorted(
+        [
+            "GLM_OBJECTIVES",
+            "Family",
+            "GLMParams",
+            "LRParams",
+            "PartFit",
+            "Standardiser",
+            "part_fingerprint",
+            "predict_active",
+            "predict_passive",
+            "train_active",
+            "train_passive",
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +94,12 @@ def test_every_party_announces_the_epoch_stage_then_reports_each_epoch() -> None
     by = {t.name: t for t in tables}
     seen: dict[str, list[tuple[str, int, int]]] = {n: [] for n in by}
     two = replace(FAST, epochs=2)
-    run_parties(list(by), lambda ch: fit_lr_party(ch, by[ch.me], active=active, params=two,
-                                                  progress=lambda *e: seen[ch.me].append(e)))
+    run_parties(
+        list(by),
+        lambda ch: fit_lr_party(
+            ch, by[ch.me], active=active, params=two, progress=lambda *e: seen[ch.me].append(e)
+        ),
+    )
     assert all(events == [("epoch", e, 2) for e in range(3)] for events in seen.values()), seen
 
 
@@ -96,8 +111,16 @@ def test_misaligned_rows_are_refused() -> None:
         run_parties(list(by), lambda ch: fit_lr_party(ch, short[ch.me], active=active, params=FAST))
 
 
-@pytest.mark.parametrize("bad", [dict(epochs=0), dict(optimizer="rmsprop"), dict(he="rsa"),
-                                 dict(class_weight={2: 1.0}), dict(dp_epsilon=-1.0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(epochs=0),
+        dict(optimizer="rmsprop"),
+        dict(he="rsa"),
+        dict(class_weight={2: 1.0}),
+        dict(dp_epsilon=-1.0),
+    ],
+)
 def test_bad_params_raise_config_error(bad: dict) -> None:
     with pytest.raises(ConfigError):
         LRParams(**bad)

@@ -54,10 +54,12 @@ Run = tuple[list[PartyTable], dict[str, LRPartyModel], list[RecordedMessage], li
 def three_party() -> Run:
     tables, _active = load("breast")
     tables = split_host(tables, 2)
-    models, train_log = _run(tables, lambda ch, t: fit_lr_party(ch, t, active="guest", params=PARAMS),
-                             "lr-wire-train")
-    scores, predict_log = _run(tables, lambda ch, t: predict_lr_party(ch, models[t.name], t),
-                               "lr-wire-predict")
+    models, train_log = _run(
+        tables, lambda ch, t: fit_lr_party(ch, t, active="guest", params=PARAMS), "lr-wire-train"
+    )
+    scores, predict_log = _run(
+        tables, lambda ch, t: predict_lr_party(ch, models[t.name], t), "lr-wire-predict"
+    )
     assert scores["host0"] is None and scores["host1"] is None
     assert scores["guest"].shape == (tables[0].n_rows,)
     return tables, models, train_log, predict_log
@@ -69,8 +71,15 @@ def test_message_types_by_direction(three_party) -> None:  # type: ignore[no-unt
     to_active = {k for k in kinds if k[1] == "guest"}
     assert {k[2] for k in to_active} == {"ScoreShare", "CipherBatch", "PartFingerprints", "LRResumeOffer"}
     from_active = {k[2] for k in kinds if k[0] == "guest"}
-    assert from_active == {"LRSetup", "LRResumeStart", "CipherBatch", "MaskedGradient", "LRControl",
-                           "PartFingerprints", "LRPredictSetup"}
+    assert from_active == {
+        "LRSetup",
+        "LRResumeStart",
+        "CipherBatch",
+        "MaskedGradient",
+        "LRControl",
+        "PartFingerprints",
+        "LRPredictSetup",
+    }
     between = {k[2] for k in kinds if k[0] != "guest" and k[1] != "guest"}
     assert between == {"MaskKey"}  # passives exchange X25519 public keys and nothing else
     # every topic is unique per (sender, receiver): no message can stand in for another

@@ -25,26 +25,36 @@ def load(name: str) -> tuple[dict[str, PartyTable], str]:
     ids = guest["id"].astype(str).to_numpy(dtype=object)
     g = guest.drop(columns=["id", "y"])
     tables = {
-        "guest": PartyTable("guest", ids, g.to_numpy(np.float64), list(g.columns),
-                            label=guest["y"].to_numpy(np.float64), label_name="y"),
+        "guest": PartyTable(
+            "guest",
+            ids,
+            g.to_numpy(np.float64),
+            list(g.columns),
+            label=guest["y"].to_numpy(np.float64),
+            label_name="y",
+        ),
         "host": PartyTable("host", ids, host.to_numpy(np.float64), list(host.columns)),
     }
     return tables, "guest"
 
 
-def split_rows(y: np.ndarray, *, stratify: bool, subsample: int | None = None,
-               seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+def split_rows(
+    y: np.ndarray, *, stratify: bool, subsample: int | None = None, seed: int = 42
+) -> tuple[np.ndarray, np.ndarray]:
     idx = np.arange(len(y))
     if subsample is not None:
         idx = np.sort(np.random.default_rng(0).choice(len(y), subsample, replace=False))
-    tr, te = train_test_split(idx, test_size=0.2, stratify=y[idx] if stratify else None,
-                              random_state=seed)
+    tr, te = train_test_split(idx, test_size=0.2, stratify=y[idx] if stratify else None, random_state=seed)
     return np.sort(tr), np.sort(te)
 
 
 def fit_predict(
-    tables: dict[str, PartyTable], active: str, params: SBTParams, train: np.ndarray,
-    test: np.ndarray, wrap: Callable[[Channel], Channel] | None = None,
+    tables: dict[str, PartyTable],
+    active: str,
+    params: SBTParams,
+    train: np.ndarray,
+    test: np.ndarray,
+    wrap: Callable[[Channel], Channel] | None = None,
 ) -> tuple[dict[str, SBTPartyModel], np.ndarray]:
     """Train every party on ``train`` rows, then score ``test`` rows federatedly."""
     names = list(tables)
@@ -68,10 +78,19 @@ def xgb_model(params: SBTParams, y_train: np.ndarray) -> Any:
     """xgboost hist with the same hyper-parameters (and base score) as ``params``."""
     import xgboost as xgb
 
-    kw = dict(n_estimators=params.n_estimators, max_depth=params.max_depth,
-              learning_rate=params.learning_rate, min_child_weight=params.min_child_weight,
-              reg_lambda=params.reg_lambda, gamma=params.gamma, max_bin=params.max_bin,
-              tree_method="hist", n_jobs=2, subsample=params.subsample, random_state=params.seed)
+    kw = dict(
+        n_estimators=params.n_estimators,
+        max_depth=params.max_depth,
+        learning_rate=params.learning_rate,
+        min_child_weight=params.min_child_weight,
+        reg_lambda=params.reg_lambda,
+        gamma=params.gamma,
+        max_bin=params.max_bin,
+        tree_method="hist",
+        n_jobs=2,
+        subsample=params.subsample,
+        random_state=params.seed,
+    )
     if params.objective == "binary:logistic":
         return xgb.XGBClassifier(base_score=float(y_train.mean()), **kw)
     if params.objective in ("multi:softmax", "multi:softprob"):

@@ -28,8 +28,9 @@ BINARY = [  # data, backend, trees, max_bin, min_child_weight, subsample
 
 
 @pytest.mark.parametrize("data,he,trees,bins,mcw,subsample", BINARY)
-def test_binary_matches_xgboost(data: str, he: str, trees: int, bins: int, mcw: float,
-                                subsample: int | None) -> None:
+def test_binary_matches_xgboost(
+    data: str, he: str, trees: int, bins: int, mcw: float, subsample: int | None
+) -> None:
     if he == "paillier":
         pytest.importorskip("phe")
     tables, active = load(data)
@@ -62,8 +63,9 @@ def test_vehicle_multiclass_matches_xgboost(he: str, rounds: int) -> None:
     y = tables[active].label
     assert y is not None
     tr, te = split_rows(y, stratify=True)
-    params = SBTParams(n_estimators=rounds, max_depth=3, objective="multi:softmax", num_class=4,
-                       min_child_weight=3.0, he=he)
+    params = SBTParams(
+        n_estimators=rounds, max_depth=3, objective="multi:softmax", num_class=4, min_child_weight=3.0, he=he
+    )
     models, proba = fit_predict(tables, active, params, tr, te)
     assert proba.shape == (len(te), 4)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -84,8 +86,13 @@ def test_student_regression_matches_xgboost(he: str, trees: int) -> None:
     y = tables[active].label
     assert y is not None
     tr, te = split_rows(y, stratify=False)
-    params = SBTParams(n_estimators=trees, max_depth=3, objective="reg:squarederror", he=he,
-                       max_bin=8 if he == "ckks" else 32)
+    params = SBTParams(
+        n_estimators=trees,
+        max_depth=3,
+        objective="reg:squarederror",
+        he=he,
+        max_bin=8 if he == "ckks" else 32,
+    )
     _, pred = fit_predict(tables, active, params, tr, te)
     X = pooled(tables)
     ref = xgb_model(params, y[tr]).fit(X[tr], y[tr])

@@ -23,25 +23,33 @@ def student() -> dict:
     tr, te = split_rows(y, stratify=False)
     params = SBTParams(n_estimators=3, max_depth=3, objective="reg:squarederror", he="ou")
     models, pred = fit_predict(tables, active, params, tr, te)
-    return {"tables": tables, "active": active, "tr": tr, "te": te, "models": models,
-            "pred": pred, "params": params}
+    return {
+        "tables": tables,
+        "active": active,
+        "tr": tr,
+        "te": te,
+        "models": models,
+        "pred": pred,
+        "params": params,
+    }
 
 
 def test_model_parts_round_trip_through_json(student: dict) -> None:
     tables, active, te = student["tables"], student["active"], student["te"]
-    reloaded = {n: SBTPartyModel.from_dict(json.loads(json.dumps(m.to_dict())))
-                for n, m in student["models"].items()}
+    reloaded = {
+        n: SBTPartyModel.from_dict(json.loads(json.dumps(m.to_dict()))) for n, m in student["models"].items()
+    }
     assert reloaded["host"].splits == student["models"]["host"].splits
     assert not reloaded["host"].trees and not reloaded[active].splits
-    out = run_parties(list(tables), lambda ch: predict_sbt_party(
-        ch, reloaded[ch.me], tables[ch.me].take(te)))
+    out = run_parties(list(tables), lambda ch: predict_sbt_party(ch, reloaded[ch.me], tables[ch.me].take(te)))
     np.testing.assert_allclose(out[active], student["pred"])
     stats = reloaded[active].fit_stats
     assert set(stats["seconds"]) == {"total", "crypto", "compute", "network"}
     assert stats["bytes_sent"]["host"] > 0 and len(stats["trees"]) == 3
     assert stats["gain_share"]["guest"] + stats["gain_share"]["host"] == pytest.approx(1.0)
     assert sum(stats["splits"].values()) == sum(
-        not n.is_leaf for t in reloaded[active].trees for n in t.nodes)
+        not n.is_leaf for t in reloaded[active].trees for n in t.nodes
+    )
 
 
 def test_a_passive_part_of_another_job_is_refused(student: dict) -> None:
@@ -49,25 +57,35 @@ def test_a_passive_part_of_another_job_is_refused(student: dict) -> None:
     other, _ = fit_predict(tables, active, student["params"], tr[: len(tr) // 2], te)
     mixed = {active: student["models"][active], "host": other["host"]}
     with pytest.raises(ProtocolError, match="does not hold"):
-        run_parties(list(tables), lambda ch: predict_sbt_party(
-            ch, mixed[ch.me], tables[ch.me].take(te)))
+        run_parties(list(tables), lambda ch: predict_sbt_party(ch, mixed[ch.me], tables[ch.me].take(te)))
 
 
 def test_misaligned_rows_are_refused(student: dict) -> None:
     tables, active, tr = student["tables"], student["active"], student["tr"]
     rows = {active: tr, "host": tr[:-1]}
     with pytest.raises(ProtocolError, match="rows"):
-        run_parties(list(tables), lambda ch: fit_sbt_party(
-            ch, tables[ch.me].take(rows[ch.me]), active=active, params=student["params"]))
+        run_parties(
+            list(tables),
+            lambda ch: fit_sbt_party(
+                ch, tables[ch.me].take(rows[ch.me]), active=active, params=student["params"]
+            ),
+        )
 
 
 def test_every_party_announces_the_tree_stage_then_reports_each_tree(student: dict) -> None:
     """Progress bars count from the announcement, so PSI and setup are not in a tree's rate."""
     tables, active, tr = student["tables"], student["active"], student["tr"]
     seen: dict[str, list[tuple[str, int, int]]] = {n: [] for n in tables}
-    run_parties(list(tables), lambda ch: fit_sbt_party(
-        ch, tables[ch.me].take(tr), active=active, params=student["params"],
-        progress=lambda *e: seen[ch.me].append(e)))
+    run_parties(
+        list(tables),
+        lambda ch: fit_sbt_party(
+            ch,
+            tables[ch.me].take(tr),
+            active=active,
+            params=student["params"],
+            progress=lambda *e: seen[ch.me].append(e),
+        ),
+    )
     assert all(events == [("tree", t, 3) for t in range(4)] for events in seen.values()), seen
 
 
@@ -98,8 +116,7 @@ def test_label_dp_is_accounted_and_noisy() -> None:
     tr, te = split_rows(y, stratify=True)
     base = SBTParams(n_estimators=3, max_depth=3, he="ou")
     _, clean = fit_predict(tables, active, base, tr, te)
-    models, noisy = fit_predict(tables, active, SBTParams(**{**base.__dict__, "dp_epsilon": 8.0}),
-                                tr, te)
+    models, noisy = fit_predict(tables, active, SBTParams(**{**base.__dict__, "dp_epsilon": 8.0}), tr, te)
     dp = models[active].fit_stats["dp"]
     assert dp["accounted_epsilon"] <= 8.0 + 1e-9 and dp["delta"] == 1e-5
     assert dp["noise_multiplier"] > 0.5 and dp["steps"] == 3
@@ -109,10 +126,17 @@ def test_label_dp_is_accounted_and_noisy() -> None:
     assert roc_auc_score(y[te], noisy) > 0.6
 
 
-@pytest.mark.parametrize("bad", [{"max_depth": 0}, {"learning_rate": 0.0}, {"max_bin": 1},
-                                 {"objective": "rank:pairwise"},
-                                 {"objective": "multi:softmax", "num_class": 1},
-                                 {"objective": "reg:tweedie", "tweedie_variance_power": 1.0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_depth": 0},
+        {"learning_rate": 0.0},
+        {"max_bin": 1},
+        {"objective": "rank:pairwise"},
+        {"objective": "multi:softmax", "num_class": 1},
+        {"objective": "reg:tweedie", "tweedie_variance_power": 1.0},
+    ],
+)
 def test_bad_parameters_are_refused(bad: dict) -> None:
     with pytest.raises(ConfigError):
         SBTParams(**bad)  # on construction, before any party starts
@@ -132,11 +156,27 @@ def test_bench_command_writes_bench_json(tmp_path) -> None:  # type: ignore[no-u
     from vfl.cli.bench_sbt import sbt
 
     out = tmp_path / "bench"
-    res = CliRunner().invoke(sbt, [
-        "--data", f"guest={DATA / 'breast_hetero_guest.csv.gz'}",
-        "--data", f"host={DATA / 'breast_hetero_host.csv.gz'}",
-        "--he", "ou", "--trees", "2", "--depth", "2", "--bins", "16", "--subsample", "1,0.5",
-        "--out", str(out)])
+    res = CliRunner().invoke(
+        sbt,
+        [
+            "--data",
+            f"guest={DATA / 'breast_hetero_guest.csv.gz'}",
+            "--data",
+            f"host={DATA / 'breast_hetero_host.csv.gz'}",
+            "--he",
+            "ou",
+            "--trees",
+            "2",
+            "--depth",
+            "2",
+            "--bins",
+            "16",
+            "--subsample",
+            "1,0.5",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     rec, half = json.loads((out / "bench.json").read_text())["records"]
     assert rec["he"] == "ou" and rec["params"]["n_estimators"] == 2
@@ -155,10 +195,22 @@ def test_public_names_are_pinned() -> None:
     import vfl.protocols.secureboost as sb
     import vfl.runtime.models.sbt as job
 
-    assert sorted(sb.__all__) == sorted([
-        "ActiveResult", "Node", "PassiveResult", "PassiveSplit", "SBTConfig", "Topics", "Tree",
-        "decode_number", "encode_number", "predict_active", "serve_predict", "train_active",
-        "train_passive"])
-    assert sorted(job.__all__) == ["SBTParams", "SBTPartyModel", "fit_sbt_party",
-                                   "predict_sbt_party"]
+    assert sorted(sb.__all__) == sorted(
+        [
+            "ActiveResult",
+            "Node",
+            "PassiveResult",
+            "PassiveSplit",
+            "SBTConfig",
+            "Topics",
+            "Tree",
+            "decode_number",
+            "encode_number",
+            "predict_active",
+            "serve_predict",
+            "train_active",
+            "train_passive",
+        ]
+    )
+    assert sorted(job.__all__) == ["SBTParams", "SBTPartyModel", "fit_sbt_party", "predict_sbt_party"]
     assert all(hasattr(sb, name) for name in sb.__all__)

@@ -32,8 +32,17 @@ def subsampled() -> dict[str, Any]:
 
     params = SBTParams(n_estimators=5, max_depth=3, min_child_weight=3.0, he="ou", subsample=0.5)
     models, proba = fit_predict(tables, active, params, tr, te, wrap=wrap)
-    return {"tables": tables, "active": active, "y": y, "tr": tr, "te": te, "params": params,
-            "models": models, "proba": proba, "log": log}
+    return {
+        "tables": tables,
+        "active": active,
+        "y": y,
+        "tr": tr,
+        "te": te,
+        "params": params,
+        "models": models,
+        "proba": proba,
+        "log": log,
+    }
 
 
 def test_only_sampled_rows_are_encrypted_and_sent(subsampled: dict[str, Any]) -> None:
@@ -61,8 +70,17 @@ def test_subsampled_model_matches_xgboost(subsampled: dict[str, Any]) -> None:
     auc = roc_auc_score(y[te], subsampled["proba"])
     X = pooled(subsampled["tables"])
     # xgboost draws its own rows: compare with its mean over a few seeds
-    ref = np.mean([roc_auc_score(y[te], xgb_model(SBTParams(**{**params.__dict__, "seed": s}), y[tr])
-                                 .fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]) for s in range(5)])
+    ref = np.mean(
+        [
+            roc_auc_score(
+                y[te],
+                xgb_model(SBTParams(**{**params.__dict__, "seed": s}), y[tr])
+                .fit(X[tr], y[tr])
+                .predict_proba(X[te])[:, 1],
+            )
+            for s in range(5)
+        ]
+    )
     assert auc >= ref - 0.005, (auc, ref)
 
 

@@ -21,8 +21,14 @@ from vfl.transport import Channel, RecordedMessage, RecordingChannel
 from vfl.wire.v1 import he_pb2
 from vfl.wire.v1 import secureboost_pb2 as pb
 
-TO_PASSIVE = {"SBTSetup", "SBTResumeStart", "SBTGradients", "SBTLevelPlan", "SBTSplitDecisions",
-              "SBTPredictRequest"}
+TO_PASSIVE = {
+    "SBTSetup",
+    "SBTResumeStart",
+    "SBTGradients",
+    "SBTLevelPlan",
+    "SBTSplitDecisions",
+    "SBTPredictRequest",
+}
 TO_ACTIVE = {"SBTPassiveInfo", "SBTResumeOffer", "SBTHistograms", "SBTSplitOutcomes", "SBTRouting"}
 
 
@@ -57,8 +63,7 @@ def recorded() -> dict[str, Any]:
 
     params = SBTParams(n_estimators=2, max_depth=3, he="ou", max_bin=16)
     models, proba = fit_predict(parts, active, params, tr, te, wrap=wrap)
-    return {"log": log, "models": models, "active": active, "y": y, "tr": tr, "te": te,
-            "proba": proba}
+    return {"log": log, "models": models, "active": active, "y": y, "tr": tr, "te": te, "proba": proba}
 
 
 def _parse(rec: RecordedMessage) -> Message:
@@ -125,8 +130,12 @@ def test_split_decisions_reach_only_their_owner(recorded: dict[str, Any]) -> Non
             for d in msg.decisions:
                 assert (msg.tree, d.node) not in asked
                 asked[(msg.tree, d.node)] = rec.receiver
-    owned = {(t, n.id): n.owner for t, tree in enumerate(model.trees) for n in tree.nodes
-             if not n.is_leaf and n.owner != active}
+    owned = {
+        (t, n.id): n.owner
+        for t, tree in enumerate(model.trees)
+        for n in tree.nodes
+        if not n.is_leaf and n.owner != active
+    }
     assert asked == owned and set(owned.values()) <= {"lab", "clinic"}
     assert owned, "the passives' features should win some splits"
     for tree in model.trees:  # the active never holds a passive's threshold or feature

@@ -82,8 +82,10 @@ class CkksHistogram(EncryptedHistogram):
 def _check_scale_bits(scale_bits: int, coeff: list[int]) -> None:
     """The scale must sit between 2^20 and the middle primes (a peer's 2^5000 overflowed float)."""
     if not 20 <= int(scale_bits) <= min(coeff[1:-1]):
-        raise CryptoError(f"CKKS scale 2^{scale_bits} does not match the middle primes "
-                          f"{coeff[1:-1]}", "use scale_bits equal to the middle prime size")
+        raise CryptoError(
+            f"CKKS scale 2^{scale_bits} does not match the middle primes {coeff[1:-1]}",
+            "use scale_bits equal to the middle prime size",
+        )
 
 
 def _temp_dir() -> tempfile.TemporaryDirectory[str]:
@@ -94,8 +96,9 @@ def _temp_dir() -> tempfile.TemporaryDirectory[str]:
 class CkksScheme(HEScheme):
     name: ClassVar[str] = "ckks"
 
-    def __init__(self, ctx: Any, galois: Any, context_bytes: bytes, galois_bytes: bytes,
-                 scale_bits: int) -> None:
+    def __init__(
+        self, ctx: Any, galois: Any, context_bytes: bytes, galois_bytes: bytes, scale_bits: int
+    ) -> None:
         import tenseal.sealapi as sa  # type: ignore[import-untyped]
 
         self._sa, self._ctx = sa, ctx
@@ -116,9 +119,12 @@ class CkksScheme(HEScheme):
 
     # -- keys ----------------------------------------------------------------------------------
     @classmethod
-    def generate(cls, poly_modulus_degree: int = DEFAULT_N,
-                 coeff_mod_bit_sizes: list[int] | tuple[int, ...] = DEFAULT_COEFF,
-                 scale_bits: int = DEFAULT_SCALE_BITS) -> CkksScheme:
+    def generate(
+        cls,
+        poly_modulus_degree: int = DEFAULT_N,
+        coeff_mod_bit_sizes: list[int] | tuple[int, ...] = DEFAULT_COEFF,
+        scale_bits: int = DEFAULT_SCALE_BITS,
+    ) -> CkksScheme:
         import tenseal as ts  # type: ignore[import-untyped]
         import tenseal.sealapi as sa
 
@@ -131,11 +137,12 @@ class CkksScheme(HEScheme):
         gk = sa.GaloisKeys()
         m = 2 * int(poly_modulus_degree)
         steps = [1 << i for i in range(int(poly_modulus_degree // 2).bit_length() - 1)]
-        sa.KeyGenerator(sc, ctx.secret_key().data).create_galois_keys(
-            [pow(3, s, m) for s in steps], gk
+        sa.KeyGenerator(sc, ctx.secret_key().data).create_galois_keys([pow(3, s, m) for s in steps], gk)
+        ctx_bytes = bytes(
+            ctx.serialize(
+                save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=False
+            )
         )
-        ctx_bytes = bytes(ctx.serialize(save_public_key=True, save_secret_key=False,
-                                        save_galois_keys=False, save_relin_keys=False))
         with _temp_dir() as d:
             path = os.path.join(d, "gk")
             gk.save(path)
@@ -153,10 +160,13 @@ class CkksScheme(HEScheme):
 
     def public_context(self) -> he_pb2.PublicContext:
         return he_pb2.PublicContext(
-            scheme=self.name, fingerprint=self._fingerprint,
+            scheme=self.name,
+            fingerprint=self._fingerprint,
             poly_modulus_degree=self.poly_modulus_degree,
-            coeff_mod_bit_sizes=self.coeff_mod_bit_sizes, scale_bits=self.scale_bits,
-            public_key=self._ctx_bytes, galois_keys=self._gk_bytes,
+            coeff_mod_bit_sizes=self.coeff_mod_bit_sizes,
+            scale_bits=self.scale_bits,
+            public_key=self._ctx_bytes,
+            galois_keys=self._gk_bytes,
         )
 
     @classmethod
@@ -170,8 +180,10 @@ class CkksScheme(HEScheme):
         if msg.job_id and msg.job_id != job_id:
             raise WireError(f"public context is for job {msg.job_id!r}, not {job_id!r}")
         if sha256_hex(cls.name.encode(), msg.public_key, msg.galois_keys) != msg.fingerprint:
-            raise CryptoError("the CKKS public context's fingerprint does not match its content",
-                              "the context was corrupted or altered; ask the key holder to resend")
+            raise CryptoError(
+                "the CKKS public context's fingerprint does not match its content",
+                "the context was corrupted or altered; ask the key holder to resend",
+            )
         try:
             ctx = ts.context_from(bytes(msg.public_key))
         except Exception as err:
@@ -204,7 +216,7 @@ class CkksScheme(HEScheme):
             raise WireError(f"the CKKS context is not usable for CKKS: {err}") from err
 
     # -- plumbing -------------------------------------------------------------------------------
-    def _vec(self, c: CipherVector) -> CkksVector:
+    def _vec(self, c: CipherVector | EncryptedHistogram) -> CkksVector:
         if not isinstance(c, CkksVector) or isinstance(c, CkksGH):
             raise CryptoError(f"{type(c).__name__} is not a CKKS vector")
         return c
@@ -242,8 +254,10 @@ class CkksScheme(HEScheme):
 
     def _mul_plain_cts(self, a: CkksVector, slots: list[np.ndarray]) -> list[Any]:
         if any(self._level(ct) == 0 for ct in a.cts):
-            raise CryptoError("this CKKS ciphertext has no multiplicative depth left",
-                              "decrypt and re-encrypt, or use a larger coefficient modulus")
+            raise CryptoError(
+                "this CKKS ciphertext has no multiplicative depth left",
+                "decrypt and re-encrypt, or use a larger coefficient modulus",
+            )
         out = []
         for ct, s in zip(a.cts, slots, strict=True):
             r = self._new()
@@ -276,8 +290,10 @@ class CkksScheme(HEScheme):
         v = self._check_plain(np.asarray(values, dtype=np.float64).ravel())
         padded = np.zeros(ceil_div(v.size, self.slots) * self.slots)
         padded[: v.size] = v  # zero-pad: tenseal would otherwise replicate a short chunk
-        cts = [ts.ckks_vector(self._ctx, padded[i : i + self.slots]).ciphertext()[0]
-               for i in range(0, v.size, self.slots)]
+        cts = [
+            ts.ckks_vector(self._ctx, padded[i : i + self.slots]).ciphertext()[0]
+            for i in range(0, v.size, self.slots)
+        ]
         return CkksVector(cts, int(v.size), self.slots)
 
     @staticmethod
@@ -285,8 +301,10 @@ class CkksScheme(HEScheme):
         if v.size == 0 or not np.all(np.isfinite(v)):
             raise CryptoError("cannot encrypt an empty vector or NaN/infinite values")
         if np.max(np.abs(v)) >= 2.0**18:
-            raise CryptoError(f"|value| up to {np.max(np.abs(v)):.3g} is too large for CKKS "
-                              "at scale 2^40 (limit 2^18)", "standardise or clip the inputs")
+            raise CryptoError(
+                f"|value| up to {np.max(np.abs(v)):.3g} is too large for CKKS at scale 2^40 (limit 2^18)",
+                "standardise or clip the inputs",
+            )
         return v
 
     def decrypt(self, c: CipherVector) -> np.ndarray:
@@ -298,14 +316,15 @@ class CkksScheme(HEScheme):
             return np.stack([z.real, z.imag], axis=1)
         a = self._vec(c)
         if self._dec is None:
-            raise CryptoError("this CKKS context is public-only and cannot decrypt",
-                              "only the key holder (the active party) decrypts")
+            raise CryptoError(
+                "this CKKS context is public-only and cannot decrypt",
+                "only the key holder (the active party) decrypts",
+            )
         out = []
         for i, ct in enumerate(a.cts):
             pt = self._sa.Plaintext()
             self._dec.decrypt(ct, pt)
-            slots = np.asarray(self._enc.decode_complex(pt) if complex_ else
-                               self._enc.decode_double(pt))
+            slots = np.asarray(self._enc.decode_complex(pt) if complex_ else self._enc.decode_double(pt))
             m = min(a.per_ct, a.n - i * a.per_ct)
             out.append(slots[: m * a.stride : a.stride])
         return np.concatenate(out)
@@ -375,8 +394,9 @@ class CkksScheme(HEScheme):
             raise CryptoError("the plaintext matrix has NaN or infinite values")
         return self._packed_dot(x, m.shape[1], lambda rows, cols: m[rows, cols])
 
-    def _packed_dot(self, x: CkksVector, k: int,
-                    value: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> CkksVector:
+    def _packed_dot(
+        self, x: CkksVector, k: int, value: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    ) -> CkksVector:
         """The BSGS-packed X.T @ x of the module docstring; value(rows, cols) reads X."""
         if x.stride != 1 or x.per_ct != self.slots:
             raise CryptoError("dot_plain needs a freshly laid-out vector (one value per slot)")
@@ -452,8 +472,9 @@ class CkksScheme(HEScheme):
             cts.append(ct)
         return CkksGH(cts, int(gv.size), self.slots, 1, True)
 
-    def bucket_sums(self, enc_gh: CipherVector, bins: np.ndarray, rows: np.ndarray,
-                    n_bins: int) -> CkksHistogram:
+    def bucket_sums(
+        self, enc_gh: CipherVector, bins: np.ndarray, rows: np.ndarray, n_bins: int
+    ) -> CkksHistogram:
         """Sums over ``rows``; see :mod:`vfl.crypto.he.ckks_hist` (the diagonals of ``bins``
         are cached, so pass the same bins array for every node of a tree)."""
         if not isinstance(enc_gh, CkksGH):
@@ -462,8 +483,7 @@ class CkksScheme(HEScheme):
         z = self.histograms.bucket_sums(enc_gh, b, r, int(n_bins))
         return CkksHistogram(z, b.shape[1], int(n_bins))
 
-    def subtract_histograms(self, parent: EncryptedHistogram,
-                            child: EncryptedHistogram) -> CkksHistogram:
+    def subtract_histograms(self, parent: EncryptedHistogram, child: EncryptedHistogram) -> CkksHistogram:
         if not (isinstance(parent, CkksHistogram) and isinstance(child, CkksHistogram)):
             raise CryptoError("subtract_histograms needs two CKKS histograms")
         if (parent.n_features, parent.n_bins) != (child.n_features, child.n_bins):
@@ -483,7 +503,8 @@ class CkksScheme(HEScheme):
             z = self._batch(c.z, job_id, HIST_SCALE_BITS)
             z.kind = "complex"
             msg = he_pb2.EncryptedHistogramMsg(
-                n_features=c.n_features, n_bins=c.n_bins, scale_bits=HIST_SCALE_BITS, g=z)
+                n_features=c.n_features, n_bins=c.n_bins, scale_bits=HIST_SCALE_BITS, g=z
+            )
             return stamp(msg, self.name, self._fingerprint, job_id)
         if isinstance(c, CkksGH):
             msg = self._batch(CkksVector(c.cts, c.n, c.per_ct, c.stride), job_id)
@@ -491,11 +512,15 @@ class CkksScheme(HEScheme):
             return msg
         return self._batch(self._vec(c), job_id)
 
-    def _batch(self, x: CkksVector, job_id: str, scale_bits: int | None = None
-               ) -> he_pb2.CipherBatch:
-        msg = he_pb2.CipherBatch(count=x.n, n_ciphertexts=len(x.cts), kind="real",
-                                 per_ciphertext=x.per_ct, stride=x.stride,
-                                 scale_bits=scale_bits or self.scale_bits)
+    def _batch(self, x: CkksVector, job_id: str, scale_bits: int | None = None) -> he_pb2.CipherBatch:
+        msg = he_pb2.CipherBatch(
+            count=x.n,
+            n_ciphertexts=len(x.cts),
+            kind="real",
+            per_ciphertext=x.per_ct,
+            stride=x.stride,
+            scale_bits=scale_bits or self.scale_bits,
+        )
         with _temp_dir() as d:
             path = os.path.join(d, "ct")
             for ct in x.cts:
@@ -509,15 +534,16 @@ class CkksScheme(HEScheme):
             check_binding(msg, self.name, self._fingerprint, job_id, "histogram")
             k = msg.n_features * msg.n_bins
             if msg.HasField("h") or msg.g.kind != "complex" or msg.scale_bits != HIST_SCALE_BITS:
-                raise WireError("a CKKS histogram must be one complex batch (G + iH) at scale "
-                                f"2^{HIST_SCALE_BITS}", "both parties must run the same vfl version")
+                raise WireError(
+                    f"a CKKS histogram must be one complex batch (G + iH) at scale 2^{HIST_SCALE_BITS}",
+                    "both parties must run the same vfl version",
+                )
             z = self._unbatch(msg.g, job_id, "complex", HIST_SCALE_BITS)
             if not k or z.n != k:
                 raise WireError(f"CKKS histogram carries {z.n} sums, expected {k}")
             return CkksHistogram(z, msg.n_features, msg.n_bins)
         if not isinstance(msg, he_pb2.CipherBatch):
-            raise WireError(f"expected a CipherBatch or EncryptedHistogramMsg, got "
-                            f"{type(msg).__name__}")
+            raise WireError(f"expected a CipherBatch or EncryptedHistogramMsg, got {type(msg).__name__}")
         if msg.kind == "ghc":
             z = self._unbatch(msg, job_id, "ghc")
             if z.per_ct != self.slots or z.stride != 1:
@@ -525,15 +551,18 @@ class CkksScheme(HEScheme):
             return CkksGH(z.cts, z.n, z.per_ct, 1, False)
         return self._unbatch(msg, job_id)
 
-    def _unbatch(self, msg: he_pb2.CipherBatch, job_id: str, kind: str = "real",
-                 scale_bits: int | None = None) -> CkksVector:
+    def _unbatch(
+        self, msg: he_pb2.CipherBatch, job_id: str, kind: str = "real", scale_bits: int | None = None
+    ) -> CkksVector:
         check_binding(msg, self.name, self._fingerprint, job_id, "ciphertext batch")
         per, stride = int(msg.per_ciphertext), int(msg.stride)
         bits = scale_bits or self.scale_bits
         scale = float(2**bits)
         if msg.kind != kind or not 0 < msg.count <= MAX_CIPHERTEXTS or per < 1 or stride < 1:
-            raise WireError(f"CKKS batch has an unusable layout ({msg.kind!r}, {msg.count} "
-                            f"values, {per} per ciphertext, stride {stride})")
+            raise WireError(
+                f"CKKS batch has an unusable layout ({msg.kind!r}, {msg.count} "
+                f"values, {per} per ciphertext, stride {stride})"
+            )
         if per * stride > self.slots or per & (per - 1) or stride & (stride - 1):
             raise WireError(f"CKKS layout {per} x stride {stride} does not fit {self.slots} slots")
         want = ceil_div(int(msg.count), per)
@@ -560,8 +589,10 @@ class CkksScheme(HEScheme):
                     ) from err
                 # written so that a NaN scale fails it (NaN compares false with everything)
                 if ct.size() != 2 or not abs(ct.scale / scale - 1) <= 1e-3 or not ct.is_ntt_form:
-                    raise CryptoError("a CKKS ciphertext has an unexpected size or scale",
-                                      "refuse the round; the sender is misconfigured")
+                    raise CryptoError(
+                        "a CKKS ciphertext has an unexpected size or scale",
+                        "refuse the round; the sender is misconfigured",
+                    )
                 cts.append(ct)
         if len({self._level(ct) for ct in cts}) != 1:
             raise WireError("the ciphertexts of one CKKS batch sit at different levels")

@@ -79,8 +79,12 @@ def choose_layout(k: int, n_cts: int, slots: int) -> Layout:
         B = slots // K
         n1 = 1
         while n1 <= K:
-            cost = (n_cts * K * chunks + n_cts * n1 * (1 + ENCODE_COST)
-                    + ROT_COST * chunks * (K // n1 - 1 + B.bit_length() - 1) + OUT_COST * chunks)
+            cost = (
+                n_cts * K * chunks
+                + n_cts * n1 * (1 + ENCODE_COST)
+                + ROT_COST * chunks * (K // n1 - 1 + B.bit_length() - 1)
+                + OUT_COST * chunks
+            )
             if best is None or cost < best[0]:
                 best = (cost, Layout(k, K, B, n1, chunks))
             n1 *= 2
@@ -112,21 +116,23 @@ class HistogramEngine:
         lay = choose_layout(bins.shape[1] * n_bins, T, S)
         base = self._baby(gh, lay)
         if s._level(base[0][0]) < 1:
-            raise CryptoError("the (g, h) ciphertexts have no multiplicative depth left",
-                              "send freshly encrypted gradients")
+            raise CryptoError(
+                "the (g, h) ciphertexts have no multiplicative depth left", "send freshly encrypted gradients"
+            )
         mask = np.zeros(T * S)
         mask[rows] = 1.0
         mask = mask.reshape(T, S)
         live = [t for t in range(T) if mask[t].any()]
         if not live:  # an empty node: fresh encryptions of zero at the output level and scale
-            return CkksVector([self._zero(base[0][0]) for _ in range(lay.n_chunks)], lay.k,
-                              lay.K, lay.B, False)
-        masked = {t: [self._mask(base[t][j], np.roll(mask[t], -j * lay.B))
-                      for j in range(lay.n1)] for t in live}
+            return CkksVector(
+                [self._zero(base[0][0]) for _ in range(lay.n_chunks)], lay.k, lay.K, lay.B, False
+            )
+        masked = {
+            t: [self._mask(base[t][j], np.roll(mask[t], -j * lay.B)) for j in range(lay.n1)] for t in live
+        }
         ref = masked[live[0]][0]
         self._prepare(bins, n_bins, n, T, lay, ref)
-        outs = [self._chunk(c, lay, live, masked, bins, n_bins, n, ref)
-                for c in range(lay.n_chunks)]
+        outs = [self._chunk(c, lay, live, masked, bins, n_bins, n, ref) for c in range(lay.n_chunks)]
         return CkksVector(outs, lay.k, lay.K, lay.B, False)
 
     # -- per gradient vector -------------------------------------------------------------------
@@ -147,12 +153,11 @@ class HistogramEngine:
         return out
 
     # -- per job: the diagonal cache ---------------------------------------------------------
-    def _prepare(self, bins: np.ndarray, n_bins: int, n: int, T: int, lay: Layout,
-                 ct: Any) -> None:
-        digest = hashlib.blake2b(np.ascontiguousarray(bins, dtype=np.int64).tobytes(),
-                                 digest_size=32).hexdigest()
-        key = (digest, bins.shape, int(n_bins), n, T, lay, tuple(ct.parms_id()),
-               self._diag_scale(ct))
+    def _prepare(self, bins: np.ndarray, n_bins: int, n: int, T: int, lay: Layout, ct: Any) -> None:
+        digest = hashlib.blake2b(
+            np.ascontiguousarray(bins, dtype=np.int64).tobytes(), digest_size=32
+        ).hexdigest()
+        key = (digest, bins.shape, int(n_bins), n, T, lay, tuple(ct.parms_id()), self._diag_scale(ct))
         if key != self._key:
             self._key, self._diag = key, {}
             pt_bytes = self._pt_bytes(ct)
@@ -166,8 +171,7 @@ class HistogramEngine:
         """About 2^30: the masked input's scale (about 2^35) times this is 2^HIST_SCALE_BITS."""
         return 2.0**HIST_SCALE_BITS / ct.scale
 
-    def _diagonals(self, t: int, c: int, lay: Layout, bins: np.ndarray, n_bins: int,
-                   n: int) -> np.ndarray:
+    def _diagonals(self, t: int, c: int, lay: Layout, bins: np.ndarray, n_bins: int, n: int) -> np.ndarray:
         """D[r] = diagonal r of chunk c on input ciphertext t, pre-rotated by (r % n1) blocks."""
         S = self._s.slots
         s_idx = np.arange(S)
@@ -194,8 +198,17 @@ class HistogramEngine:
         s._ev.rescale_to_next_inplace(out)
         return out
 
-    def _chunk(self, c: int, lay: Layout, live: list[int], masked: dict[int, list[Any]],
-               bins: np.ndarray, n_bins: int, n: int, ref: Any) -> Any:
+    def _chunk(
+        self,
+        c: int,
+        lay: Layout,
+        live: list[int],
+        masked: dict[int, list[Any]],
+        bins: np.ndarray,
+        n_bins: int,
+        n: int,
+        ref: Any,
+    ) -> Any:
         s, ev = self._s, self._s._ev
         d_scale = self._diag_scale(ref)
         inner: list[Any] = [None] * lay.n2

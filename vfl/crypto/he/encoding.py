@@ -183,4 +183,3 @@ def max_slots(slot_bits: int, capacity_bits: int) -> int:
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
-

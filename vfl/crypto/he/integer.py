@@ -196,7 +196,7 @@ class IntegerScheme(HEScheme):
     def _from_public_key(cls, data: bytes, scale_bits: int) -> IntegerScheme: ...
 
     # -- helpers --------------------------------------------------------------------------------
-    def _vec(self, c: CipherVector, kind: str = "real") -> IntVector:
+    def _vec(self, c: CipherVector | EncryptedHistogram, kind: str = "real") -> IntVector:
         if not isinstance(c, IntVector):
             raise CryptoError(f"{type(c).__name__} is not a {self.name} ciphertext vector")
         if c.kind != kind:
@@ -221,8 +221,7 @@ class IntegerScheme(HEScheme):
     # -- key holder ------------------------------------------------------------------------------
     def encrypt(self, values: np.ndarray) -> IntVector:
         ints = self._fp.encode(values, max_bits=self._ops.capacity_bits - 1)
-        return IntVector(self._ops.encrypt(ints), len(ints), self._fp.scale_bits, bits_of(ints),
-                         fresh=True)
+        return IntVector(self._ops.encrypt(ints), len(ints), self._fp.scale_bits, bits_of(ints), fresh=True)
 
     def _need_secret(self) -> None:
         if not self.has_secret_key:
@@ -313,9 +312,7 @@ class IntegerScheme(HEScheme):
         slot = gh_slot_bits(max(bits_of(gi), bits_of(hi), 1), n)
         check_capacity(2 * slot, self._ops.capacity_bits, "a packed (g, h) plaintext")
         packed = SlotPacking(slot, 2).pack([gi, hi])
-        return IntVector(
-            self._ops.encrypt(packed), n, self._fp.scale_bits, 2 * slot, "gh", slot, n, True
-        )
+        return IntVector(self._ops.encrypt(packed), n, self._fp.scale_bits, 2 * slot, "gh", slot, n, True)
 
     def bucket_sums(
         self, enc_gh: CipherVector, bins: np.ndarray, rows: np.ndarray, n_bins: int
@@ -325,9 +322,7 @@ class IntegerScheme(HEScheme):
         h = self._ops.bucket_sums(x.handle, r, b, int(n_bins))
         return IntHistogram(h, b.shape[1], int(n_bins), x.slot_bits, x.scale_bits)
 
-    def subtract_histograms(
-        self, parent: EncryptedHistogram, child: EncryptedHistogram
-    ) -> IntHistogram:
+    def subtract_histograms(self, parent: EncryptedHistogram, child: EncryptedHistogram) -> IntHistogram:
         p, c = self._hist(parent), self._hist(child)
         if (p.n_features, p.n_bins, p.slot_bits) != (c.n_features, c.n_bins, c.slot_bits):
             raise CryptoError("cannot subtract histograms of different shapes or packings")
@@ -378,16 +373,17 @@ class IntegerScheme(HEScheme):
                 acc = term
             else:
                 acc = self._ops.add(self._ops.mul_plain(acc, [1 << width] * groups), term)
-        return IntHistogram(
-            acc, hist.n_features, hist.n_bins, hist.slot_bits, hist.scale_bits, per
-        )
+        return IntHistogram(acc, hist.n_features, hist.n_bins, hist.slot_bits, hist.scale_bits, per)
 
     # -- wire ------------------------------------------------------------------------------------
     def serialize(self, c: CipherVector | EncryptedHistogram, job_id: str) -> Any:
         if isinstance(c, IntHistogram):
             packed = self.pack_histogram(c)
-            batch = self._batch(self._rerandomise(packed.handle), ceil_div(c.n_features * c.n_bins,
-                                                       packed.bins_per_ciphertext), job_id)
+            batch = self._batch(
+                self._rerandomise(packed.handle),
+                ceil_div(c.n_features * c.n_bins, packed.bins_per_ciphertext),
+                job_id,
+            )
             batch.kind = "hist"
             msg = he_pb2.EncryptedHistogramMsg(
                 n_features=c.n_features,
@@ -421,41 +417,46 @@ class IntegerScheme(HEScheme):
             total = msg.n_features * msg.n_bins
             per = msg.bins_per_ciphertext
             if msg.slot_bits < 2 or msg.scale_bits > MAX_SCALE_BITS:
-                raise WireError(f"histogram of {msg.slot_bits}-bit slots at scale "
-                                f"2^{msg.scale_bits} is unusable")
+                raise WireError(
+                    f"histogram of {msg.slot_bits}-bit slots at scale 2^{msg.scale_bits} is unusable"
+                )
             if not (total and per and 2 * msg.slot_bits * per <= self._ops.capacity_bits):
                 raise WireError(
                     f"histogram layout ({msg.n_features}x{msg.n_bins}, {per} bins of "
                     f"2x{msg.slot_bits} bits per ciphertext) does not fit this key"
                 )
             if msg.g.count != ceil_div(total, per):
-                raise WireError(f"histogram carries {msg.g.count} ciphertexts, expected "
-                                f"{ceil_div(total, per)}")
+                raise WireError(
+                    f"histogram carries {msg.g.count} ciphertexts, expected {ceil_div(total, per)}"
+                )
             h = self._unbatch(msg.g, job_id)
             return IntHistogram(h, msg.n_features, msg.n_bins, msg.slot_bits, msg.scale_bits, per)
         if not isinstance(msg, he_pb2.CipherBatch):
-            raise WireError(f"expected a CipherBatch or EncryptedHistogramMsg, got "
-                            f"{type(msg).__name__}")
+            raise WireError(f"expected a CipherBatch or EncryptedHistogramMsg, got {type(msg).__name__}")
         h = self._unbatch(msg, job_id)
         cap = self._ops.capacity_bits
         if msg.kind == "real" and msg.bound_bits <= cap:
             return IntVector(h, msg.count, msg.scale_bits, msg.bound_bits)
-        if msg.kind == "gh" and 2 <= msg.slot_bits and 2 * msg.slot_bits <= cap and (
-            msg.max_terms >= msg.count
+        if (
+            msg.kind == "gh"
+            and 2 <= msg.slot_bits
+            and 2 * msg.slot_bits <= cap
+            and (msg.max_terms >= msg.count)
         ):
-            return IntVector(h, msg.count, msg.scale_bits, 2 * msg.slot_bits, "gh",
-                             msg.slot_bits, msg.max_terms)
-        raise WireError(f"cipher batch of kind {msg.kind!r} has an unusable layout "
-                        f"(bound {msg.bound_bits}, slot {msg.slot_bits} bits)")
+            return IntVector(
+                h, msg.count, msg.scale_bits, 2 * msg.slot_bits, "gh", msg.slot_bits, msg.max_terms
+            )
+        raise WireError(
+            f"cipher batch of kind {msg.kind!r} has an unusable layout "
+            f"(bound {msg.bound_bits}, slot {msg.slot_bits} bits)"
+        )
 
     def _unbatch(self, msg: he_pb2.CipherBatch, job_id: str) -> Any:
         check_binding(msg, self.name, self._fingerprint, job_id, "ciphertext batch")
         if not 0 < msg.count <= MAX_CIPHERTEXTS or msg.scale_bits > MAX_SCALE_BITS:
             raise WireError(f"cipher batch claims {msg.count} values at scale 2^{msg.scale_bits}")
         h = self._ops.from_wire(msg)
-        if self._ops.size(h) != msg.n_ciphertexts or (
-            msg.kind != "hist" and msg.n_ciphertexts != msg.count
-        ):
+        if self._ops.size(h) != msg.n_ciphertexts or (msg.kind != "hist" and msg.n_ciphertexts != msg.count):
             raise WireError(
                 f"cipher batch carries {self._ops.size(h)} ciphertexts for {msg.count} values",
                 "the message was truncated or altered; ask the sender to resend",

@@ -126,7 +126,7 @@ class PheOps(IntOps):
         return out
 
     def bucket_sums(self, a: list[Any], rows: np.ndarray, bins: np.ndarray, n_bins: int) -> list:
-        out = []
+        out: list[Any] = []
         for f in range(bins.shape[1]):
             groups: list[list[Any]] = [[] for _ in range(n_bins)]
             for r in rows:
@@ -146,8 +146,10 @@ class PheOps(IntOps):
         cts = []
         for raw in msg.ciphertexts:
             if len(raw) != self._width:
-                raise WireError(f"a Paillier ciphertext has {len(raw)} bytes, expected "
-                                f"{self._width}", "the message was truncated or altered")
+                raise WireError(
+                    f"a Paillier ciphertext has {len(raw)} bytes, expected {self._width}",
+                    "the message was truncated or altered",
+                )
             c = int.from_bytes(raw, "big")
             if not (0 < c < self.nsq) or math.gcd(c, self.n) != 1:
                 raise CryptoError(
@@ -173,8 +175,9 @@ class PaillierScheme(IntegerScheme):
     name: ClassVar[str] = "paillier"
 
     @classmethod
-    def generate(cls, key_bits: int = 2048, scale_bits: int = DEFAULT_SCALE_BITS,
-                 workers: int | None = None) -> PaillierScheme:
+    def generate(
+        cls, key_bits: int = 2048, scale_bits: int = DEFAULT_SCALE_BITS, workers: int | None = None
+    ) -> PaillierScheme:
         check_paillier_bits(key_bits, cls.name)
         phe = import_phe()
         pk, sk = phe.generate_paillier_keypair(n_length=int(key_bits))

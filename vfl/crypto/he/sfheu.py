@@ -174,8 +174,10 @@ class HeuOps(IntOps):
         data = bytes(msg.packed)
         ints, rows, cols = parse_heu_array(data, self.schema_index)
         if cols != 1 or rows != msg.n_ciphertexts:
-            raise WireError(f"sf-heu array has shape ({rows}, {cols}), expected "
-                            f"({msg.n_ciphertexts}, 1)", "the message was truncated or altered")
+            raise WireError(
+                f"sf-heu array has shape ({rows}, {cols}), expected ({msg.n_ciphertexts}, 1)",
+                "the message was truncated or altered",
+            )
         if not all(0 < c < self.ct_modulus for c in ints) or not _all_coprime(ints, self.n):
             raise CryptoError(
                 f"received an {self.schema} ciphertext outside its group "
@@ -221,8 +223,20 @@ def _read(buf: bytes, pos: int, depth: int = 0) -> tuple[Any, int]:
         return _read_array(buf, pos + 1, t & 0x0F, depth)
     if 0xA0 <= t <= 0xBF:
         return _read_bytes(buf, pos + 1, t & 0x1F)
-    sizes = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD9: 1, 0xDA: 2, 0xDB: 4,
-             0xC4: 1, 0xC5: 2, 0xC6: 4, 0xDC: 2, 0xDD: 4}
+    sizes = {
+        0xCC: 1,
+        0xCD: 2,
+        0xCE: 4,
+        0xCF: 8,
+        0xD9: 1,
+        0xDA: 2,
+        0xDB: 4,
+        0xC4: 1,
+        0xC5: 2,
+        0xC6: 4,
+        0xDC: 2,
+        0xDD: 4,
+    }
     if t not in sizes:
         raise WireError(f"unexpected byte 0x{t:02x} in an sf-heu ciphertext array")
     w = sizes[t]
@@ -276,9 +290,7 @@ def parse_heu_array(data: bytes, schema_index: int) -> tuple[list[int], int, int
             if not (isinstance(inner, list) and len(inner) == 1 and isinstance(inner[0], bytes)) or (
                 e != len(it) - 8 or it[e:] != tail
             ):
-                raise WireError(
-                    "an sf-heu ciphertext has an unexpected layout or belongs to another scheme"
-                )
+                raise WireError("an sf-heu ciphertext has an unexpected layout or belongs to another scheme")
             mag = inner[0]
         ints.append(int.from_bytes(mag, "little"))
     return ints, rows, cols

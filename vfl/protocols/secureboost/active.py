@@ -73,8 +73,16 @@ class _Candidate:
 
 
 class _Trainer:
-    def __init__(self, channel: Channel, X: np.ndarray, scheme: HEScheme, cfg: SBTConfig,
-                 passives: list[str], backend: Backend, categories: list[int] | None = None):
+    def __init__(
+        self,
+        channel: Channel,
+        X: np.ndarray,
+        scheme: HEScheme,
+        cfg: SBTConfig,
+        passives: list[str],
+        backend: Backend,
+        categories: list[int] | None = None,
+    ):
         self.ch, self.X, self.scheme, self.cfg, self.passives = channel, X, scheme, cfg, passives
         self.backend, self.xp = backend, backend.xp
         self.np_xp = get_backend("cpu").xp
@@ -93,8 +101,13 @@ class _Trainer:
     def setup(self, n: int) -> None:
         with self.clock.crypto():
             ctx = self.scheme.public_context()
-        msg = pb.SBTSetup(n_rows=n, n_trees=self.cfg.n_trees, max_depth=self.cfg.max_depth,
-                          max_bin=self.cfg.max_bin, he_context=ctx)
+        msg = pb.SBTSetup(
+            n_rows=n,
+            n_trees=self.cfg.n_trees,
+            max_depth=self.cfg.max_depth,
+            max_bin=self.cfg.max_bin,
+            he_context=ctx,
+        )
         self.ch.broadcast(Topics.SETUP, msg, self.passives)
         for p in self.passives:
             info = self.ch.recv(p, Topics.INFO, pb.SBTPassiveInfo)
@@ -104,8 +117,10 @@ class _Trainer:
                     "align all parties' rows with `vfl psi` before training",
                 )
             if info.n_bins != self.n_bins or info.n_features < 1:
-                raise ProtocolError(f"{p} announced {info.n_features} features x {info.n_bins} "
-                                    f"bins; expected >= 1 x {self.n_bins}")
+                raise ProtocolError(
+                    f"{p} announced {info.n_features} features x {info.n_bins} "
+                    f"bins; expected >= 1 x {self.n_bins}"
+                )
             self.shapes[p] = int(info.n_features)
 
     # -- one tree ------------------------------------------------------------------------------
@@ -148,13 +163,14 @@ class _Trainer:
             build, derive = plan_level(expand, pairs, grown)
             plan = pb.SBTLevelPlan(tree=t, level=level, partitions=partitions, build=build)
             self.ch.broadcast(Topics.plan(t, level), plan, self.passives)
-            own_built = {nd: histogram(xp, self.bins, g_x, h_x, self.backend.asarray(grown[nd]),
-                                       self.n_bins) for nd in build}
+            own_built = {
+                nd: histogram(xp, self.bins, g_x, h_x, self.backend.asarray(grown[nd]), self.n_bins)
+                for nd in build
+            }
             own_hists = complete_level(own_built, derive, own_hists)
             cands = {nd: self._own_candidate(*own_hists[nd]) for nd in expand}
             for p in self.passives:
-                pas_hists[p] = self._passive_candidates(p, t, level, build, derive, pas_hists[p],
-                                                        cands)
+                pas_hists[p] = self._passive_candidates(p, t, level, build, derive, pas_hists[p], cands)
             chosen = sorted(((c.gain, nd) for nd, c in cands.items() if c is not None), reverse=True)
             if cfg.max_leaves is not None:
                 chosen = chosen[: max(cfg.max_leaves - n_leaves, 0)]
@@ -173,8 +189,11 @@ class _Trainer:
                     tree.nodes.append(Node(c, level + 1, n_rows=len(node_rows[c])))
                     if self._expandable(level + 1, grown[c], h):
                         expand.append(c)
-                partitions.append(pb.NodePartition(node=nd, left=left, right=right,
-                                                   n_rows=len(rows), left_bits=pack_bits(bits[nd])))
+                partitions.append(
+                    pb.NodePartition(
+                        node=nd, left=left, right=right, n_rows=len(rows), left_bits=pack_bits(bits[nd])
+                    )
+                )
                 pairs.append((nd, left, right))
             level += 1
         self._done_level = level  # close_tree sends the closing plan once the tree is saved
@@ -183,8 +202,9 @@ class _Trainer:
         for node in tree.nodes:
             if node.is_leaf:
                 rows = grown[node.id]
-                node.value = float(leaf_weight(g[rows].sum(), h[rows].sum(), cfg.reg_lambda,
-                                               cfg.learning_rate))
+                node.value = float(
+                    leaf_weight(g[rows].sum(), h[rows].sum(), cfg.reg_lambda, cfg.learning_rate)
+                )
                 leaf_of_row[node_rows[node.id]] = node.id
         return tree, leaf_of_row
 
@@ -193,26 +213,39 @@ class _Trainer:
         tree, so a passive (which saves on receipt) never holds a tree the active lacks and a
         resumed job always finds a common step."""
         level = self._done_level
-        self.ch.broadcast(Topics.plan(t, level), pb.SBTLevelPlan(tree=t, level=level, done=True),
-                          self.passives)
+        self.ch.broadcast(
+            Topics.plan(t, level), pb.SBTLevelPlan(tree=t, level=level, done=True), self.passives
+        )
 
     def _expandable(self, depth: int, rows: np.ndarray, h: np.ndarray) -> bool:
-        return (depth < self.cfg.max_depth and len(rows) >= 2
-                and float(h[rows].sum()) >= 2 * self.cfg.min_child_weight)
+        return (
+            depth < self.cfg.max_depth
+            and len(rows) >= 2
+            and float(h[rows].sum()) >= 2 * self.cfg.min_child_weight
+        )
 
     def _own_candidate(self, G: Any, H: Any) -> _Candidate | None:
         bs = best_split(self.xp, G, H, self.rule)
         return None if bs is None else _Candidate(bs.gain, self.ch.me, bs)
 
-    def _passive_candidates(self, p: str, t: int, level: int, build: list[int],
-                            derive: list[tuple[int, int, int]], parents: dict[int, Any],
-                            cands: dict[int, _Candidate | None]) -> dict[int, Any]:
+    def _passive_candidates(
+        self,
+        p: str,
+        t: int,
+        level: int,
+        build: list[int],
+        derive: list[tuple[int, int, int]],
+        parents: dict[int, Any],
+        cands: dict[int, _Candidate | None],
+    ) -> dict[int, Any]:
         """Decrypt ``p``'s built histograms, derive the siblings, update each node's best."""
         msg = self.ch.recv(p, Topics.histograms(t, level), pb.SBTHistograms)
         got = [nh.node for nh in msg.nodes]
         if msg.tree != t or msg.level != level or got != build:
-            raise ProtocolError(f"{p} sent histograms for tree {msg.tree} level {msg.level} nodes "
-                                f"{got}; expected tree {t} level {level} nodes {build}")
+            raise ProtocolError(
+                f"{p} sent histograms for tree {msg.tree} level {msg.level} nodes "
+                f"{got}; expected tree {t} level {level} nodes {build}"
+            )
         built = {}
         for nh in msg.nodes:
             with self.clock.crypto():
@@ -222,8 +255,10 @@ class _Trainer:
                 G, H = self.scheme.decrypt_histogram(hist)
             G, H = G * self.unshift, H * self.unshift
             if G.shape != (self.shapes[p], self.n_bins) or H.shape != G.shape:
-                raise ProtocolError(f"{p} sent a {G.shape} histogram for node {nh.node}, "
-                                    f"expected ({self.shapes[p]}, {self.n_bins})")
+                raise ProtocolError(
+                    f"{p} sent a {G.shape} histogram for node {nh.node}, "
+                    f"expected ({self.shapes[p]}, {self.n_bins})"
+                )
             built[nh.node] = (G, H)
         hists = complete_level(built, derive, parents)
         for nd in cands:
@@ -233,8 +268,15 @@ class _Trainer:
                 cands[nd] = _Candidate(bs.gain, p, bs)
         return hists
 
-    def _split(self, t: int, level: int, winners: list[int], cands: dict[int, _Candidate | None],
-               tree: Tree, node_rows: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    def _split(
+        self,
+        t: int,
+        level: int,
+        winners: list[int],
+        cands: dict[int, _Candidate | None],
+        tree: Tree,
+        node_rows: dict[int, np.ndarray],
+    ) -> dict[int, np.ndarray]:
         """Apply the level's winning splits: own ones locally, passive ones by asking the owner."""
         bits: dict[int, np.ndarray] = {}
         asks: dict[str, list[pb.SplitDecision]] = {p: [] for p in self.passives}
@@ -252,29 +294,33 @@ class _Trainer:
                 bits[nd] = split.go_left(self.X[node_rows[nd], bs.feature])
             else:
                 cand = bs.feature * (self.n_bins - 1) + bs.bin
-                asks[c.owner].append(pb.SplitDecision(node=nd, candidate=cand,
-                                                      default_left=bs.default_left))
+                asks[c.owner].append(pb.SplitDecision(node=nd, candidate=cand, default_left=bs.default_left))
         for p in self.passives:
-            self.ch.send(p, Topics.decisions(t, level),
-                         pb.SBTSplitDecisions(tree=t, level=level, decisions=asks[p]))
+            self.ch.send(
+                p, Topics.decisions(t, level), pb.SBTSplitDecisions(tree=t, level=level, decisions=asks[p])
+            )
         for p in self.passives:
             out = self.ch.recv(p, Topics.outcomes(t, level), pb.SBTSplitOutcomes)
             want = [d.node for d in asks[p]]
             if out.tree != t or out.level != level or [o.node for o in out.outcomes] != want:
-                raise ProtocolError(f"{p} answered splits of nodes {[o.node for o in out.outcomes]}"
-                                    f" at tree {out.tree} level {out.level}; asked for {want}")
+                raise ProtocolError(
+                    f"{p} answered splits of nodes {[o.node for o in out.outcomes]}"
+                    f" at tree {out.tree} level {out.level}; asked for {want}"
+                )
             for o in out.outcomes:
                 rows = node_rows[o.node]
                 if o.n_rows != len(rows):
-                    raise ProtocolError(f"{p} partitioned {o.n_rows} rows of node {o.node}, "
-                                        f"which has {len(rows)}")
+                    raise ProtocolError(
+                        f"{p} partitioned {o.n_rows} rows of node {o.node}, which has {len(rows)}"
+                    )
                 bits[o.node] = unpack_bits(o.left_bits, len(rows), f"{p}'s partition of {o.node}")
                 tree.nodes[o.node].split_id = int(o.split_id)
         return bits
 
 
-def _dp_gh(g: np.ndarray, h: np.ndarray, cfg: SBTConfig, sigma: float,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _dp_gh(
+    g: np.ndarray, h: np.ndarray, cfg: SBTConfig, sigma: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Clip g to [-c, c] and h to [0, c], add N(0, sigma^2) noise; noisy h is floored at 0."""
     c = cfg.dp_clip
     g = np.clip(g, -c, c) + dp.gaussian_noise(g.shape, sigma, rng)
@@ -309,8 +355,10 @@ def train_active(
     cfg = cfg.with_labels(y)
     check_labels(cfg.objective, y, cfg.num_class)
     if not scheme.has_secret_key:
-        raise ProtocolError("the active party needs the HE secret key",
-                            "build the scheme with make_scheme() at the label holder")
+        raise ProtocolError(
+            "the active party needs the HE secret key",
+            "build the scheme with make_scheme() at the label holder",
+        )
     t_setup = time.perf_counter()
     tr = _Trainer(channel, np.asarray(X, dtype=np.float64), scheme, cfg, passives, backend, categories)
     tr.setup(n)
@@ -326,13 +374,24 @@ def train_active(
         sens = float(np.hypot(2 * cfg.dp_clip, cfg.dp_clip))
         z = dp.calibrate_noise(cfg.dp_epsilon, cfg.dp_delta, 1.0, cfg.n_trees)
         sigma = z * sens
-        dp_stats = {"epsilon": cfg.dp_epsilon, "delta": cfg.dp_delta, "noise_multiplier": z,
-                    "sigma": sigma, "clip": cfg.dp_clip, "steps": cfg.n_trees,
-                    "accounted_epsilon": dp.DPAccountant(z, 1.0, cfg.n_trees, cfg.dp_delta).epsilon()}
+        dp_stats = {
+            "epsilon": cfg.dp_epsilon,
+            "delta": cfg.dp_delta,
+            "noise_multiplier": z,
+            "sigma": sigma,
+            "clip": cfg.dp_clip,
+            "steps": cfg.n_trees,
+            "accounted_epsilon": dp.DPAccountant(z, 1.0, cfg.n_trees, cfg.dp_delta).epsilon(),
+        }
         dp_rng = dp_rng or dp.secure_rng()
     trees: list[Tree] = []
-    key = run_key("sbt-active", {**cfg.to_dict(), "passives": passives, "he": scheme.name},
-                  np.asarray(X, dtype=np.float64), y, start)
+    key = run_key(
+        "sbt-active",
+        {**cfg.to_dict(), "passives": passives, "he": scheme.name},
+        np.asarray(X, dtype=np.float64),
+        y,
+        start,
+    )
     done, state = agree_start_active(channel, passives, checkpoint, key)
     round_margin = margin.copy()  # g, h of a round come from the margin at its start
     if state is not None:
@@ -365,9 +424,18 @@ def train_active(
             m_now = margin if k_out > 1 else margin[:, 0]
             rec["loss"] = train_loss(tr.np_xp, cfg.objective, y, m_now, variance_power=rho)
             if checkpoint is not None:
-                checkpoint.save(t + 1, {"run_key": key, "step": t + 1, "margin": margin,
-                                        "round_margin": round_margin, "gain": tr.gain,
-                                        "splits": tr.splits, "trees": [x.to_dict() for x in trees]})
+                checkpoint.save(
+                    t + 1,
+                    {
+                        "run_key": key,
+                        "step": t + 1,
+                        "margin": margin,
+                        "round_margin": round_margin,
+                        "gain": tr.gain,
+                        "splits": tr.splits,
+                        "trees": [x.to_dict() for x in trees],
+                    },
+                )
             tr.close_tree(t)
             if progress:
                 progress("tree", t + 1, cfg.n_trees)
@@ -404,14 +472,16 @@ def predict_active(
     wanted = {p: [nd.split_id for t in trees for nd in t.nodes if nd.owner == p] for p in passives}
     nonce = secrets.randbits(63)
     for p in passives:
-        channel.send(p, Topics.PREDICT_REQUEST,
-                     pb.SBTPredictRequest(n_rows=n, split_ids=wanted[p], nonce=nonce))
+        channel.send(
+            p, Topics.PREDICT_REQUEST, pb.SBTPredictRequest(n_rows=n, split_ids=wanted[p], nonce=nonce)
+        )
     routed: dict[tuple[str, int], np.ndarray] = {}
     for p in passives:
         msg = channel.recv(p, Topics.PREDICT_ROUTING, pb.SBTRouting)
         if msg.nonce != nonce or list(msg.split_ids) != wanted[p] or msg.n_rows != n:
-            raise ProtocolError(f"{p} answered another prediction request",
-                                "run one prediction at a time per job")
+            raise ProtocolError(
+                f"{p} answered another prediction request", "run one prediction at a time per job"
+            )
         raw = from_ndarray(msg.left_bits)
         if raw.dtype != np.uint8 or raw.shape != (len(wanted[p]), (n + 7) // 8):
             raise ProtocolError(f"{p} sent routing bits of shape {raw.shape}")
@@ -435,7 +505,15 @@ def predict_active(
                 rows.append(routed[(nd.owner, nd.split_id)])
         go_left = np.stack(rows) if rows else np.zeros((0, n), dtype=bool)
         left, right, values = tree.arrays()
-        leaf = to_numpy(route_rows(xp, backend.asarray(go_left), backend.asarray(slot),
-                                   backend.asarray(left), backend.asarray(right), tree.depth()))
+        leaf = to_numpy(
+            route_rows(
+                xp,
+                backend.asarray(go_left),
+                backend.asarray(slot),
+                backend.asarray(left),
+                backend.asarray(right),
+                tree.depth(),
+            )
+        )
         margin[:, tree.output] += values[leaf]
     return margin

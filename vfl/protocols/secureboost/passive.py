@@ -78,11 +78,12 @@ def train_passive(
     n_bins = setup.max_bin + 1
     channel.send(active, Topics.INFO, pb.SBTPassiveInfo(n_rows=n, n_features=n_feat, n_bins=n_bins))
     if setup.n_rows != n:
-        raise ProtocolError(f"{active} trains on {setup.n_rows} rows, {channel.me} holds {n}",
-                            "align all parties' rows with `vfl psi` before training")
+        raise ProtocolError(
+            f"{active} trains on {setup.n_rows} rows, {channel.me} holds {n}",
+            "align all parties' rows with `vfl psi` before training",
+        )
     mapper = fit_bins(backend.xp, backend.asarray(X), int(setup.max_bin), categories)
-    bins = np.ascontiguousarray(to_numpy(mapper.transform(backend.xp, backend.asarray(X))),
-                                dtype=np.int64)
+    bins = np.ascontiguousarray(to_numpy(mapper.transform(backend.xp, backend.asarray(X))), dtype=np.int64)
     settings = {k: getattr(setup, k) for k in ("n_rows", "n_trees", "max_depth", "max_bin")}
     key = run_key("sbt-passive", {**settings, "active": active, "he": setup.he_context.scheme}, X)
     done, state = agree_start_passive(channel, active, checkpoint, key)
@@ -101,14 +102,14 @@ def train_passive(
             raise ProtocolError(f"{active} sent a histogram where [[g, h]] was expected")
         in_sample, tree_bins, position = _row_sample(msg, n, bins, active)
         if len(enc) != len(tree_bins):
-            raise ProtocolError(f"{active} sent {len(enc)} encrypted gradients for "
-                                f"{len(tree_bins)} rows")
+            raise ProtocolError(f"{active} sent {len(enc)} encrypted gradients for {len(tree_bins)} rows")
         node_rows: dict[int, np.ndarray] = {0: np.arange(n)}
         for level in range(setup.max_depth + 1):
             plan = channel.recv(active, Topics.plan(t, level), pb.SBTLevelPlan)
             if plan.tree != t or plan.level != level:
-                raise ProtocolError(f"plan for tree {plan.tree} level {plan.level} arrived as "
-                                    f"tree {t} level {level}")
+                raise ProtocolError(
+                    f"plan for tree {plan.tree} level {plan.level} arrived as tree {t} level {level}"
+                )
             if plan.done:
                 break
             pairs = apply_partitions(node_rows, plan.partitions)
@@ -117,26 +118,45 @@ def train_passive(
             if any(nd not in level_nodes for nd in build):
                 raise ProtocolError(f"{active} asked for histograms of unknown nodes {build}")
             with clock.crypto():
-                out = [pb.NodeHistogram(node=nd, hist=scheme.serialize(scheme.bucket_sums(
-                    enc, tree_bins, position[node_rows[nd][in_sample[node_rows[nd]]]], n_bins), job))
-                    for nd in build]
-            channel.send(active, Topics.histograms(t, level),
-                         pb.SBTHistograms(tree=t, level=level, nodes=out))
+                out = [
+                    pb.NodeHistogram(
+                        node=nd,
+                        hist=scheme.serialize(
+                            scheme.bucket_sums(
+                                enc, tree_bins, position[node_rows[nd][in_sample[node_rows[nd]]]], n_bins
+                            ),
+                            job,
+                        ),
+                    )
+                    for nd in build
+                ]
+            channel.send(
+                active, Topics.histograms(t, level), pb.SBTHistograms(tree=t, level=level, nodes=out)
+            )
             dec = channel.recv(active, Topics.decisions(t, level), pb.SBTSplitDecisions)
             outcomes = []
             for d in dec.decisions:
                 if d.node not in level_nodes or d.candidate >= n_feat * (n_bins - 1):
-                    raise ProtocolError(f"{active} chose candidate {d.candidate} of node {d.node},"
-                                        " which this party never offered")
+                    raise ProtocolError(
+                        f"{active} chose candidate {d.candidate} of node {d.node},"
+                        " which this party never offered"
+                    )
                 f, j = divmod(int(d.candidate), n_bins - 1)
                 split = PassiveSplit(f, mapper.threshold(f, j), bool(d.default_left))
                 sid = _new_id(splits)
                 splits[sid] = split
                 rows = node_rows[d.node]
-                outcomes.append(pb.SplitOutcome(node=d.node, split_id=sid, n_rows=len(rows),
-                                                left_bits=pack_bits(split.go_left(X[rows, f]))))
-            channel.send(active, Topics.outcomes(t, level),
-                         pb.SBTSplitOutcomes(tree=t, level=level, outcomes=outcomes))
+                outcomes.append(
+                    pb.SplitOutcome(
+                        node=d.node,
+                        split_id=sid,
+                        n_rows=len(rows),
+                        left_bits=pack_bits(split.go_left(X[rows, f])),
+                    )
+                )
+            channel.send(
+                active, Topics.outcomes(t, level), pb.SBTSplitOutcomes(tree=t, level=level, outcomes=outcomes)
+            )
         else:
             raise ProtocolError(f"{active} never ended tree {t}")
         clock.stop(t)
@@ -144,35 +164,42 @@ def train_passive(
             checkpoint.save(t + 1, {"run_key": key, "step": t + 1, "splits": splits_to_state(splits)})
         if progress:
             progress("tree", t + 1, setup.n_trees)
-    return PassiveResult(splits, mapper, {"trees": clock.trees, "he": setup.he_context.scheme,
-                                          "resumed_from_tree": done})
+    return PassiveResult(
+        splits, mapper, {"trees": clock.trees, "he": setup.he_context.scheme, "resumed_from_tree": done}
+    )
 
 
-def serve_predict(channel: Channel, X: np.ndarray, splits: dict[int, PassiveSplit], *,
-                  active: str) -> int:
+def serve_predict(channel: Channel, X: np.ndarray, splits: dict[int, PassiveSplit], *, active: str) -> int:
     """Answer one inference request with the routing bits of the asked splits; returns rows."""
     X = np.asarray(X, dtype=np.float64)
     req = channel.recv(active, Topics.PREDICT_REQUEST, pb.SBTPredictRequest)
     n = X.shape[0]
     if req.n_rows != n:
-        raise ProtocolError(f"{active} predicts {req.n_rows} rows, {channel.me} holds {n}",
-                            "align the prediction rows of all parties first")
+        raise ProtocolError(
+            f"{active} predicts {req.n_rows} rows, {channel.me} holds {n}",
+            "align the prediction rows of all parties first",
+        )
     unknown = [s for s in req.split_ids if s not in splits]
     if unknown:
-        raise ProtocolError(f"{active} asked for {len(unknown)} splits this party does not hold",
-                            "use this party's model file from the same training job")
+        raise ProtocolError(
+            f"{active} asked for {len(unknown)} splits this party does not hold",
+            "use this party's model file from the same training job",
+        )
     bits = np.zeros((len(req.split_ids), (n + 7) // 8), dtype=np.uint8)
     for i, sid in enumerate(req.split_ids):
         s = splits[sid]
         bits[i] = np.packbits(s.go_left(X[:, s.feature]))
-    channel.send(active, Topics.PREDICT_ROUTING,
-                 pb.SBTRouting(n_rows=n, split_ids=req.split_ids, left_bits=to_ndarray(bits),
-                               nonce=req.nonce))
+    channel.send(
+        active,
+        Topics.PREDICT_ROUTING,
+        pb.SBTRouting(n_rows=n, split_ids=req.split_ids, left_bits=to_ndarray(bits), nonce=req.nonce),
+    )
     return n
 
 
-def _row_sample(msg: pb.SBTGradients, n: int, bins: np.ndarray,
-                active: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _row_sample(
+    msg: pb.SBTGradients, n: int, bins: np.ndarray, active: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The tree's row sample: (in-sample mask over all n rows, the sampled rows' bins, each
     row's index into the encrypted vector). Without ``sample_bits`` every row is in."""
     if not msg.HasField("sample_bits"):
@@ -180,8 +207,10 @@ def _row_sample(msg: pb.SBTGradients, n: int, bins: np.ndarray,
     in_sample = unpack_bits(msg.sample_bits, n, f"{active}'s row sample of tree {msg.tree}")
     k = int(in_sample.sum())
     if k != msg.n_sampled or k < 2:
-        raise ProtocolError(f"{active}'s row sample of tree {msg.tree} has {k} rows but "
-                            f"announces {msg.n_sampled}; a sample needs at least 2")
+        raise ProtocolError(
+            f"{active}'s row sample of tree {msg.tree} has {k} rows but "
+            f"announces {msg.n_sampled}; a sample needs at least 2"
+        )
     return in_sample, np.ascontiguousarray(bins[in_sample]), np.cumsum(in_sample) - 1
 
 

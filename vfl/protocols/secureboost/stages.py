@@ -29,6 +29,7 @@ __all__ = [
     "unpack_bits",
 ]
 
+
 @dataclass(frozen=True)
 class SBTConfig:
     """Hyper-parameters with xgboost's names and meanings."""
@@ -79,8 +80,10 @@ class SBTConfig:
         if self.objective not in MULTICLASS or self.num_class is not None:
             return self
         if len(y) == 0 or not np.isfinite(y).all() or y.min() < 0 or np.mod(y, 1).any():
-            raise DataError(f"{self.objective} needs integer class labels 0..K-1",
-                            "recode the label column (e.g. with the classifier's label encoding)")
+            raise DataError(
+                f"{self.objective} needs integer class labels 0..K-1",
+                "recode the label column (e.g. with the classifier's label encoding)",
+            )
         return replace(self, num_class=max(int(y.max()) + 1, 2))
 
     @property
@@ -149,8 +152,9 @@ def unpack_bits(msg: common_pb2.NDArray, n: int, what: str) -> np.ndarray:
     """The inverse of :func:`pack_bits`, refusing a payload whose size does not fit ``n`` rows."""
     raw = from_ndarray(msg)
     if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size != (n + 7) // 8:
-        raise ProtocolError(f"{what}: expected {(n + 7) // 8} packed bytes for {n} rows, "
-                            f"got {raw.dtype} {raw.shape}")
+        raise ProtocolError(
+            f"{what}: expected {(n + 7) // 8} packed bytes for {n} rows, got {raw.dtype} {raw.shape}"
+        )
     return np.unpackbits(raw, count=n).astype(bool)
 
 
@@ -164,8 +168,9 @@ def apply_partitions(
             raise ProtocolError(f"partition names unknown node {p.node}")
         rows = node_rows[p.node]
         if p.n_rows != len(rows):
-            raise ProtocolError(f"partition of node {p.node} covers {p.n_rows} rows, "
-                                f"the node has {len(rows)}")
+            raise ProtocolError(
+                f"partition of node {p.node} covers {p.n_rows} rows, the node has {len(rows)}"
+            )
         bits = unpack_bits(p.left_bits, len(rows), f"partition of node {p.node}")
         node_rows[p.left], node_rows[p.right] = rows[bits], rows[~bits]
         pairs.append((p.node, p.left, p.right))

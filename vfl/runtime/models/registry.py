@@ -160,7 +160,11 @@ JOB_KINDS: dict[str, JobKind] = {
     for k in (
         JobKind("train", "align by PSI, then train (or align only, with model none)", trains=True),
         JobKind("predict", "align new rows by PSI, then score them with trained parts", trains=False),
-        JobKind("analyze", "align by PSI, then feature statistics, WOE/IV and cross-party correlation", trains=False),
+        JobKind(
+            "analyze",
+            "align by PSI, then feature statistics, WOE/IV and cross-party correlation",
+            trains=False,
+        ),
     )
 }
 
@@ -214,7 +218,9 @@ def make_params(model: str, he: str, seed: int, extra: Mapping[str, Any]) -> Any
     except ConfigError:
         raise
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ConfigError(f"invalid {model} parameters: {exc}", "check the values of --param / [params]") from exc
+        raise ConfigError(
+            f"invalid {model} parameters: {exc}", "check the values of --param / [params]"
+        ) from exc
 
 
 def _checked(model: str, key: str, value: Any, default: Any) -> Any:

@@ -94,8 +94,14 @@ class SBTPartyModel:
             "params": dict(self.params),
             "trees": [t.to_dict() for t in self.trees],
             "base_margin": self.base_margin,
-            "splits": {str(k): {"feature": s.feature, "threshold": encode_number(s.threshold),
-                                "default_left": s.default_left} for k, s in self.splits.items()},
+            "splits": {
+                str(k): {
+                    "feature": s.feature,
+                    "threshold": encode_number(s.threshold),
+                    "default_left": s.default_left,
+                }
+                for k, s in self.splits.items()
+            },
             "fit_stats": self.fit_stats,
             "categories": self.categories.to_dict(),
             "offset_name": self.offset_name,
@@ -104,24 +110,36 @@ class SBTPartyModel:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SBTPartyModel:
         if d.get("format") != MODEL_FORMAT:
-            raise DataError(f"not a vfl SecureBoost model part (format {d.get('format')!r})",
-                            "point at the model folder written by `vfl train --model sbt`")
+            raise DataError(
+                f"not a vfl SecureBoost model part (format {d.get('format')!r})",
+                "point at the model folder written by `vfl train --model sbt`",
+            )
         try:
             return cls(
-                party=str(d["party"]), role=str(d["role"]), active=str(d["active"]),
-                parties=[str(p) for p in d["parties"]], job_id=str(d["job_id"]),
-                feature_names=[str(f) for f in d["feature_names"]], params=dict(d["params"]),
-                trees=[Tree.from_dict(t) for t in d["trees"]], base_margin=float(d["base_margin"]),
-                splits={int(k): PassiveSplit(int(s["feature"]), decode_number(s["threshold"]),
-                                             bool(s["default_left"]))
-                        for k, s in d["splits"].items()},
+                party=str(d["party"]),
+                role=str(d["role"]),
+                active=str(d["active"]),
+                parties=[str(p) for p in d["parties"]],
+                job_id=str(d["job_id"]),
+                feature_names=[str(f) for f in d["feature_names"]],
+                params=dict(d["params"]),
+                trees=[Tree.from_dict(t) for t in d["trees"]],
+                base_margin=float(d["base_margin"]),
+                splits={
+                    int(k): PassiveSplit(
+                        int(s["feature"]), decode_number(s["threshold"]), bool(s["default_left"])
+                    )
+                    for k, s in d["splits"].items()
+                },
                 fit_stats=dict(d.get("fit_stats", {})),
                 categories=CategoryMap.from_dict(d.get("categories")),
                 offset_name=None if d.get("offset_name") is None else str(d["offset_name"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise DataError(f"the SecureBoost model part is malformed ({exc})",
-                            "restore the file written by training, or re-train") from exc
+            raise DataError(
+                f"the SecureBoost model part is malformed ({exc})",
+                "restore the file written by training, or re-train",
+            ) from exc
 
 
 def fit_sbt_party(
@@ -138,46 +156,73 @@ def fit_sbt_party(
     ``resume=True``, training continues from the newest tree all parties hold."""
     parties = sorted([channel.me, *channel.peers])
     if active not in parties:
-        raise ConfigError(f"active party {active!r} is not in the job ({', '.join(parties)})",
-                          "name one of the job's parties as the label holder")
+        raise ConfigError(
+            f"active party {active!r} is not in the job ({', '.join(parties)})",
+            "name one of the job's parties as the label holder",
+        )
     if channel.me == active and table.label is None:
-        raise DataError(f"{table.name} is the active party but has no label column",
-                        "pass --label NAME:COLUMN for the party that holds the label")
+        raise DataError(
+            f"{table.name} is the active party but has no label column",
+            "pass --label NAME:COLUMN for the party that holds the label",
+        )
     if channel.me == active and params.objective in MULTICLASS and params.num_class is None:
         assert table.label is not None
         params = replace(params, num_class=params.config().with_labels(table.label).num_class)
     table, n_cats = _train_categories(table, params.max_bin)
     cfg = params.config()
     backend = get_backend(params.device)
-    model = SBTPartyModel(party=channel.me, role="active" if channel.me == active else "passive",
-                          active=active, parties=parties, job_id=channel.job_id,
-                          feature_names=list(table.feature_names),
-                          params={k: v for k, v in asdict(params).items() if k != "device"},
-                          categories=table.categories)
+    model = SBTPartyModel(
+        party=channel.me,
+        role="active" if channel.me == active else "passive",
+        active=active,
+        parties=parties,
+        job_id=channel.job_id,
+        feature_names=list(table.feature_names),
+        params={k: v for k, v in asdict(params).items() if k != "device"},
+        categories=table.categories,
+    )
     if channel.me == active:
         assert table.label is not None
         passives = [p for p in parties if p != active]
         t0 = time.perf_counter()
         scheme = make_scheme(params.he)
         keygen_seconds = time.perf_counter() - t0
-        res = train_active(channel, table.features, table.label, scheme, cfg, passives=passives,
-                           backend=backend, progress=progress, checkpoint=checkpoint,
-                           offset=table.offset, categories=n_cats)
+        res = train_active(
+            channel,
+            table.features,
+            table.label,
+            scheme,
+            cfg,
+            passives=passives,
+            backend=backend,
+            progress=progress,
+            checkpoint=checkpoint,
+            offset=table.offset,
+            categories=n_cats,
+        )
         model.trees, model.base_margin = res.trees, res.base_margin
         model.offset_name = table.offset_name if table.offset is not None else None
         stats = {**res.stats, "keygen_seconds": keygen_seconds}
     else:
-        pres = train_passive(channel, table.features, active=active,
-                             open_scheme=scheme_from_public_context, backend=backend,
-                             progress=progress, checkpoint=checkpoint, categories=n_cats)
+        pres = train_passive(
+            channel,
+            table.features,
+            active=active,
+            open_scheme=scheme_from_public_context,
+            backend=backend,
+            progress=progress,
+            checkpoint=checkpoint,
+            categories=n_cats,
+        )
         model.splits = pres.splits
         stats = pres.stats
     model.fit_stats = {**_summarise(stats, channel), "device": backend.name}  # never sent
     return model
 
 
-def predict_sbt_party(channel: Channel, model: SBTPartyModel, table: PartyTable,
-                      device: str = "cpu") -> np.ndarray | None:
+def predict_sbt_party(
+    channel: Channel, model: SBTPartyModel, table: PartyTable, device: str = "cpu"
+) -> np.ndarray | None:
     """Federated inference on aligned rows: predictions at the active party, None at passives.
     ``device``: where this party computes, chosen by the scoring job (a part trained on a GPU
     scores on a CPU-only machine too).
@@ -188,8 +233,10 @@ def predict_sbt_party(channel: Channel, model: SBTPartyModel, table: PartyTable,
     row's margin (a model trained with an offset scores rows without one at offset 0).
     """
     if table.feature_names != model.feature_names:
-        raise DataError(f"{table.name}'s columns differ from those its model was trained on",
-                        f"provide the columns {model.feature_names}")
+        raise DataError(
+            f"{table.name}'s columns differ from those its model was trained on",
+            f"provide the columns {model.feature_names}",
+        )
     if len(model.categories) or len(table.categories):
         table = table.apply_categories(model.categories)
     if model.role != "active":
@@ -197,15 +244,29 @@ def predict_sbt_party(channel: Channel, model: SBTPartyModel, table: PartyTable,
         return None
     passives = [p for p in model.parties if p != model.party]
     if sorted(channel.peers) != sorted(passives):
-        raise ConfigError(f"the model was trained with {passives}, this job has {channel.peers}",
-                          "score with the same parties that trained the model")
+        raise ConfigError(
+            f"the model was trained with {passives}, this job has {channel.peers}",
+            "score with the same parties that trained the model",
+        )
     backend = get_backend(device)
-    margin = predict_active(channel, table.features, model.trees, base=model.base_margin,
-                            n_outputs=model.n_outputs, passives=passives, backend=backend,
-                            offset=table.offset)
+    margin = predict_active(
+        channel,
+        table.features,
+        model.trees,
+        base=model.base_margin,
+        n_outputs=model.n_outputs,
+        passives=passives,
+        backend=backend,
+        offset=table.offset,
+    )
     xp = backend.xp
-    out = np.asarray(backend.to_numpy(transform_margin(
-        xp, model.objective, backend.asarray(margin if model.n_outputs > 1 else margin[:, 0]))))
+    out = np.asarray(
+        backend.to_numpy(
+            transform_margin(
+                xp, model.objective, backend.asarray(margin if model.n_outputs > 1 else margin[:, 0])
+            )
+        )
+    )
     return out
 
 
@@ -215,8 +276,7 @@ def _train_categories(table: PartyTable, max_bin: int) -> tuple[PartyTable, list
     if not len(table.categories):
         return table, None
     table = table.fit_categories(np.arange(table.n_rows))
-    counts = [table.categories.n_categories(c) if c in table.categories else 0
-              for c in table.feature_names]
+    counts = [table.categories.n_categories(c) if c in table.categories else 0 for c in table.feature_names]
     for c, k in zip(table.feature_names, counts, strict=True):
         if k:
             category_cuts(k, max_bin, f"{table.name}'s column {c!r}")
@@ -226,8 +286,9 @@ def _train_categories(table: PartyTable, max_bin: int) -> tuple[PartyTable, list
 def _summarise(stats: dict[str, Any], channel: Channel) -> dict[str, Any]:
     """Per-tree seconds plus totals, bytes per peer, and (active) each party's gain share."""
     trees = stats.get("trees", [])
-    totals = {k: round(sum(t["seconds"][k] for t in trees), 4)
-              for k in ("total", "crypto", "compute", "network")}
+    totals = {
+        k: round(sum(t["seconds"][k] for t in trees), 4) for k in ("total", "crypto", "compute", "network")
+    }
     out: dict[str, Any] = {
         "he": stats.get("he"),
         "trees": trees,

@@ -94,8 +94,14 @@ class Checkpoint:
                 old.unlink(missing_ok=True)
         self._fresh = False
         arrays, values = _split(state)
-        meta = {"format": CHECKPOINT_FORMAT, "job_id": self.job_id, "party": self.party,
-                "step": step, "arrays": sorted(arrays), "values": values}
+        meta = {
+            "format": CHECKPOINT_FORMAT,
+            "job_id": self.job_id,
+            "party": self.party,
+            "step": step,
+            "arrays": sorted(arrays),
+            "values": values,
+        }
         meta["sha256"] = _digest(meta, arrays)
         buf = io.BytesIO()
         payload: dict[str, Any] = {**arrays, _META: np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
@@ -170,8 +176,10 @@ def _split(state: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]
             try:
                 json.dumps(v, allow_nan=True)
             except (TypeError, ValueError) as exc:
-                raise ConfigError(f"checkpoint value {k!r} is not JSON-able ({exc})",
-                                  "store numbers, strings, lists and dicts, or numpy arrays") from exc
+                raise ConfigError(
+                    f"checkpoint value {k!r} is not JSON-able ({exc})",
+                    "store numbers, strings, lists and dicts, or numpy arrays",
+                ) from exc
             values[k] = v
     return arrays, values
 
