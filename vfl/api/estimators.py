@@ -28,6 +28,7 @@ from vfl.api.params import declare_params
 from vfl.compute import get_backend
 from vfl.core.errors import ConfigError, DataError
 from vfl.core.jobs import new_job_id
+from vfl.data.categories import CategoryMap
 from vfl.data.readers import table_from_frame
 from vfl.data.table import PartyTable
 from vfl.runtime.job.run import PartyOutcome, run_party_job
@@ -80,7 +81,9 @@ class _VerticalEstimator(BaseEstimator):
         )
 
     # -- tables ------------------------------------------------------------------------------------
-    def _table(self, name: str, df: Any, y: Any = None) -> PartyTable:
+    def _table(self, name: str, df: Any, y: Any = None, part: ModelFile | None = None) -> PartyTable:
+        """``name``'s frame as a table; with its trained ``part`` (scoring), read exactly the
+        columns and category map it was trained on (nothing dropped for being constant in a batch)."""
         frame = _frame_with_ids(df, self.id_column, name)
         label = None
         if y is not None:
@@ -93,6 +96,8 @@ class _VerticalEstimator(BaseEstimator):
                 )
             frame[_LABEL] = self._encode_y(np.asarray(yv))
             label = _LABEL
+        trained = part.part if part is not None else None
+        cats = getattr(trained, "categories", None)
         return table_from_frame(
             frame,
             name=name,
@@ -100,6 +105,10 @@ class _VerticalEstimator(BaseEstimator):
             label_column=label,
             nan_policy=self.nan_policy,
             source=f"{name} (DataFrame)",
+            feature_columns=list(trained.feature_names) if trained is not None else None,
+            categories=(cats if isinstance(cats, CategoryMap) else CategoryMap.from_dict(cats))
+            if trained
+            else None,
         )
 
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
@@ -204,7 +213,7 @@ class _VerticalEstimator(BaseEstimator):
         check_is_fitted(self, "parts_")
         fed = federation or self.federation_
         if fed is not None:
-            table = self._table(fed.me, X)
+            table = self._table(fed.me, X, part=self.parts_[fed.me])
             spec = self._spec(self.parties_, fed.me, task="predict", model_job_id=self.job_id_)
             out = fed.run(spec, table, model_file=self.parts_[fed.me])
             active_ids, ids, scores = table.ids, out.aligned_ids, out.scores
@@ -216,7 +225,7 @@ class _VerticalEstimator(BaseEstimator):
                     f"predict needs frames for the parties {sorted(self.parts_)}",
                     "pass a VerticalFrame or {party: DataFrame} for the same parties as fit",
                 )
-            tables = {n: self._table(n, df) for n, df in X.items()}
+            tables = {n: self._table(n, df, part=self.parts_[n]) for n, df in X.items()}
             outs = predict_in_memory(self.parts_, tables, self.active_, self.device)
             active_ids, ids, scores = (
                 tables[self.active_].ids,
@@ -435,10 +444,15 @@ class VerticalLogisticRegression(_Classifier):
     def importances_by_party_(self) -> dict[str, dict[str, float]]:
         """Per party: |weight| of each standardised feature (coefficient mass)."""
         check_is_fitted(self, "parts_")
-        return {
-            n: {f: float(abs(w)) for f, w in zip(m.part.feature_names, m.part.weights, strict=True)}
-            for n, m in self.parts_.items()
-        }
+        out: dict[str, dict[str, float]] = {}
+        for n, m in self.parts_.items():
+            cats = (m.part.categories or {}).get("columns", {})
+            mass = dict.fromkeys(m.part.feature_names, 0.0)
+            for name, w in zip(m.part.weight_names, m.part.weights, strict=True):
+                column = name.split("=", 1)[0] if "=" in name and name.split("=", 1)[0] in cats else name
+                mass[column] += float(abs(w))  # a categorical column: the sum over its categories
+            out[n] = mass
+        return out
 
 
 class _SecureBoost(_VerticalEstimator):

@@ -16,6 +16,7 @@ from vfl.compute import get_backend
 from vfl.core.errors import ConfigError, DataError
 from vfl.core.progress import Progress
 from vfl.crypto.he import make_scheme, scheme_from_public_context
+from vfl.data.categories import CategoryMap
 from vfl.data.table import PartyTable
 from vfl.protocols.common.resume import Checkpointer
 from vfl.protocols.lr import (
@@ -63,6 +64,15 @@ class LRPartyModel:
     parts: dict[str, str]  # fingerprint of every party's part, from training
     params: dict[str, Any] = field(default_factory=dict)
     fit_stats: dict[str, Any] = field(default_factory=dict)
+    # this party's category map as trained (text columns, one-hot here: never sent) and the
+    # columns the weights belong to (a categorical column's one 0/1 column per category)
+    categories: dict[str, Any] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
+
+    @property
+    def weight_names(self) -> list[str]:
+        """The name of each weight: a feature, or ``column=category`` for a one-hot column."""
+        return list(self.columns or self.feature_names)
 
     @property
     def standardiser(self) -> Standardiser:
@@ -87,7 +97,8 @@ class LRPartyModel:
             )
         body = {k: v for k, v in d.items() if k != "format"}
         expected = {f.name for f in fields(cls)}
-        if set(body) != expected:
+        optional = {"categories", "columns"}  # parts written before categorical columns had none
+        if not (expected - optional <= set(body) <= expected):
             raise DataError(
                 f"LR model part has fields {sorted(set(body) ^ expected)} wrong",
                 "use a model file written by this version of vfl",
@@ -133,8 +144,12 @@ def fit_linear_part(
     checkpoint: Checkpointer | None = None,
     offset: np.ndarray | None = None,
 ) -> M:
-    """:func:`fit_lr_party` for any part class of the linear family (``offset``: the active's)."""
+    """:func:`fit_lr_party` for any part class of the linear family (``offset``: the active's).
+    Categorical columns are one-hot at their own party: the map of the training rows' categories
+    stays in the part, and only the expanded numeric columns enter the protocol."""
     parties = sorted([channel.me, *channel.peers])
+    table = table.fit_categories(np.arange(table.n_rows)) if len(table.categories) else table
+    x, columns = table.onehot()
     if active not in parties:
         raise ConfigError(
             f"active party {active!r} is not in the job ({', '.join(parties)})",
@@ -150,7 +165,7 @@ def fit_linear_part(
         scheme = make_scheme(params.he)
         fit = train_active(
             channel,
-            table.features,
+            x,
             table.label,
             passives=passives,
             scheme=scheme,
@@ -162,14 +177,17 @@ def fit_linear_part(
     else:
         fit = train_passive(
             channel,
-            table.features,
+            x,
             active=active,
             open_scheme=lambda msg: scheme_from_public_context(msg, channel.job_id),
             params=params,
             progress=progress,
             checkpoint=checkpoint,
         )
-    return _model(cls, channel, table, active, parties, params, fit)
+    model = _model(cls, channel, table, active, parties, params, fit)
+    if len(table.categories):
+        model.categories, model.columns = table.categories.to_dict(), columns
+    return model
 
 
 def predict_lr_party(
@@ -195,6 +213,9 @@ def predict_linear_part(
             f"{table.name}'s columns differ from those its model was trained on",
             f"provide the columns {model.feature_names}",
         )
+    if model.categories or len(table.categories):  # the trained map; unseen categories -> zeros
+        table = table.apply_categories(CategoryMap.from_dict(model.categories))
+    x, _ = table.onehot()
     if model.role == "active":
         passives = [p for p in model.parties if p != model.party]
         if sorted(channel.peers) != sorted(passives):
@@ -205,7 +226,7 @@ def predict_linear_part(
         assert model.intercept is not None
         return predict_active(
             channel,
-            table.features,
+            x,
             weights=model.weights,
             intercept=model.intercept,
             standardiser=model.standardiser,
@@ -218,7 +239,7 @@ def predict_linear_part(
         )
     predict_passive(
         channel,
-        table.features,
+        x,
         weights=model.weights,
         standardiser=model.standardiser,
         active=model.active,
