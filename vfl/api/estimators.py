@@ -28,7 +28,6 @@ from vfl.api.params import declare_params
 from vfl.compute import get_backend
 from vfl.core.errors import ConfigError, DataError
 from vfl.core.jobs import new_job_id
-from vfl.data.categories import CategoryMap
 from vfl.data.readers import table_from_frame
 from vfl.data.table import PartyTable
 from vfl.runtime.job.run import PartyOutcome, run_party_job
@@ -97,7 +96,6 @@ class _VerticalEstimator(BaseEstimator):
             frame[_LABEL] = self._encode_y(np.asarray(yv))
             label = _LABEL
         trained = part.part if part is not None else None
-        cats = getattr(trained, "categories", None)
         return table_from_frame(
             frame,
             name=name,
@@ -106,9 +104,7 @@ class _VerticalEstimator(BaseEstimator):
             nan_policy=self.nan_policy,
             source=f"{name} (DataFrame)",
             feature_columns=list(trained.feature_names) if trained is not None else None,
-            categories=(cats if isinstance(cats, CategoryMap) else CategoryMap.from_dict(cats))
-            if trained
-            else None,
+            categories=getattr(trained, "categories", None),  # the trained map (text columns)
         )
 
     def _encode_y(self, y: np.ndarray) -> np.ndarray:
@@ -446,7 +442,7 @@ class VerticalLogisticRegression(_Classifier):
         check_is_fitted(self, "parts_")
         out: dict[str, dict[str, float]] = {}
         for n, m in self.parts_.items():
-            cats = (m.part.categories or {}).get("columns", {})
+            cats = m.part.categories
             mass = dict.fromkeys(m.part.feature_names, 0.0)
             for name, w in zip(m.part.weight_names, m.part.weights, strict=True):
                 column = name.split("=", 1)[0] if "=" in name and name.split("=", 1)[0] in cats else name

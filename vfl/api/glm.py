@@ -20,6 +20,7 @@ from vfl.api.federation import Federation
 from vfl.api.params import declare_params
 from vfl.core.errors import DataError
 from vfl.data.table import PartyTable
+from vfl.runtime.store.modelfile import ModelFile
 
 __all__ = [
     "VerticalGammaRegressor",
@@ -60,8 +61,8 @@ class _VerticalGLM(RegressorMixin, _VerticalEstimator):
         finally:
             self._exposure = None
 
-    def _table(self, name: str, df: Any, y: Any = None) -> PartyTable:
-        table = super()._table(name, df, y)
+    def _table(self, name: str, df: Any, y: Any = None, part: ModelFile | None = None) -> PartyTable:
+        table = super()._table(name, df, y, part)
         holder = y is not None or name == getattr(self, "active_", None)
         if self._exposure is None or not holder:
             return table

@@ -66,7 +66,7 @@ class LRPartyModel:
     fit_stats: dict[str, Any] = field(default_factory=dict)
     # this party's category map as trained (text columns, one-hot here: never sent) and the
     # columns the weights belong to (a categorical column's one 0/1 column per category)
-    categories: dict[str, Any] = field(default_factory=dict)
+    categories: CategoryMap = field(default_factory=CategoryMap)
     columns: list[str] = field(default_factory=list)
 
     @property
@@ -86,6 +86,7 @@ class LRPartyModel:
         d = asdict(self)
         for k in ("weights", "mean", "scale"):
             d[k] = [float(v) for v in getattr(self, k)]
+        d["categories"] = self.categories.to_dict()
         return {"format": self.FORMAT, **d}
 
     @classmethod
@@ -105,6 +106,7 @@ class LRPartyModel:
             )
         for k in ("weights", "mean", "scale"):
             body[k] = np.asarray(body[k], dtype=np.float64)
+        body["categories"] = CategoryMap.from_dict(body.get("categories"))
         model = cls(**body)
         if model.parts.get(model.party) != model.fingerprint:
             raise DataError(
@@ -186,7 +188,7 @@ def fit_linear_part(
         )
     model = _model(cls, channel, table, active, parties, params, fit)
     if len(table.categories):
-        model.categories, model.columns = table.categories.to_dict(), columns
+        model.categories, model.columns = table.categories, columns
     return model
 
 
@@ -213,8 +215,8 @@ def predict_linear_part(
             f"{table.name}'s columns differ from those its model was trained on",
             f"provide the columns {model.feature_names}",
         )
-    if model.categories or len(table.categories):  # the trained map; unseen categories -> zeros
-        table = table.apply_categories(CategoryMap.from_dict(model.categories))
+    if len(model.categories) or len(table.categories):  # the trained map; unseen categories -> zeros
+        table = table.apply_categories(model.categories)
     x, _ = table.onehot()
     if model.role == "active":
         passives = [p for p in model.parties if p != model.party]
