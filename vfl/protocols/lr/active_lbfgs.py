@@ -203,8 +203,8 @@ def train_active_lbfgs(
             S.t_lbfgs(it, "step"), lr_pb2.LRStep(iteration=it, decision=decision, step=a), passives
         )
         done = it + 1
-        if progress:
-            progress("iteration", done, params.max_iter)
+        if progress:  # converged: the stage ends at its own count, not at max_iter
+            progress("iteration", done, done if last else params.max_iter)
         if last:
             break
 

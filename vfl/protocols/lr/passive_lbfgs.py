@@ -133,8 +133,8 @@ def train_passive_lbfgs(
                     **mem.state(),
                 },
             )
-        if progress:
-            progress("iteration", done, max_iter)
+        if progress:  # converged: the stage ends at its own count, not at max_iter
+            progress("iteration", done, done if msg.decision == S.STOP else max_iter)
         if msg.decision == S.STOP:
             break
 
