@@ -24,6 +24,7 @@ from vfl.transport.channel import Channel
 
 __all__ = [
     "Checkpointer",
+    "ProtocolResume",
     "ResumeWire",
     "agree_start_active",
     "agree_start_passive",
@@ -68,6 +69,28 @@ class ResumeWire:
     start_type: type[Message]
     step_started: Callable[[Any], int]
     unit: str  # "epoch" | "tree": how errors name a step
+
+
+@dataclass(frozen=True)
+class ProtocolResume:
+    """One protocol's resume agreement: its run-key prefix and its wire, bound once, so that a
+    protocol's module exposes ``run_key``, ``agree_start_active`` and ``agree_start_passive``."""
+
+    protocol: str  # the run-key prefix: "lr", "sbt"
+    wire: ResumeWire
+
+    def run_key(self, role: str, settings: dict[str, Any], *arrays: np.ndarray) -> str:
+        return run_key(self.protocol, role, settings, *arrays)
+
+    def agree_start_active(
+        self, channel: Channel, passives: list[str], checkpoint: Checkpointer | None, key: str
+    ) -> tuple[int, dict[str, Any] | None]:
+        return agree_start_active(channel, passives, checkpoint, key, self.wire)
+
+    def agree_start_passive(
+        self, channel: Channel, active: str, checkpoint: Checkpointer | None, key: str
+    ) -> tuple[int, dict[str, Any] | None]:
+        return agree_start_passive(channel, active, checkpoint, key, self.wire)
 
 
 def agree_start_active(

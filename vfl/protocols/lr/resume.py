@@ -6,42 +6,28 @@ backend a resumed job ends with the same model as an uninterrupted one.
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
 from vfl.protocols.common import resume as common
 from vfl.protocols.common.resume import Checkpointer
 from vfl.protocols.lr import stages as S
-from vfl.transport.channel import Channel
 from vfl.wire.v1 import lr_pb2
 
 __all__ = ["Checkpointer", "agree_start_active", "agree_start_passive", "run_key"]
 
-_WIRE = common.ResumeWire(
-    offer_topic=S.T_RESUME_OFFER,
-    start_topic=S.T_RESUME_START,
-    offer=lambda steps: lr_pb2.LRResumeOffer(epochs=steps),
-    offer_type=lr_pb2.LRResumeOffer,
-    steps_offered=lambda msg: list(msg.epochs),
-    start=lambda step: lr_pb2.LRResumeStart(epoch=step),
-    start_type=lr_pb2.LRResumeStart,
-    step_started=lambda msg: int(msg.epoch),
-    unit="epoch",
+_RESUME = common.ProtocolResume(
+    "lr",
+    common.ResumeWire(
+        offer_topic=S.T_RESUME_OFFER,
+        start_topic=S.T_RESUME_START,
+        offer=lambda steps: lr_pb2.LRResumeOffer(epochs=steps),
+        offer_type=lr_pb2.LRResumeOffer,
+        steps_offered=lambda msg: list(msg.epochs),
+        start=lambda step: lr_pb2.LRResumeStart(epoch=step),
+        start_type=lr_pb2.LRResumeStart,
+        step_started=lambda msg: int(msg.epoch),
+        unit="epoch",
+    ),
 )
 
-
-def run_key(role: str, settings: dict[str, Any], *arrays: np.ndarray) -> str:
-    return common.run_key("lr", role, settings, *arrays)
-
-
-def agree_start_active(
-    channel: Channel, passives: list[str], checkpoint: Checkpointer | None, key: str
-) -> tuple[int, dict[str, Any] | None]:
-    return common.agree_start_active(channel, passives, checkpoint, key, _WIRE)
-
-
-def agree_start_passive(
-    channel: Channel, active: str, checkpoint: Checkpointer | None, key: str
-) -> tuple[int, dict[str, Any] | None]:
-    return common.agree_start_passive(channel, active, checkpoint, key, _WIRE)
+run_key = _RESUME.run_key
+agree_start_active = _RESUME.agree_start_active
+agree_start_passive = _RESUME.agree_start_passive

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from vfl.protocols.common import resume as common
 from vfl.protocols.common.resume import Checkpointer
 from vfl.protocols.secureboost.model import PassiveSplit, decode_number, encode_number
 from vfl.protocols.secureboost.stages import Topics
-from vfl.transport.channel import Channel
 from vfl.wire.v1 import secureboost_pb2 as pb
 
 __all__ = [
@@ -29,33 +26,24 @@ __all__ = [
 ]
 
 
-_WIRE = common.ResumeWire(
-    offer_topic=Topics.RESUME_OFFER,
-    start_topic=Topics.RESUME_START,
-    offer=lambda steps: pb.SBTResumeOffer(trees=steps),
-    offer_type=pb.SBTResumeOffer,
-    steps_offered=lambda msg: list(msg.trees),
-    start=lambda step: pb.SBTResumeStart(trees=step),
-    start_type=pb.SBTResumeStart,
-    step_started=lambda msg: int(msg.trees),
-    unit="tree",
+_RESUME = common.ProtocolResume(
+    "sbt",
+    common.ResumeWire(
+        offer_topic=Topics.RESUME_OFFER,
+        start_topic=Topics.RESUME_START,
+        offer=lambda steps: pb.SBTResumeOffer(trees=steps),
+        offer_type=pb.SBTResumeOffer,
+        steps_offered=lambda msg: list(msg.trees),
+        start=lambda step: pb.SBTResumeStart(trees=step),
+        start_type=pb.SBTResumeStart,
+        step_started=lambda msg: int(msg.trees),
+        unit="tree",
+    ),
 )
 
-
-def run_key(role: str, settings: dict[str, Any], *arrays: np.ndarray) -> str:
-    return common.run_key("sbt", role, settings, *arrays)
-
-
-def agree_start_active(
-    channel: Channel, passives: list[str], checkpoint: Checkpointer | None, key: str
-) -> tuple[int, dict[str, Any] | None]:
-    return common.agree_start_active(channel, passives, checkpoint, key, _WIRE)
-
-
-def agree_start_passive(
-    channel: Channel, active: str, checkpoint: Checkpointer | None, key: str
-) -> tuple[int, dict[str, Any] | None]:
-    return common.agree_start_passive(channel, active, checkpoint, key, _WIRE)
+run_key = _RESUME.run_key
+agree_start_active = _RESUME.agree_start_active
+agree_start_passive = _RESUME.agree_start_passive
 
 
 def splits_to_state(splits: dict[int, PassiveSplit]) -> list[list[Any]]:
