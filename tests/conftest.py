@@ -9,23 +9,21 @@ import pytest
 from vfl.data.datasets import fate_pair
 
 REPO = Path(__file__).resolve().parents[1]
-#: FATE's public vertical splits, shipped inside the package (never ../shared: a fresh clone passes)
-SHARED_DATA = fate_pair("breast")[0].parent
+#: FATE's public vertical splits, shipped inside the package, so a fresh clone needs nothing beside it
+FATE_DATA = fate_pair("breast")[0].parent
 
 
 @pytest.fixture(scope="session")
 def fate_dir() -> Path:
-    return SHARED_DATA
+    return FATE_DATA
 
 
 @pytest.fixture(scope="session")
 def three_party_breast(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """breast (569 rows) as insurer (label + 10), hospital (10) and pharma (10), each missing a
     few patients and in its own order: small enough for process-level tests."""
-    guest = pd.read_csv(SHARED_DATA / "breast_hetero_guest.csv.gz")
-    host = (
-        pd.read_csv(SHARED_DATA / "breast_hetero_host.csv.gz").set_index("id").loc[guest["id"]].reset_index()
-    )
+    guest = pd.read_csv(FATE_DATA / "breast_hetero_guest.csv.gz")
+    host = pd.read_csv(FATE_DATA / "breast_hetero_host.csv.gz").set_index("id").loc[guest["id"]].reset_index()
     ids = guest["id"].map(lambda i: f"B-{int(i):04d}")
     frames = {
         "insurer": pd.concat([ids.rename("pid"), guest.drop(columns="id")], axis=1),

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import FATE_DATA
 from vfl import SecureBoostClassifier, SecureBoostRegressor, VerticalLogisticRegression
 from vfl.core.errors import ConfigError
 
@@ -32,8 +32,8 @@ def test_an_unknown_device_is_refused_before_any_party_starts(cls: type) -> None
 
 def test_lr_device_reaches_every_party_but_not_the_job() -> None:
     pytest.importorskip("torch")
-    g = pd.read_csv(SHARED_DATA / "breast_hetero_guest.csv.gz").set_index("id")
-    h = pd.read_csv(SHARED_DATA / "breast_hetero_host.csv.gz").set_index("id")
+    g = pd.read_csv(FATE_DATA / "breast_hetero_guest.csv.gz").set_index("id")
+    h = pd.read_csv(FATE_DATA / "breast_hetero_host.csv.gz").set_index("id")
     y = g.pop("y")
     est = VerticalLogisticRegression(he="ou", epochs=1, batch_size=64, device="torch")
     est.fit({"insurer": g, "hospital": h}, y)

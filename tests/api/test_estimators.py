@@ -18,15 +18,15 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import FATE_DATA
 from vfl import SecureBoostClassifier, SecureBoostRegressor, VerticalLogisticRegression
 from vfl.core.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def breast() -> tuple[dict[str, pd.DataFrame], pd.Series, dict[str, pd.DataFrame], pd.Series]:
-    g = pd.read_csv(SHARED_DATA / "breast_hetero_guest.csv.gz").set_index("id")
-    h = pd.read_csv(SHARED_DATA / "breast_hetero_host.csv.gz").set_index("id").loc[g.index]
+    g = pd.read_csv(FATE_DATA / "breast_hetero_guest.csv.gz").set_index("id")
+    h = pd.read_csv(FATE_DATA / "breast_hetero_host.csv.gz").set_index("id").loc[g.index]
     y = g.pop("y")
     test = g.index[::4]
     train = g.index.difference(test)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import FATE_DATA
 from vfl.report.curves import roc_curves
 from vfl.runtime.modes.config import build_simulation_config
 from vfl.runtime.modes.simulate import simulate
@@ -20,8 +20,8 @@ from vfl.runtime.modes.simulate import simulate
 
 def _run(out: Path, model: str, he: str, params: dict[str, Any]) -> Path:
     data = (
-        f"insurer={SHARED_DATA / 'breast_hetero_guest.csv.gz'}",
-        f"hospital={SHARED_DATA / 'breast_hetero_host.csv.gz'}",
+        f"insurer={FATE_DATA / 'breast_hetero_guest.csv.gz'}",
+        f"hospital={FATE_DATA / 'breast_hetero_host.csv.gz'}",
     )
     cfg = build_simulation_config(
         data, "id", "insurer:y", model=model, he=he, out_dir=out, test_size=0.25, seed=7
