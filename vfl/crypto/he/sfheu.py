@@ -322,6 +322,26 @@ class _HeuScheme(IntegerScheme):
         return cls(HeuOps(kit, cls.name, key_bits, secret=True), scale_bits)
 
     @classmethod
+    def from_key_pair(
+        cls, public_key: bytes, secret_key: bytes, key_bits: int, scale_bits: int = DEFAULT_SCALE_BITS
+    ) -> _HeuScheme:
+        """The key holder's scheme from a key pair our own key generation child made
+        (:mod:`vfl.crypto.he.keygen`); checked by one encryption round trip before use."""
+        check_paillier_bits(key_bits, cls.name)
+        hphe, hnp = _heu()
+        try:
+            pk, sk = hphe.PublicKey.load_from(public_key), hphe.SecretKey.load_from(secret_key)
+            kit = hnp.HeKit(hphe.setup(pk, sk))
+        except Exception as err:
+            raise CryptoError(f"sf-heu could not load the generated {cls.name} key pair: {err}") from err
+        if not str(pk).lower().startswith(cls.printed_prefix):
+            raise CryptoError(f"the generated key pair is not an {cls.name} key")
+        ops = HeuOps(kit, cls.name, key_bits, secret=True)
+        if ops.decrypt(ops.encrypt([12345])) != [12345]:
+            raise CryptoError(f"the generated {cls.name} secret key does not match its public key")
+        return cls(ops, scale_bits)
+
+    @classmethod
     def _from_public_key(cls, data: bytes, scale_bits: int) -> _HeuScheme:
         hphe, hnp = _heu()
         try:

@@ -14,6 +14,7 @@ import numpy as np
 
 from vfl.core.errors import ConfigError, DataError, ProtocolError
 from vfl.core.progress import Progress
+from vfl.crypto.he.keygen import PendingKeys, start_keygen
 from vfl.data.table import PartyTable
 from vfl.report.curves import roc_points
 from vfl.runtime.evaluate.metrics import model_details, model_metrics, objective_of
@@ -99,6 +100,8 @@ def run_party_job(
     params = None
     if training:  # bad parameters stop the job here, before the handshake and PSI
         params = make_params(spec.model, spec.he, spec.seed, {**spec.model_params, "device": spec.device})
+    # the label holder's HE keys are made while the handshake and PSI run (keygen.py)
+    keys: PendingKeys | None = start_keygen(spec.he) if training and channel.me == spec.active else None
     if not agreed:
         if channel.me == spec.order[0]:
             propose(channel, spec)
@@ -122,11 +125,14 @@ def run_party_job(
         train_rows, test_rows = split_rows(aligned.psi.size, spec.test_size, spec.seed)
         train, test = aligned.table.take(train_rows), aligned.table.take(test_rows)
         t1 = time.perf_counter()
-        extra = {}
+        extra: dict[str, Any] = {}
         if checkpoint_dir is not None:
             from vfl.runtime.store.checkpoint import Checkpoint
 
             extra["checkpoint"] = Checkpoint(checkpoint_dir, channel.me, spec.job_id, resume=resume)
+        if keys is not None:
+            extra["scheme"] = keys.result()
+            seconds["keygen_wait"] = time.perf_counter() - t1  # what PSI did not hide
         out.model = kind.fit(channel, train, active=spec.active, params=params, progress=progress, **extra)
         seconds["train"] = time.perf_counter() - t1
         out.parts = exchange_fingerprints(channel, part_sha256(out.model.to_dict()))

@@ -16,6 +16,7 @@ import numpy as np
 
 from vfl.core.errors import ConfigError
 from vfl.core.progress import Progress
+from vfl.crypto.he import HEScheme
 from vfl.data.table import PartyTable
 from vfl.protocols.common.resume import Checkpointer
 from vfl.protocols.lr import Family, GLMParams
@@ -46,6 +47,7 @@ def fit_glm_party(
     params: GLMParams,
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
+    scheme: HEScheme | None = None,
 ) -> GLMPartyModel:
     """Train this party's part (every party calls this on its aligned rows); the label holder's
     offset, if its table has one, is added to the linear predictor at the label holder only."""
@@ -64,6 +66,7 @@ def fit_glm_party(
         progress=progress,
         checkpoint=checkpoint,
         offset=offset,
+        scheme=scheme,
     )
     model.offset_name = table.offset_name if offset is not None else None
     return model

@@ -15,7 +15,7 @@ import numpy as np
 from vfl.compute import get_backend
 from vfl.core.errors import ConfigError, DataError
 from vfl.core.progress import Progress
-from vfl.crypto.he import make_scheme, scheme_from_public_context
+from vfl.crypto.he import HEScheme, make_scheme, scheme_from_public_context
 from vfl.data.categories import CategoryMap
 from vfl.data.table import PartyTable
 from vfl.protocols.common.resume import Checkpointer
@@ -124,6 +124,7 @@ def fit_lr_party(
     params: LRParams,
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
+    scheme: HEScheme | None = None,
 ) -> LRPartyModel:
     """Train this party's part; every party of the job calls this on its aligned rows.
 
@@ -131,7 +132,14 @@ def fit_lr_party(
     was opened with ``resume=True``, training continues from the newest epoch all parties hold.
     """
     return fit_linear_part(
-        LRPartyModel, channel, table, active=active, params=params, progress=progress, checkpoint=checkpoint
+        LRPartyModel,
+        channel,
+        table,
+        active=active,
+        params=params,
+        progress=progress,
+        checkpoint=checkpoint,
+        scheme=scheme,
     )
 
 
@@ -145,6 +153,7 @@ def fit_linear_part(
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
     offset: np.ndarray | None = None,
+    scheme: HEScheme | None = None,
 ) -> M:
     """:func:`fit_lr_party` for any part class of the linear family (``offset``: the active's).
     Categorical columns are one-hot at their own party: the map of the training rows' categories
@@ -164,7 +173,7 @@ def fit_linear_part(
                 "pass --label NAME:COLUMN for the party that holds the label",
             )
         passives = [p for p in parties if p != active]
-        scheme = make_scheme(params.he)
+        scheme = scheme or make_scheme(params.he)  # keys made ahead (during PSI) where given
         fit = train_active(
             channel,
             x,

@@ -20,7 +20,7 @@ from vfl.compute import MULTICLASS, get_backend, n_outputs, transform_margin
 from vfl.compute.binning import category_cuts
 from vfl.core.errors import ConfigError, DataError
 from vfl.core.progress import Progress
-from vfl.crypto.he import make_scheme, scheme_from_public_context
+from vfl.crypto.he import HEScheme, make_scheme, scheme_from_public_context
 from vfl.data.categories import CategoryMap
 from vfl.data.table import PartyTable
 from vfl.protocols.secureboost import (
@@ -150,10 +150,13 @@ def fit_sbt_party(
     params: SBTParams,
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
+    scheme: HEScheme | None = None,
 ) -> SBTPartyModel:
     """Train this party's part; every party of the job calls this on its aligned rows.
-    ``checkpoint`` (``vfl.runtime.store.checkpoint.Checkpoint``): saved after every tree; opened with
-    ``resume=True``, training continues from the newest tree all parties hold."""
+    ``scheme``: the label holder's keys made ahead (``run_party_job`` makes them during PSI);
+    None makes them here. ``checkpoint`` (``vfl.runtime.store.checkpoint.Checkpoint``): saved
+    after every tree; opened with ``resume=True``, training continues from the newest tree all
+    parties hold."""
     parties = sorted([channel.me, *channel.peers])
     if active not in parties:
         raise ConfigError(
@@ -185,8 +188,8 @@ def fit_sbt_party(
         assert table.label is not None
         passives = [p for p in parties if p != active]
         t0 = time.perf_counter()
-        scheme = make_scheme(params.he)
-        keygen_seconds = time.perf_counter() - t0
+        scheme = scheme or make_scheme(params.he)
+        keygen_seconds = time.perf_counter() - t0  # 0 for keys made ahead
         res = train_active(
             channel,
             table.features,

@@ -1,0 +1,43 @@
+"""Keys made ahead (vfl/crypto/he/keygen.py): a child's key pair works, is handed out once, and
+the child's answer is bounded before it is read."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pytest
+
+from vfl.core.errors import ConfigError, CryptoError
+from vfl.crypto.he import scheme_from_public_context
+from vfl.crypto.he.keygen import read_key_pair, start_keygen, write_key_pair
+
+
+@pytest.mark.parametrize("name", ["ou", "ckks"])
+def test_keys_made_ahead_encrypt_decrypt_and_open_at_a_peer(name: str) -> None:
+    pending = start_keygen(name)
+    scheme = pending.result(timeout=120)
+    assert scheme.has_secret_key and pending.ready
+    peer = scheme_from_public_context(scheme.public_context(), "job-k")
+    v = np.array([1.25, -3.5, 0.0])
+    np.testing.assert_allclose(scheme.decrypt(peer.add_plain(scheme.encrypt(v), v)), 2 * v, atol=1e-6)
+    with pytest.raises(CryptoError, match="already handed"):
+        pending.result()
+
+
+def test_bad_parameters_fail_before_anything_starts() -> None:
+    with pytest.raises(ConfigError):
+        start_keygen("ou", key_bits=1024)
+    with pytest.raises(ConfigError):
+        start_keygen("rsa")
+
+
+def test_the_childs_answer_is_bounded() -> None:
+    buf = io.BytesIO()
+    write_key_pair(buf, b"pk", b"secret")
+    assert read_key_pair(buf.getvalue()) == (b"pk", b"secret")
+    good = buf.getvalue()
+    for bad in (b"", b"nope" + good[5:], good[:-1], good + b"x", good[:5] + struct.pack(">I", 1 << 30)):
+        with pytest.raises(CryptoError):
+            read_key_pair(bad)
