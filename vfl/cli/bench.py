@@ -22,4 +22,9 @@ __all__ = ["bench"]
     },
 )
 def bench() -> None:
-    """Benchmarks (psi, crypto, lr, sbt, compute), each against a baseline in the same run."""
+    """Benchmarks (psi, crypto, lr, sbt, compute, analyze), each against a baseline in the same run.
+
+    \b
+    Example:
+      vfl bench sbt --n-estimators 5 --max-depth 3 --he ou
+    """

@@ -29,7 +29,15 @@ __all__ = ["compute"]
     "backend loads, else torch-cpu if torch is installed, else NumPy only.",
 )
 @click.option("--features", type=int, default=20, show_default=True)
-@click.option("--bins", type=int, default=32, show_default=True)
+@click.option(
+    "--max-bin",
+    "--bins",
+    "bins",
+    type=int,
+    default=32,
+    show_default=True,
+    help="Bins per feature (SecureBoost's max_bin; --bins is the old name).",
+)
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/bench-compute"), show_default=True
 )
@@ -39,7 +47,7 @@ def compute(rows, backend, features, bins, out_dir):  # type: ignore[no-untyped-
 
     \b
     Example:
-      vfl bench compute --rows 1e6,1e7 --backend cuda
+      vfl bench compute --rows 1e6,1e7 --backend cuda --max-bin 32
     """
     console = Console()
     if backend == "auto":

@@ -2,8 +2,9 @@
 the same people.
 
 \b
-Quick start (three parties, embedded data, all in this process):
+Example (quick start: three parties, embedded data, all in this process):
   vfl simulate
+  vfl simulate --help       # every command has --help with examples
 """
 
 from __future__ import annotations
@@ -192,7 +193,6 @@ def simulate(
 
     from vfl.data.ids import IdRule
     from vfl.report.html import build_report
-    from vfl.report.plots import write_plots
     from vfl.report.progress import make_progress
     from vfl.report.summary import print_summary
     from vfl.runtime.models.registry import default_he
@@ -218,8 +218,7 @@ def simulate(
     with make_progress("json" if log_format == "json" else "quiet" if quiet else "rich") as sink:
         summary = run_simulation(cfg, progress=sink.callback)
     if model != "none":
-        write_plots(out_dir, summary)
-        build_report(out_dir)
+        build_report(out_dir, command="vfl simulate")  # writes plots/ too
     if log_format == "json":
         click.echo(json.dumps({"event": "summary", **summary}))
     elif not quiet:
@@ -261,7 +260,12 @@ def psi(data, id_column, id_case, nan_policy, out_dir):  # type: ignore[no-untyp
 
 @cli.group()
 def data() -> None:
-    """Data helpers."""
+    """Data helpers.
+
+    \b
+    Example:
+      vfl data synth --rows 10000 --parties 3 --out data/synth
+    """
 
 
 @data.command()
@@ -441,14 +445,24 @@ def predict(model_dir, data, id_column, id_case, nan_policy, out_dir):  # type: 
 
 @cli.group()
 def certs() -> None:
-    """Federation certificates for mutual TLS."""
+    """Federation certificates for mutual TLS.
+
+    \b
+    Example:
+      vfl certs init certs && vfl certs issue certs hospital --host hospital.example.org
+    """
 
 
 @certs.command("init")
 @click.argument("cert_dir", type=click.Path(path_type=Path))
 @friendly_errors
 def certs_init(cert_dir):  # type: ignore[no-untyped-def]
-    """Create the federation CA in CERT_DIR (keep ca.key offline in real deployments)."""
+    """Create the federation CA in CERT_DIR (keep ca.key offline in real deployments).
+
+    \b
+    Example:
+      vfl certs init certs
+    """
     from vfl.transport.tls import init_ca
 
     click.echo(f"CA certificate: {init_ca(cert_dir)}")
@@ -460,7 +474,12 @@ def certs_init(cert_dir):  # type: ignore[no-untyped-def]
 @click.option("--host", "hosts", multiple=True, help="Extra DNS name or IP the party is reached at.")
 @friendly_errors
 def certs_issue(cert_dir, name, hosts):  # type: ignore[no-untyped-def]
-    """Issue NAME's key (mode 0600) and certificate, signed by the CA in CERT_DIR."""
+    """Issue NAME's key (mode 0600) and certificate, signed by the CA in CERT_DIR.
+
+    \b
+    Example:
+      vfl certs issue certs hospital --host hospital.example.org --host 10.0.0.12
+    """
     from vfl.transport.tls import issue_party_cert
 
     files = issue_party_cert(cert_dir, name, list(hosts))
