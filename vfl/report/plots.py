@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from vfl.core.errors import DataError
+from vfl.report.summary import fmt_metric, fmt_seconds
 
 __all__ = [
     "FORMATS",
@@ -26,11 +27,13 @@ __all__ = [
     "PLOT_TITLES",
     "coefficient_mass",
     "contributions",
+    "loss_axis_label",
     "plot_contribution",
     "plot_roc",
     "plot_timing",
     "plot_training",
     "timing_parts",
+    "training_figure",
     "training_series",
     "write_plots",
 ]
@@ -51,6 +54,8 @@ _PART_COLOURS = {
     "network": "#1f77b4",
     "other": "#c7c7c7",
 }
+# crypto, compute and network are the label holder's split of its own training time (summary.json)
+_PART_LABELS = {p: f"{p} (label holder)" for p in ("crypto", "compute", "network")}
 _SAVE_RC: dict[str, Any] = {"svg.hashsalt": "vfl", "svg.fonttype": "path", "font.size": 10}
 
 
@@ -176,7 +181,7 @@ def plot_roc(curves: Mapping[str, Mapping[str, Any]], stem: Path) -> list[Path]:
         colour, style = styles.get(name, (_COLOURS[(i + 2) % len(_COLOURS)], "-"))
         label = {"model": "federated", "baseline": "centralised baseline"}.get(name, name)
         if c.get("auc") is not None:
-            label += f" (AUC {c['auc']:.4f})"
+            label += f" (AUC {fmt_metric(c['auc'])})"
         ax.plot(fpr, tpr, color=colour, linestyle=style, linewidth=1.8, label=label)
     split = next((c.get("split") for c in curves.values() if c.get("split")), None)
     ax.set(
@@ -194,6 +199,11 @@ def plot_roc(curves: Mapping[str, Mapping[str, Any]], stem: Path) -> list[Path]:
 
 def plot_training(series: Mapping[str, Any], stem: Path) -> list[Path]:
     """Loss per epoch/tree where recorded; per-round crypto/compute/network seconds as bars."""
+    return _save(training_figure(series), stem)
+
+
+def training_figure(series: Mapping[str, Any]) -> Figure:
+    """The training plot, unsaved (its tests check where the legend lies)."""
     unit, loss, val = series["unit"], series.get("loss") or [], series.get("val_loss") or []
     secs = {k: v for k, v in (series.get("seconds") or {}).items() if v}
     fig = _figure(6.4, 4.0)
@@ -207,8 +217,9 @@ def plot_training(series: Mapping[str, Any], stem: Path) -> list[Path]:
         ax.set_ylabel("seconds at the label holder")
         ax.set_xticks(rounds)
     lax = ax.twinx() if secs and loss else ax
+    metric = series.get("metric", "loss")
     if loss:
-        lax.plot(np.arange(1, len(loss) + 1), loss, marker="o", color="#000000", label="training loss")
+        lax.plot(np.arange(1, len(loss) + 1), loss, marker="o", color="#000000", label=f"training {metric}")
         if val:
             lax.plot(
                 np.arange(1, len(val) + 1),
@@ -216,9 +227,9 @@ def plot_training(series: Mapping[str, Any], stem: Path) -> list[Path]:
                 marker="s",
                 linestyle="--",
                 color="#7f7f7f",
-                label="validation loss",
+                label=f"validation {metric}",
             )
-        lax.set_ylabel(f"training {series.get('metric', 'loss')}")
+        lax.set_ylabel(loss_axis_label(metric, validation=bool(val)))
     if not secs and not loss:
         ax.text(0.5, 0.5, "no per-round record in this run", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel(unit)
@@ -226,9 +237,14 @@ def plot_training(series: Mapping[str, Any], stem: Path) -> list[Path]:
     ax.set_title(f"Training per {unit}")
     ax.grid(alpha=0.3, axis="y")
     handles = [h for a in dict.fromkeys([ax, lax]) for h in a.get_legend_handles_labels()[0]]  # fixed order
-    if handles:
-        ax.legend(handles=handles, fontsize=9, loc="upper right")
-    return _save(fig, stem)
+    if handles:  # below the axes, outside them: inside, it covered a bar or the curve
+        fig.legend(handles=handles, fontsize=9, loc="outside lower center", ncols=len(handles), frameon=False)
+    return fig
+
+
+def loss_axis_label(metric: str, *, validation: bool) -> str:
+    """The loss axis names every series drawn on it (it said "training" over validation loss too)."""
+    return f"{metric} (training and validation)" if validation else f"training {metric}"
 
 
 def plot_contribution(contrib: Mapping[str, Mapping[str, float]], stem: Path) -> list[Path]:
@@ -264,13 +280,14 @@ def plot_timing(parts: Mapping[str, float], stem: Path, *, total: float | None =
     ax = fig.add_subplot()
     left = 0.0
     for part, v in parts.items():
-        ax.barh([0], [v], left=left, color=_PART_COLOURS.get(part), label=f"{part} {v:.1f} s", height=0.5)
+        label = f"{_PART_LABELS.get(part, part)} {fmt_seconds(v)}"
+        ax.barh([0], [v], left=left, color=_PART_COLOURS.get(part), label=label, height=0.5)
         left += v
     total = left if total is None else total
     ax.set_yticks([])
     ax.set_ylim(-0.4, 0.65)
     ax.set_xlabel("seconds")
-    ax.set_title(f"Wall time {total:.1f} s")
+    ax.set_title(f"Wall time {fmt_seconds(total)}")
     if left > total * 1.01:
         ax.axvline(total, color="#000000", linestyle="--", linewidth=1)
         ax.text(

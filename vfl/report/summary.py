@@ -9,7 +9,46 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
-__all__ = ["human_bytes", "print_summary", "render_summary"]
+__all__ = [
+    "fmt_count",
+    "fmt_metric",
+    "fmt_seconds",
+    "human_bytes",
+    "print_summary",
+    "render_summary",
+    "time_parts",
+]
+
+# Who measured each of summary.json's ``seconds``: psi, train and total are the job's (the slowest
+# party's), the rest only the label holder's split of its own training time.
+_JOB_SECONDS = ("psi", "train", "total")
+
+
+def _no_negative_zero(text: str) -> str:
+    """``-0.0000`` (a tiny negative rounded away) reads as a real sign: print it as zero."""
+    if text.lstrip("+-").strip("0.") == "" and text[:1] in "+-":
+        return text[1:]
+    return text
+
+
+def fmt_metric(v: float, *, signed: bool = False) -> str:
+    """Every metric, baseline and difference on the screen and in the report: 4 decimals."""
+    return _no_negative_zero(f"{v:+.4f}" if signed else f"{v:.4f}")
+
+
+def fmt_count(n: int) -> str:
+    return f"{n:,}"
+
+
+def fmt_seconds(v: float) -> str:
+    return _no_negative_zero(f"{v:.1f}") + " s"
+
+
+def time_parts(seconds: dict[str, float]) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """summary.json's seconds split into the job's (wall) times and the label holder's own."""
+    job = [(k, float(v)) for k, v in seconds.items() if k in _JOB_SECONDS]
+    own = [(k, float(v)) for k, v in seconds.items() if k not in _JOB_SECONDS]
+    return job, own
 
 
 def human_bytes(n: float) -> str:
@@ -27,7 +66,7 @@ def render_summary(s: dict[str, Any]) -> Panel:
     for name, p in s["parties"].items():
         parties.add_row(
             name,
-            f"{p['rows']:,}",
+            fmt_count(p["rows"]),
             str(p["features"]),
             p.get("label") or "-",
             human_bytes(s.get("bytes_sent", {}).get(name, 0)),
@@ -41,13 +80,15 @@ def render_summary(s: dict[str, Any]) -> Panel:
     facts.add_row("model", f"{s.get('model')}{he}{device}")
     for k, v in (s.get("metrics") or {}).items():
         base = (s.get("baseline") or {}).get(k)
-        facts.add_row(k, f"{v:.4f}" + (f"   (centralised baseline {base:.4f})" if base is not None else ""))
+        versus = f"   (centralised baseline {fmt_metric(base)})" if base is not None else ""
+        facts.add_row(k, fmt_metric(v) + versus)
     own = s.get("own_data_only") or {}
     if own:
         key = "test_auc" if all("test_auc" in v for v in own.values()) else "train_auc"
         facts.add_row(
             f"{key} alone",
-            "   ".join(f"{p} {v[key]:.4f}" for p, v in own.items()) + "   (each party's columns only)",
+            "   ".join(f"{p} {fmt_metric(v[key])}" for p, v in own.items())
+            + "   (each party's columns only)",
         )
     vs = s.get("vs_own_data")
     if vs:
@@ -55,8 +96,14 @@ def render_summary(s: dict[str, Any]) -> Panel:
         facts.add_row("worth it?", f"[{style}]{vs['verdict']}[/{style}]")
         if vs.get("advice"):
             facts.add_row("", f"try: {vs['advice']}")
-    secs = s.get("seconds") or {}
-    facts.add_row("time", "   ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
+    job, own_time = time_parts(s.get("seconds") or {})
+    facts.add_row("time", "   ".join(f"{k} {fmt_seconds(v)}" for k, v in job))
+    if own_time:
+        who = s.get("active") or "the label holder"
+        facts.add_row(
+            f"{who}'s time",
+            "   ".join(f"{k} {fmt_seconds(v)}" for k, v in own_time) + "   (label holder's training only)",
+        )
     return Panel(Group(facts, parties), title="vfl summary", expand=False)
 
 
