@@ -106,7 +106,8 @@ def test_peer_not_up_is_reported_within_the_connect_deadline(certs: Path) -> Non
 
 def test_dead_peer_is_noticed_while_waiting(certs: Path) -> None:
     a, b = _pair(certs)
-    b.close()  # hospital dies before sending
+    a.wait_for_peers()  # the insurer has seen the hospital up
+    b.close()  # then the hospital dies before sending
     t = time.perf_counter()
     try:
         with pytest.raises(PeerError, match="stopped answering"):
@@ -116,12 +117,24 @@ def test_dead_peer_is_noticed_while_waiting(certs: Path) -> None:
         a.close()
 
 
+def test_a_peer_that_never_came_up_is_named_with_its_address(certs: Path) -> None:
+    a, b = _pair(certs)
+    b.close()  # the hospital is gone before the insurer ever reached it
+    try:
+        with pytest.raises(PeerError, match=r"hospital at 127\.0\.0\.1:\d+ did not come up in 3 s"):
+            a.recv("hospital", "t/1", common_pb2.Ack, timeout=60)
+    finally:
+        a.close()
+
+
 def test_certificate_from_another_ca_is_refused(certs: Path) -> None:
     a, b = _pair(certs, b_files=party_files(certs / "other", "hospital"))
     try:
-        with pytest.raises(PeerError, match="TLS handshake") as e:
+        with pytest.raises(
+            PeerError, match=r"hospital's certificate at 127\.0\.0\.1:\d+ is not issued by"
+        ) as e:
             a.send("hospital", "t/1", common_pb2.Ack())
-        assert "federation CA" in e.value.hint
+        assert "another federation" in e.value.cause and "same ca.pem" in e.value.hint
     finally:
         a.close()
         b.close()

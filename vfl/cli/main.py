@@ -24,7 +24,7 @@ from vfl.runtime.models.registry import HE_BACKENDS, MODEL_CHOICES, MODELS
 # gRPC's C core logs handshake and connection chatter to stderr ("I1201 ... Handshake failed"); a
 # person reads vfl's own lines instead (refusals and TLS failures are vfl errors naming the peer).
 # Set before any command imports grpc; an operator's own GRPC_VERBOSITY still wins.
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 os.environ.setdefault("GRPC_TRACE", "")
 
 # Commands import what they run inside their bodies, so that `vfl --help` and every command load
@@ -143,6 +143,14 @@ def _common_data_options(fn):  # type: ignore[no-untyped-def]
     help="Where each party's plaintext algebra runs (auto: a GPU if usable, else cpu). Never sent.",
 )
 @click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where each party's heavy per-row work runs: local threads, or Ray (a local Ray that vfl "
+    "starts; a party joins a cluster with [compute] in its config). Never sent.",
+)
+@click.option(
     "--transport",
     type=click.Choice(["memory", "grpc"]),
     default="memory",
@@ -171,6 +179,7 @@ def simulate(
     model,
     he,
     device,
+    executor,
     transport,
     test_size,
     seed,
@@ -208,6 +217,7 @@ def simulate(
         he=he or default_he(model),
         model_params=_model_params(params, objective),
         device=device,
+        executor=executor,
         transport=transport,
         test_size=test_size,
         seed=seed,

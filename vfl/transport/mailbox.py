@@ -9,6 +9,12 @@ each is at most 2 MiB, the message at most ``max_message_bytes``. What a peer ca
 is bounded per peer: unfinished chunked messages (count, bytes, and a deadline after the last
 chunk; a closed job's go at once) and whole messages the job has not read yet (bytes).
 
+Liveness is per job, not per process (issue 18): every call a party makes carries its *run
+token* (``vfl-run`` metadata: random per job run, so a restarted party is a new run), and
+``Ping`` with ``vfl-job`` metadata answers how that job stands here (:meth:`Router.job_state`:
+open with our run token, ended with who was blamed and why, or never opened). A delivery or ping
+from a new run of a peer ends the run of the job we hold for its old run at once.
+
 Undecodable requests reach :class:`Router` as a sentinel instead of failing inside gRPC (which
 gave the sender an opaque INTERNAL status, the operator no log line, and leaked about 19 KB per
 request), so they are refused and logged like every other bad delivery.
@@ -20,8 +26,9 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -35,12 +42,18 @@ from vfl.wire.v1 import common_pb2, mailbox_pb2_grpc
 
 __all__ = [
     "CHUNK_BYTES",
+    "END_TOPIC",
     "MAX_PENDING_PROPOSALS",
     "MAX_PROPOSAL_BYTES",
+    "NOT_OPEN",
     "GrpcSettings",
+    "JobState",
+    "Proposal",
     "Refused",
     "Router",
+    "parse_job_state",
     "register",
+    "run_token_of",
 ]
 
 CHUNK_BYTES = 2 << 20
@@ -50,7 +63,7 @@ CHUNK_BYTES = 2 << 20
 class GrpcSettings:
     connect_timeout: float = 30.0  # how long a peer may take to come up
     call_timeout: float = 60.0  # deadline of one Deliver call
-    ping_every: float = 2.0  # liveness checks while waiting for a peer
+    ping_every: float = 2.0  # liveness checks (of the peer's job) while waiting for a peer
     dead_after: float = 10.0  # unreachable this long while we wait -> the peer is gone
     max_message_bytes: int = MAX_MESSAGE_BYTES
     # unfinished chunked messages a server holds for one peer: how many, how many bytes in all,
@@ -63,9 +76,73 @@ class GrpcSettings:
 
 
 _PROPOSE_TOPIC = "job/propose"
+END_TOPIC = "job/end"  # a party whose side of a job failed tells its peers how (an Ack: JobState)
 MAX_PROPOSAL_BYTES = 1 << 16  # a JobProposal is a few hundred bytes; it never needs chunks
 MAX_PENDING_PROPOSALS = 8  # proposals queued for `vfl serve` before further ones are refused
 _TYPE = re.compile(r"^[A-Za-z0-9_.]{1,200}$")
+_TOKEN = re.compile(r"^[0-9a-f]{16}$")
+RUN_KEY, JOB_KEY = "vfl-run", "vfl-job"  # call metadata: the caller's run token, the job asked about
+NOT_OPEN = "has not opened job"  # in the details of the UNAVAILABLE a sender retries
+MAX_ENDED = 64  # ended jobs remembered, so a late peer is told how the job ended
+MAX_REASON_CHARS = 400
+
+
+def run_token_of(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
+    """The caller's run token from call metadata ('' when absent or malformed)."""
+    for k, v in metadata or ():
+        if k == RUN_KEY and isinstance(v, str) and _TOKEN.match(v):
+            return v
+    return ""
+
+
+@dataclass(frozen=True)
+class JobState:
+    """How a job stands at a peer, as its Ping answers: ``open`` (with the peer's run token),
+    ``ended`` (``done`` or ``failed``, the party it blamed and why), or ``none`` (never opened,
+    or only for another run of ours)."""
+
+    kind: str
+    token: str = ""
+    outcome: str = ""
+    blame: str = ""
+    reason: str = ""
+
+    def encode(self) -> str:
+        if self.kind == "open":
+            return f"open {self.token}"
+        if self.kind == "ended":
+            return f"ended {self.outcome} {self.blame or '-'} {self.reason}"
+        return "none"
+
+
+def parse_job_state(status: str, parties: Sequence[str]) -> JobState:
+    """A peer's Ping answer, bounded: unknown words read as ``none``; a blamed party must be
+    one of the job's ``parties``; the reason is clipped."""
+    words = status[: MAX_REASON_CHARS + 100].split(" ", 3)
+    if words[0] == "open" and len(words) == 2 and _TOKEN.match(words[1]):
+        return JobState("open", words[1])
+    if words[0] == "ended" and len(words) >= 3 and words[1] in ("done", "failed"):
+        blame = words[2] if words[2] in parties else ""
+        reason = clip(words[3] if len(words) == 4 else "", MAX_REASON_CHARS)
+        return JobState("ended", outcome=words[1], blame=blame, reason=reason)
+    return JobState("none")
+
+
+@dataclass
+class _Run:
+    """Our run of one job: its token and the run token of each peer seen in it."""
+
+    token: str
+    peers: dict[str, str] = field(default_factory=dict)
+    ended: JobState | None = None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A queued job proposal and the run token of the proposer's run that sent it."""
+
+    envelope: common_pb2.Envelope
+    token: str
 
 
 class Refused(Exception):
@@ -126,7 +203,10 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
         self.events = events
         self.audit: Callable[[common_pb2.Envelope], None] | None = None  # sees every whole envelope
         self.jobs: dict[str, MemoryHub] = {}
-        self.proposals: queue.Queue[common_pb2.Envelope] = queue.Queue(maxsize=MAX_PENDING_PROPOSALS)
+        self.proposals: queue.Queue[Proposal] = queue.Queue(maxsize=MAX_PENDING_PROPOSALS)
+        self.runs: OrderedDict[str, _Run] = OrderedDict()  # open jobs, then the last ended ones
+        self.gone: dict[tuple[str, str], str] = {}  # (job, peer) -> why that peer's run ended
+        self.peer_ended: dict[tuple[str, str], JobState] = {}  # (job, peer) -> how it told us it ended
         self.accept_proposals = False
         self.refused = 0
         self._parts: dict[tuple[str, str, str], _Partial] = {}
@@ -138,7 +218,7 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
         try:
             if request is _UNDECODABLE_ENVELOPE:
                 raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a decodable Envelope")
-            return self._deliver(request, cn)
+            return self._deliver(request, cn, run_token_of(context.invocation_metadata()))
         except Refused as r:
             refusal = r
         except Exception as exc:  # a bug must cost this call, never the server
@@ -148,11 +228,88 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
         raise AssertionError("unreachable: context.abort raises")  # pragma: no cover
 
     def Ping(self, request: common_pb2.Ack, context: grpc.ServicerContext) -> common_pb2.Ack:
+        """``alive``; with ``vfl-job`` metadata, how that job stands here (:class:`JobState`)."""
         self.expire()
-        return common_pb2.Ack(status="alive")
+        meta = context.invocation_metadata()
+        job = next((v for k, v in meta or () if k == JOB_KEY and isinstance(v, str)), None)
+        if job is None:
+            return common_pb2.Ack(status="alive")
+        cn = [v.decode(errors="replace") for v in context.auth_context().get("x509_common_name", [])]
+        asker = cn[0] if len(cn) == 1 and cn[0] in self.peers else ""
+        return common_pb2.Ack(status=self.job_state(job, asker, run_token_of(meta)).encode())
+
+    # -- runs: liveness per job -----------------------------------------------------------------
+    def open_run(self, job_id: str, hub: MemoryHub, token: str) -> None:
+        """Our run of ``job_id`` opens (a job id run again replaces its ended record)."""
+        with self._lock:
+            self.runs.pop(job_id, None)
+            self.runs[job_id] = _Run(token)
+            for k in [k for k in self.gone if k[0] == job_id]:
+                del self.gone[k]
+            for k in [k for k in self.peer_ended if k[0] == job_id]:
+                del self.peer_ended[k]
+            self.jobs[job_id] = hub
+
+    def end_run(self, job_id: str, outcome: str, blame: str = "", reason: str = "") -> None:
+        """Our run ended: peers that ask are told how (the last :data:`MAX_ENDED` are kept)."""
+        with self._lock:
+            self.jobs.pop(job_id, None)
+            run = self.runs.get(job_id)
+            if run is not None and run.ended is None:
+                one_line = " ".join(reason.split())
+                run.ended = JobState(
+                    "ended", outcome=outcome, blame=blame, reason=clip(one_line, MAX_REASON_CHARS)
+                )
+            ended = [j for j, r in self.runs.items() if r.ended is not None]
+            for j in ended[: max(0, len(ended) - MAX_ENDED)]:
+                del self.runs[j]
+        self.drop_job(job_id)
+
+    def note_run(self, job_id: str, peer: str, token: str) -> str | None:
+        """Record ``peer``'s run token in our open run of ``job_id``. A different token than the
+        one recorded means the peer started the job again: the run it belonged to is over, so
+        our run ends too (its waits wake at once); returns why, else None."""
+        if not token:
+            return None
+        with self._lock:
+            run = self.runs.get(job_id)
+            if run is None or run.ended is not None:
+                return None
+            known = run.peers.setdefault(peer, token)
+            if known == token:
+                return None
+            hub = self.jobs.get(job_id)
+            first = (job_id, peer) not in self.gone
+            why = self.gone.setdefault(
+                (job_id, peer),
+                f"{peer} started job {job_id} again (a restarted process or a new run), so the run "
+                f"{self.me} was part of is over",
+            )
+        if first and hub is not None:
+            hub.mark_dead(peer, why)
+        if first and self.events is not None:
+            self.events("peer_restarted", why, peer=peer, job=job_id)
+        return why
+
+    def peer_token(self, job_id: str, peer: str) -> str:
+        """The run token we have seen from ``peer`` in our run of ``job_id`` ('' if none)."""
+        with self._lock:
+            run = self.runs.get(job_id)
+            return "" if run is None else run.peers.get(peer, "")
+
+    def job_state(self, job_id: str, asker: str, token: str) -> JobState:
+        """What a Ping from ``asker`` (run ``token``) about ``job_id`` is told: a run of ours that
+        belongs to another run of the asker reads as ``none`` (and ends, see :meth:`note_run`)."""
+        if self.note_run(job_id, asker, token) is not None:
+            return JobState("none")
+        with self._lock:
+            run = self.runs.get(job_id)
+            if run is None or (token and run.peers.get(asker, token) != token):
+                return JobState("none")
+            return run.ended or JobState("open", run.token)
 
     # -- checks and filing --------------------------------------------------------------------
-    def _deliver(self, request: common_pb2.Envelope, cn: list[str]) -> common_pb2.Ack:
+    def _deliver(self, request: common_pb2.Envelope, cn: list[str], token: str = "") -> common_pb2.Ack:
         self.expire()
         if request.sender not in cn:
             raise Refused(
@@ -166,18 +323,11 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
             )
         if not valid_topic(request.topic) or not _TYPE.match(request.type):
             raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "malformed topic or message type")
-        hub = self.jobs.get(request.job_id)
+        restarted = self.note_run(request.job_id, request.sender, token) is not None
+        hub = None if restarted else self.jobs.get(request.job_id)
         proposal = hub is None and self.accept_proposals and request.topic == _PROPOSE_TOPIC
-        if hub is None and not proposal and not self.jobs:
-            # the party's process is up but has not opened its side of the job yet: a start race,
-            # not a refusal; UNAVAILABLE makes the sender retry within its connect timeout
-            raise Refused(grpc.StatusCode.UNAVAILABLE, f"{self.me} has not opened a job yet")
         if hub is None and not proposal:
-            open_jobs = ", ".join(repr(j) for j in self.jobs)
-            raise Refused(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"{self.me} runs job {open_jobs}, not {clip(request.job_id, 64)!r}",
-            )
+            self._not_open(request, token)
         if proposal:
             self._check_proposal(request)
         elif hub is not None and request.sender not in hub.parties:
@@ -203,7 +353,7 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
         whole.chunk, whole.chunks = 0, 1
         if proposal:
             try:
-                self.proposals.put_nowait(whole)
+                self.proposals.put_nowait(Proposal(whole, token))
             except queue.Full:
                 raise Refused(
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -219,10 +369,41 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
                     f"{self.me} holds {queued} bytes of {request.sender}'s messages that job "
                     f"{request.job_id} has not read; the limit is {self.settings.max_queued_bytes_per_peer}",
                 )
-            hub.put(request.sender, self.me, request.topic, data)
+            if request.topic == END_TOPIC:
+                self._peer_ends(hub, request.sender, payload)
+            else:
+                hub.put(request.sender, self.me, request.topic, data)
         if self.audit is not None:
             self.audit(whole)
         return common_pb2.Ack(status="ok")
+
+    def _peer_ends(self, hub: MemoryHub, sender: str, payload: bytes) -> None:
+        """``sender`` says its side of the job ended: our waits on it wake at once."""
+        ack = _parse_ack(payload)
+        state = parse_job_state(ack.status, hub.parties)
+        if state.kind != "ended" or ack is _UNDECODABLE_ACK:
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "a malformed job end notice")
+        with self._lock:
+            self.peer_ended.setdefault((hub.job_id, sender), state)
+        hub.mark_dead(sender, state.reason)
+
+    def _not_open(self, request: common_pb2.Envelope, token: str) -> None:
+        """Refuse a delivery for a job we have not open. Before the job opens here (a start race,
+        or ``vfl serve`` busy with another job) it is UNAVAILABLE, which the sender retries within
+        its connect timeout; a job that ended here, or a ``vfl run`` process that runs another
+        job, is FAILED_PRECONDITION, which it does not."""
+        job = clip(request.job_id, 64)
+        state = self.job_state(request.job_id, request.sender, token)
+        if state.kind == "ended":
+            raise Refused(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"{self.me} ended job {job} ({state.outcome}): {state.reason}",
+            )
+        open_jobs = ", ".join(repr(j) for j in self.jobs)
+        if self.accept_proposals or not self.jobs:
+            busy = f" (it runs {open_jobs})" if open_jobs else ""
+            raise Refused(grpc.StatusCode.UNAVAILABLE, f"{self.me} {NOT_OPEN} {job!r} yet{busy}")
+        raise Refused(grpc.StatusCode.FAILED_PRECONDITION, f"{self.me} runs job {open_jobs}, not {job!r}")
 
     def _check_proposal(self, request: common_pb2.Envelope) -> None:
         try:

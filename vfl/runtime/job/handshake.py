@@ -2,7 +2,10 @@
 own job file (``vfl run``) or its policy (``vfl serve``) and answers, before any data is touched.
 
 It catches the classic deployment mistake (two parties with different job files) with a clear
-message instead of a protocol error halfway through.
+message instead of a protocol error halfway through. It is also the job's start barrier: once
+every answer is in, the label holder tells every party to start (or that the job is called off),
+so no party begins PSI before all have opened the job, and a party that accepted a job another
+refused ends at once instead of waiting for messages that never come.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ from vfl.core.errors import ConfigError, ProtocolError
 from vfl.runtime.job.spec import JobSpec
 from vfl.runtime.models.registry import JOB_KINDS
 from vfl.transport.channel import Channel
+from vfl.transport.events import clip
 from vfl.wire.proposal import check_proposal
-from vfl.wire.v1 import job_pb2
+from vfl.wire.v1 import common_pb2, job_pb2
 
 __all__ = ["answer", "proposal_of", "propose", "spec_of"]
 
 _TOPIC_PROPOSE = "job/propose"
 _TOPIC_ANSWER = "job/answer"
+_TOPIC_START = "job/start"
 
 
 def _canonical(spec: JobSpec) -> str:
@@ -77,11 +82,16 @@ def propose(channel: Channel, spec: JobSpec) -> None:
     msg = proposal_of(spec)
     for peer in channel.peers:
         channel.send(peer, _TOPIC_PROPOSE, msg)
-    refusals = []
+    refusals, accepted = [], []
     for peer in channel.peers:
         ans = channel.recv(peer, _TOPIC_ANSWER, job_pb2.JobAnswer)
-        if not ans.accepted:
-            refusals.append(f"{peer}: {ans.reason}")
+        if ans.accepted:
+            accepted.append(peer)
+        else:
+            refusals.append(f"{peer}: {clip(ans.reason, 300)}")
+    go = "start" if not refusals else "abort " + "; ".join(refusals)
+    for peer in accepted:
+        channel.send(peer, _TOPIC_START, common_pb2.Ack(status=go))
     if refusals:
         raise ConfigError(
             "the job was refused: " + "; ".join(refusals),
@@ -101,6 +111,12 @@ def answer(channel: Channel, proposer: str, check: Callable[[JobSpec], str | Non
     )
     if reason is not None:
         raise ConfigError(f"we refused {proposer}'s job: {reason}", "compare the job files of both parties")
+    go = channel.recv(proposer, _TOPIC_START, common_pb2.Ack).status
+    if go != "start":
+        raise ConfigError(
+            f"{proposer} called the job off: {clip(go.removeprefix('abort '), 400)}",
+            "the refusing party's log says why; fix its job file or policy and re-run",
+        )
     return spec
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,15 +16,16 @@ from typing import Any
 from vfl.core.errors import ConfigError
 from vfl.data.readers import read_party_table
 from vfl.data.table import PartyTable
+from vfl.executor.choose import using_executor
 from vfl.runtime.job.jobfile import JobFile, PartyConfig
 from vfl.runtime.job.run import PartyOutcome, run_party_job
 from vfl.runtime.job.spec import JobSpec
 from vfl.runtime.modes.outputs import write_party_outputs
 from vfl.transport.grpc import GrpcChannel, GrpcSettings
-from vfl.transport.tls import party_files
+from vfl.transport.tls import check_own_certificate, party_files
 from vfl.wire.v1 import common_pb2
 
-__all__ = ["party_out_dir", "run_as"]
+__all__ = ["party_out_dir", "run_as", "waiting_line"]
 
 
 def party_out_dir(cfg: PartyConfig, job: JobFile) -> Path:
@@ -61,15 +63,18 @@ def run_with_peers(
     *,
     settings: GrpcSettings | None = None,
     audit_wire: Path | None = None,
+    on_wait: Callable[[str], None] | None = None,
     **job_options: Any,
 ) -> PartyOutcome:
     """Run our side of ``spec`` with the peers our config names (they run ``vfl run`` or
-    ``vfl serve``), over gRPC with mutual TLS."""
+    ``vfl serve``), over gRPC with mutual TLS. First every peer must answer (the connect
+    timeout); ``on_wait`` is told at once, then every few seconds, whom we wait for."""
     missing = [p for p in spec.order if p != cfg.name and p not in cfg.peers]
     if missing:
         raise ConfigError(f"{cfg.source}: no address for {', '.join(missing)}", "add them under [peers]")
     peers = {p: cfg.peers[p] for p in spec.order if p != cfg.name}
     tls = party_files(cfg.cert_dir, cfg.name)
+    check_own_certificate(cfg.name, tls)  # our own mistake is ours to report, before a peer sees it
     channel = GrpcChannel(cfg.name, cfg.listen, peers, spec.job_id, tls, settings=settings)
     # line-buffered: each audit line is on disk as soon as the envelope arrived
     audit_file = open(audit_wire, "a", encoding="utf-8", buffering=1) if audit_wire else None
@@ -82,11 +87,23 @@ def run_with_peers(
 
         channel.server.router.audit = audit
     try:
+        channel.wait_for_peers(
+            None if on_wait is None else lambda w, left: on_wait(waiting_line(cfg.name, w, left))
+        )
         return run_party_job(spec, table, channel, **job_options)
+    except BaseException as exc:
+        channel.fail(exc)  # peers that ask are told why our side ended
+        raise
     finally:
         channel.close()
         if audit_file is not None:
             audit_file.close()
+
+
+def waiting_line(me: str, waiting: dict[str, str], seconds_left: float) -> str:
+    """``insurer: waiting for hospital (127.0.0.1:5001), pharma (...) (28 s left)``."""
+    names = ", ".join(f"{p} ({a})" for p, a in waiting.items())
+    return f"{me}: waiting for {names} ({seconds_left:.0f} s left)"
 
 
 def _audit_line(env: common_pb2.Envelope) -> str:
@@ -129,6 +146,7 @@ def run_as(
     spec = job.spec_for(cfg) if device is None else replace(job.spec, device=device)
     table = read_own_table(cfg, ids_only=not spec.trains)
     out_dir = party_out_dir(cfg, job)
-    return run_with_peers(
-        cfg, spec, table, settings=settings, keep=lambda o: write_party_outputs(out_dir, o), **job_options
-    )
+    with using_executor(cfg.compute):  # [compute]: this party's own cluster, never sent
+        return run_with_peers(
+            cfg, spec, table, settings=settings, keep=lambda o: write_party_outputs(out_dir, o), **job_options
+        )

@@ -8,6 +8,10 @@ the job with its own data, writes its own outputs to ``OUT/JOB_ID/NAME/``, and w
 The boundary (issue 18): a proposal is parsed, bounded and checked inside it, and each job runs
 inside it; any failure (a vfl error or any other exception) becomes one line of the structured
 log naming the peer and what it sent, and the server goes on serving.
+
+Liveness per job: a queued proposal whose proposer's run has ended (it crashed, restarted or gave
+up) is dropped, logged, before anything runs; during a job, the channel asks every peer how the
+job stands there, so a peer that restarts or abandons it ends our side within seconds.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from vfl.runtime.modes.outputs import write_party_outputs
 from vfl.runtime.modes.party import read_own_table
 from vfl.runtime.store.modelfile import load_model_file
 from vfl.transport.events import EventLog
-from vfl.transport.grpc import GrpcChannel, GrpcSettings, MailboxServer
-from vfl.transport.tls import TlsFiles, party_files
+from vfl.transport.grpc import GrpcChannel, GrpcSettings, MailboxServer, Proposal
+from vfl.transport.tls import TlsFiles, check_own_certificate, party_files
 from vfl.wire.v1 import common_pb2, job_pb2
 
 __all__ = ["model_path", "policy_check", "serve"]
@@ -74,6 +78,7 @@ def serve(
     ``log`` receives the structured server log, one JSON object per line (see EventLog)."""
     table = read_own_table(cfg)
     tls = party_files(cfg.cert_dir, cfg.name)
+    check_own_certificate(cfg.name, tls)
     events = EventLog(cfg.name, log)
     server = MailboxServer(cfg.name, cfg.listen, cfg.peers, tls, settings or GrpcSettings(), events)
     events(
@@ -85,11 +90,11 @@ def serve(
     done: list[PartyOutcome] = []
     try:
         while max_jobs is None or len(done) < max_jobs:
-            env = server.next_proposal(idle_timeout)
-            if env is None:
+            proposal = server.next_proposal(idle_timeout)
+            if proposal is None:
                 events("idle_stop", f"{cfg.name}: no job for {idle_timeout} s, stopping")
                 break
-            outcome = _serve_one(cfg, server, tls, table, env, events)
+            outcome = _serve_one(cfg, server, tls, table, proposal, events)
             if outcome is not None:
                 done.append(outcome)
     finally:
@@ -102,12 +107,25 @@ def _serve_one(
     server: MailboxServer,
     tls: TlsFiles,
     table: PartyTable,
-    env: common_pb2.Envelope,
+    proposal: Proposal,
     events: EventLog,
 ) -> PartyOutcome | None:
     """One proposal, start to end, inside the boundary: whatever the peer sent and whatever the
     job raises, it ends as a logged refusal or a logged failed job, and the server serves on."""
+    env = proposal.envelope
     peer = env.sender
+    try:
+        stale = server.stale(proposal)
+    except Exception as exc:
+        stale = _describe(exc)
+    if stale is not None:
+        events(
+            "proposal_dropped",
+            f"{cfg.name}: dropped {peer}'s queued proposal of job {env.job_id}: {stale}",
+            peer=peer,
+            job=env.job_id,
+        )
+        return None
     try:
         spec, peers = _read_proposal(cfg, env)
     except Exception as exc:
@@ -133,7 +151,7 @@ def _serve_one(
             error=type(exc).__name__,
         )
         return None
-    channel.inject(env)
+    channel.inject(proposal)
     stage = "handshake"
     try:
         # the proposal never carries a device: each serving party computes on its own
@@ -152,6 +170,7 @@ def _serve_one(
         outcome = run_party_job(spec, table, channel, agreed=True, model_file=part)
         write_party_outputs(cfg.out_dir / spec.job_id, outcome)
     except Exception as exc:
+        channel.fail(exc)
         refused = stage == "handshake"
         events(
             "job_refused" if refused else "job_failed",
