@@ -23,6 +23,7 @@ Contract for protocol authors (all arrays are numpy float64 unless said otherwis
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -98,6 +99,21 @@ class HEScheme(ABC):
     def bucket_sums(
         self, enc_gh: CipherVector, bins: np.ndarray, rows: np.ndarray, n_bins: int
     ) -> EncryptedHistogram: ...
+
+    #: encrypt_gh_chunks splits (g, h) into chunks whose bucket sums add up (add_histograms)
+    gh_chunks: ClassVar[bool] = False
+
+    def encrypt_gh_chunks(self, g: np.ndarray, h: np.ndarray, chunk_rows: int) -> Iterator[CipherVector]:
+        """[[g, h]] of rows [0, c), [c, 2c), ... under one layout (taken from all rows), so a
+        passive's bucket sums over the chunks, added, are those over the whole vector. A scheme
+        without ``gh_chunks`` yields one chunk: the whole vector."""
+        yield self.encrypt_gh(g, h)
+
+    def add_histograms(self, a: EncryptedHistogram, b: EncryptedHistogram) -> EncryptedHistogram:
+        """a + b, the sums of two disjoint row sets (chunks of one [[g, h]] vector)."""
+        from vfl.core.errors import CryptoError
+
+        raise CryptoError(f"{self.name} histograms are not summed across chunks", "send [[g, h]] whole")
 
     @abstractmethod
     def subtract_histograms(

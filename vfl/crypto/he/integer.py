@@ -10,6 +10,7 @@ backend only says how to encrypt, add, multiply by plaintext integers, bucket-su
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -303,16 +304,32 @@ class IntegerScheme(HEScheme):
         return IntVector(h, k, x.scale_bits + fp.scale_bits, bound)
 
     # -- SecureBoost -----------------------------------------------------------------------------
-    def encrypt_gh(self, g: np.ndarray, h: np.ndarray) -> IntVector:
+    gh_chunks: ClassVar[bool] = True
+
+    def _gh_layout(self, g: np.ndarray, h: np.ndarray) -> tuple[list[int], list[int], int]:
+        """Fixed-point g, h and the slot width that holds sums of all their rows."""
         gi = self._fp.encode(g, max_bits=self._ops.capacity_bits)
         hi = self._fp.encode(h, max_bits=self._ops.capacity_bits)
         if len(gi) != len(hi):
             raise CryptoError(f"g has {len(gi)} values but h has {len(hi)}")
-        n = len(gi)
-        slot = gh_slot_bits(max(bits_of(gi), bits_of(hi), 1), n)
+        slot = gh_slot_bits(max(bits_of(gi), bits_of(hi), 1), len(gi))
         check_capacity(2 * slot, self._ops.capacity_bits, "a packed (g, h) plaintext")
+        return gi, hi, slot
+
+    def _gh_vector(self, gi: list[int], hi: list[int], slot: int, max_terms: int) -> IntVector:
         packed = SlotPacking(slot, 2).pack([gi, hi])
-        return IntVector(self._ops.encrypt(packed), n, self._fp.scale_bits, 2 * slot, "gh", slot, n, True)
+        h = self._ops.encrypt(packed)
+        return IntVector(h, len(gi), self._fp.scale_bits, 2 * slot, "gh", slot, max_terms, True)
+
+    def encrypt_gh(self, g: np.ndarray, h: np.ndarray) -> IntVector:
+        gi, hi, slot = self._gh_layout(g, h)
+        return self._gh_vector(gi, hi, slot, len(gi))
+
+    def encrypt_gh_chunks(self, g: np.ndarray, h: np.ndarray, chunk_rows: int) -> Iterator[IntVector]:
+        gi, hi, slot = self._gh_layout(g, h)
+        n, step = len(gi), int(chunk_rows) or len(gi)
+        for a in range(0, n, step):
+            yield self._gh_vector(gi[a : a + step], hi[a : a + step], slot, n)
 
     def bucket_sums(
         self, enc_gh: CipherVector, bins: np.ndarray, rows: np.ndarray, n_bins: int
@@ -323,16 +340,26 @@ class IntegerScheme(HEScheme):
         return IntHistogram(h, b.shape[1], int(n_bins), x.slot_bits, x.scale_bits)
 
     def subtract_histograms(self, parent: EncryptedHistogram, child: EncryptedHistogram) -> IntHistogram:
-        p, c = self._hist(parent), self._hist(child)
-        if (p.n_features, p.n_bins, p.slot_bits) != (c.n_features, c.n_bins, c.slot_bits):
-            raise CryptoError("cannot subtract histograms of different shapes or packings")
-        if p.bins_per_ciphertext != 1 or c.bins_per_ciphertext != 1:
-            raise CryptoError(
-                "histograms are subtracted before they are packed for the wire",
-                "subtract on the party that built them (the passive), then serialize",
-            )
+        p, c = self._same_layout(parent, child)
         h = self._ops.sub(p.handle, c.handle)
         return IntHistogram(h, p.n_features, p.n_bins, p.slot_bits, p.scale_bits)
+
+    def add_histograms(self, a: EncryptedHistogram, b: EncryptedHistogram) -> IntHistogram:
+        x, y = self._same_layout(a, b)
+        h = self._ops.add(x.handle, y.handle)
+        return IntHistogram(h, x.n_features, x.n_bins, x.slot_bits, x.scale_bits)
+
+    def _same_layout(self, a: EncryptedHistogram, b: EncryptedHistogram) -> tuple[IntHistogram, IntHistogram]:
+        """Two unpacked histograms of one shape and slot width (combined before the wire)."""
+        x, y = self._hist(a), self._hist(b)
+        if (x.n_features, x.n_bins, x.slot_bits) != (y.n_features, y.n_bins, y.slot_bits):
+            raise CryptoError("cannot combine histograms of different shapes or packings")
+        if x.bins_per_ciphertext != 1 or y.bins_per_ciphertext != 1:
+            raise CryptoError(
+                "histograms are combined before they are packed for the wire",
+                "combine on the party that built them (the passive), then serialize",
+            )
+        return x, y
 
     def _hist(self, hist: EncryptedHistogram) -> IntHistogram:
         if not isinstance(hist, IntHistogram):

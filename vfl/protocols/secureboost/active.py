@@ -45,6 +45,7 @@ from vfl.protocols.secureboost.stages import (
     Topics,
     TreeClock,
     complete_level,
+    gh_chunk_rows,
     pack_bits,
     plan_level,
     unpack_bits,
@@ -92,6 +93,7 @@ class _Trainer:
         self.bins = self.mapper.transform(self.xp, backend.asarray(X))
         self.n_bins = cfg.max_bin + 1
         self.shapes: dict[str, int] = {}
+        self.chunk_rows = 0  # rows per [[g, h]] chunk, set in setup
         self._done_level = 0
         self.unshift = 1.0  # 2^s of this tree's headroom shift (objectives.gh_shift)
         self.gain = {p: 0.0 for p in [channel.me, *passives]}
@@ -99,6 +101,7 @@ class _Trainer:
 
     # -- setup ---------------------------------------------------------------------------------
     def setup(self, n: int) -> None:
+        self.chunk_rows = gh_chunk_rows(n, self.scheme.gh_chunks)
         with self.clock.crypto():
             ctx = self.scheme.public_context()
         msg = pb.SBTSetup(
@@ -107,6 +110,7 @@ class _Trainer:
             max_depth=self.cfg.max_depth,
             max_bin=self.cfg.max_bin,
             he_context=ctx,
+            gh_chunk_rows=self.chunk_rows,
         )
         self.ch.broadcast(Topics.SETUP, msg, self.passives)
         for p in self.passives:
@@ -125,7 +129,7 @@ class _Trainer:
 
     # -- one tree ------------------------------------------------------------------------------
     def grow(self, t: int, output: int, g: np.ndarray, h: np.ndarray) -> tuple[Tree, np.ndarray]:
-        cfg, xp, job = self.cfg, self.xp, self.ch.job_id
+        cfg, xp = self.cfg, self.xp
         n = len(g)
         sample = cfg.row_sample(t, n)
         in_sample = np.ones(n, dtype=bool)
@@ -140,11 +144,7 @@ class _Trainer:
             g_enc, h_enc = g, h
         shift = gh_shift(g_enc, h_enc)  # stays here: the passives see only ciphertexts
         self.unshift = 2.0**shift
-        with self.clock.crypto():
-            enc = self.scheme.encrypt_gh(np.ldexp(g_enc, -shift), np.ldexp(h_enc, -shift))
-            msg.gh.CopyFrom(self.scheme.serialize(enc, job))
-        for p in self.passives:
-            self.ch.send(p, Topics.gradients(t), msg)
+        self._send_gradients(t, msg, np.ldexp(g_enc, -shift), np.ldexp(h_enc, -shift))
         g_x, h_x = self.backend.asarray(g), self.backend.asarray(h)
 
         tree = Tree(output, [Node(0, 0, n_rows=n)])
@@ -207,6 +207,20 @@ class _Trainer:
                 )
                 leaf_of_row[node_rows[node.id]] = node.id
         return tree, leaf_of_row
+
+    def _send_gradients(self, t: int, first: pb.SBTGradients, g: np.ndarray, h: np.ndarray) -> None:
+        """Encrypt and send [[g, h]] chunk by chunk (``gh_chunk_rows`` rows each), so the
+        passives sum the first chunk's buckets while this party encrypts the next."""
+        step = self.chunk_rows or len(g)
+        n_chunks = -(-len(g) // step)
+        chunks = self.scheme.encrypt_gh_chunks(g, h, self.chunk_rows)
+        for c in range(n_chunks):
+            msg = first if c == 0 else pb.SBTGradients(tree=t, chunk=c)
+            msg.n_chunks = n_chunks
+            with self.clock.crypto():
+                msg.gh.CopyFrom(self.scheme.serialize(next(chunks), self.ch.job_id))
+            for p in self.passives:
+                self.ch.send(p, Topics.gradients(t, c), msg)
 
     def close_tree(self, t: int) -> None:
         """Tell the passives tree ``t`` is complete. Sent after the active's checkpoint of the

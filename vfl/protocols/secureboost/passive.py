@@ -18,7 +18,7 @@ import numpy as np
 from vfl.compute import Backend, BinMapper, fit_bins, get_backend, to_numpy
 from vfl.core.errors import ProtocolError
 from vfl.core.progress import Progress
-from vfl.crypto.he.base import CipherVector, HEScheme
+from vfl.crypto.he.base import CipherVector, EncryptedHistogram, HEScheme
 from vfl.protocols.secureboost.model import PassiveSplit
 from vfl.protocols.secureboost.resume import (
     Checkpointer,
@@ -31,6 +31,7 @@ from vfl.protocols.secureboost.stages import (
     Topics,
     TreeClock,
     apply_partitions,
+    check_gh_chunk_rows,
     pack_bits,
     unpack_bits,
 )
@@ -86,6 +87,7 @@ def train_passive(
     bins = np.ascontiguousarray(to_numpy(mapper.transform(backend.xp, backend.asarray(X))), dtype=np.int64)
     settings = {k: getattr(setup, k) for k in ("n_rows", "n_trees", "max_depth", "max_bin")}
     key = run_key("sbt-passive", {**settings, "active": active, "he": setup.he_context.scheme}, X)
+    chunk_rows = check_gh_chunk_rows(int(setup.gh_chunk_rows), n, active)
     done, state = agree_start_passive(channel, active, checkpoint, key)
     splits: dict[int, PassiveSplit] = splits_from_state(state["splits"]) if state else {}
     job = channel.job_id
@@ -93,16 +95,8 @@ def train_passive(
         progress("tree", done, setup.n_trees)  # the stage starts now (after setup and resume)
     for t in range(done, setup.n_trees):
         clock.start()
-        msg = channel.recv(active, Topics.gradients(t), pb.SBTGradients)
-        if msg.tree != t:
-            raise ProtocolError(f"{active} sent gradients of tree {msg.tree} on tree {t}'s topic")
-        with clock.crypto():
-            enc = scheme.deserialize(msg.gh, job)
-        if not isinstance(enc, CipherVector):
-            raise ProtocolError(f"{active} sent a histogram where [[g, h]] was expected")
-        in_sample, tree_bins, position = _row_sample(msg, n, bins, active)
-        if len(enc) != len(tree_bins):
-            raise ProtocolError(f"{active} sent {len(enc)} encrypted gradients for {len(tree_bins)} rows")
+        grads = _Gradients(channel, scheme, clock, active, t, chunk_rows, n_bins)
+        in_sample, position = grads.receive(n, bins)
         node_rows: dict[int, np.ndarray] = {0: np.arange(n)}
         for level in range(setup.max_depth + 1):
             plan = channel.recv(active, Topics.plan(t, level), pb.SBTLevelPlan)
@@ -122,9 +116,9 @@ def train_passive(
                     pb.NodeHistogram(
                         node=nd,
                         hist=scheme.serialize(
-                            scheme.bucket_sums(
-                                enc, tree_bins, position[node_rows[nd][in_sample[node_rows[nd]]]], n_bins
-                            ),
+                            grads.root
+                            if level == 0 and grads.root is not None
+                            else grads.bucket_sums(position[node_rows[nd][in_sample[node_rows[nd]]]]),
                             job,
                         ),
                     )
@@ -195,6 +189,73 @@ def serve_predict(channel: Channel, X: np.ndarray, splits: dict[int, PassiveSpli
         pb.SBTRouting(n_rows=n, split_ids=req.split_ids, left_bits=to_ndarray(bits), nonce=req.nonce),
     )
     return n
+
+
+class _Gradients:
+    """One tree's [[g, h]] as it arrives in chunks. The root's histogram (every tree's first
+    build) is summed chunk by chunk as each arrives, while the label holder encrypts the next;
+    a later node's histogram is the sum of its bucket sums over the chunks holding its rows."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        scheme: HEScheme,
+        clock: TreeClock,
+        active: str,
+        tree: int,
+        chunk_rows: int,
+        n_bins: int,
+    ) -> None:
+        self.ch, self.scheme, self.clock, self.active, self.tree = channel, scheme, clock, active, tree
+        self.chunk_rows, self.n_bins = chunk_rows, n_bins
+        self.starts: list[int] = []
+        self.chunks: list[CipherVector] = []
+        self.root: EncryptedHistogram | None = None
+        self.bins = np.zeros((0, 0), dtype=np.int64)
+
+    def receive(self, n: int, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Take every chunk of the tree; returns (in-sample mask, row -> index into [[g, h]])."""
+        t, active = self.tree, self.active
+        msg = self.ch.recv(active, Topics.gradients(t), pb.SBTGradients)
+        in_sample, self.bins, position = _row_sample(msg, n, bins, active)
+        m = len(self.bins)
+        step = self.chunk_rows or m
+        self.starts = list(range(0, m, step))
+        for c, a in enumerate(self.starts):
+            if c:
+                msg = self.ch.recv(active, Topics.gradients(t, c), pb.SBTGradients)
+            if msg.tree != t or msg.chunk != c or msg.n_chunks != len(self.starts):
+                raise ProtocolError(
+                    f"{active} sent [[g, h]] chunk {msg.chunk} of {msg.n_chunks} of tree {msg.tree} as "
+                    f"chunk {c} of {len(self.starts)} of tree {t}"
+                )
+            with self.clock.crypto():
+                enc = self.scheme.deserialize(msg.gh, self.ch.job_id)
+                if not isinstance(enc, CipherVector):
+                    raise ProtocolError(f"{active} sent a histogram where [[g, h]] was expected")
+                if len(enc) != min(step, m - a):
+                    raise ProtocolError(
+                        f"{active} sent {len(enc)} encrypted gradients for {min(step, m - a)} rows"
+                    )
+                self.chunks.append(enc)
+                part = self.scheme.bucket_sums(
+                    enc, self.bins[a : a + len(enc)], np.arange(len(enc)), self.n_bins
+                )
+                self.root = part if self.root is None else self.scheme.add_histograms(self.root, part)
+        return in_sample, position
+
+    def bucket_sums(self, rows: np.ndarray) -> EncryptedHistogram:
+        """The histogram of the sampled rows at indices ``rows`` (ascending) of [[g, h]]."""
+        cuts = np.searchsorted(rows, [*self.starts[1:], len(self.bins)])
+        hist, lo = None, 0
+        for a, enc, hi in zip(self.starts, self.chunks, cuts, strict=True):
+            if hi > lo:
+                part = self.scheme.bucket_sums(enc, self.bins[a : a + len(enc)], rows[lo:hi] - a, self.n_bins)
+                hist = part if hist is None else self.scheme.add_histograms(hist, part)
+            lo = hi
+        if hist is None:
+            raise ProtocolError(f"{self.active} asked for the histogram of a node with no sampled rows")
+        return hist
 
 
 def _row_sample(

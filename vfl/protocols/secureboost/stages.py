@@ -23,7 +23,9 @@ __all__ = [
     "Topics",
     "TreeClock",
     "apply_partitions",
+    "check_gh_chunk_rows",
     "complete_level",
+    "gh_chunk_rows",
     "pack_bits",
     "plan_level",
     "unpack_bits",
@@ -123,8 +125,8 @@ class Topics:
     PREDICT_ROUTING = "sbt/predict/routing"
 
     @staticmethod
-    def gradients(tree: int) -> str:
-        return f"sbt/tree{tree}/gh"
+    def gradients(tree: int, chunk: int = 0) -> str:
+        return f"sbt/tree{tree}/gh" if chunk == 0 else f"sbt/tree{tree}/gh{chunk}"
 
     @staticmethod
     def plan(tree: int, level: int) -> str:
@@ -141,6 +143,34 @@ class Topics:
     @staticmethod
     def outcomes(tree: int, level: int) -> str:
         return f"sbt/tree{tree}/level{level}/outcome"
+
+
+#: [[g, h]] chunks hold a multiple of this many rows (one CKKS ciphertext's worth)
+GH_CHUNK_BASE = 4096
+#: a tree's [[g, h]] comes in at most this many chunks (a passive refuses more)
+MAX_GH_CHUNKS = 64
+
+
+def gh_chunk_rows(n: int, chunked: bool) -> int:
+    """Rows per [[g, h]] chunk for n rows: 4096, or the multiple of it that keeps the chunk
+    count <= 64; 0 (one message) for a scheme that cannot sum bucket sums across chunks. Small
+    chunks let a passive start its bucket sums early; fewer keep the per-chunk cost (one
+    message, F x bins ciphertext additions) small."""
+    if not chunked:
+        return 0
+    per = -(-max(n, 1) // (GH_CHUNK_BASE * MAX_GH_CHUNKS))
+    return GH_CHUNK_BASE * per
+
+
+def check_gh_chunk_rows(chunk_rows: int, n: int, sender: str) -> int:
+    """A passive's check of the announced chunk size: 0, or a multiple of 4096 that cuts n
+    rows into at most 64 chunks."""
+    if chunk_rows and (chunk_rows % GH_CHUNK_BASE or -(-n // chunk_rows) > MAX_GH_CHUNKS):
+        raise ProtocolError(
+            f"{sender} announced [[g, h]] chunks of {chunk_rows} rows for {n} rows; expected a "
+            f"multiple of {GH_CHUNK_BASE} making at most {MAX_GH_CHUNKS} chunks"
+        )
+    return int(chunk_rows)
 
 
 def pack_bits(bits: np.ndarray) -> common_pb2.NDArray:

@@ -26,41 +26,41 @@ from vfl.wire.v1 import common_pb2 as vfl_dot_v1_dot_common__pb2
 from vfl.wire.v1 import he_pb2 as vfl_dot_v1_dot_he__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vfl/v1/secureboost.proto\x12\x06vfl.v1\x1a\x13vfl/v1/common.proto\x1a\x0fvfl/v1/he.proto\"z\n\x08SBTSetup\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x0f\n\x07n_trees\x18\x02 \x01(\r\x12\x11\n\tmax_depth\x18\x03 \x01(\r\x12\x0f\n\x07max_bin\x18\x04 \x01(\r\x12)\n\nhe_context\x18\x05 \x01(\x0b\x32\x15.vfl.v1.PublicContext\"D\n\x0eSBTPassiveInfo\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x12\n\nn_features\x18\x02 \x01(\r\x12\x0e\n\x06n_bins\x18\x03 \x01(\r\"\x1f\n\x0eSBTResumeOffer\x12\r\n\x05trees\x18\x01 \x03(\r\"\x1f\n\x0eSBTResumeStart\x12\r\n\x05trees\x18\x01 \x01(\r\"v\n\x0cSBTGradients\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\x1f\n\x02gh\x18\x02 \x01(\x0b\x32\x13.vfl.v1.CipherBatch\x12$\n\x0bsample_bits\x18\x03 \x01(\x0b\x32\x0f.vfl.v1.NDArray\x12\x11\n\tn_sampled\x18\x04 \x01(\r\"n\n\rNodePartition\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x0c\n\x04left\x18\x02 \x01(\r\x12\r\n\x05right\x18\x03 \x01(\r\x12\x0e\n\x06n_rows\x18\x04 \x01(\x04\x12\"\n\tleft_bits\x18\x05 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"s\n\x0cSBTLevelPlan\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12)\n\npartitions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodePartition\x12\r\n\x05\x62uild\x18\x04 \x03(\r\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\"J\n\rNodeHistogram\x12\x0c\n\x04node\x18\x01 \x01(\r\x12+\n\x04hist\x18\x02 \x01(\x0b\x32\x1d.vfl.v1.EncryptedHistogramMsg\"R\n\rSBTHistograms\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12$\n\x05nodes\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodeHistogram\"F\n\rSplitDecision\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x11\n\tcandidate\x18\x02 \x01(\r\x12\x14\n\x0c\x64\x65\x66\x61ult_left\x18\x03 \x01(\x08\"Z\n\x11SBTSplitDecisions\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12(\n\tdecisions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.SplitDecision\"b\n\x0cSplitOutcome\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x10\n\x08split_id\x18\x02 \x01(\x04\x12\x0e\n\x06n_rows\x18\x03 \x01(\x04\x12\"\n\tleft_bits\x18\x04 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"W\n\x10SBTSplitOutcomes\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12&\n\x08outcomes\x18\x03 \x03(\x0b\x32\x14.vfl.v1.SplitOutcome\"E\n\x11SBTPredictRequest\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\r\n\x05nonce\x18\x03 \x01(\x04\"b\n\nSBTRouting\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\"\n\tleft_bits\x18\x03 \x01(\x0b\x32\x0f.vfl.v1.NDArray\x12\r\n\x05nonce\x18\x04 \x01(\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vfl/v1/secureboost.proto\x12\x06vfl.v1\x1a\x13vfl/v1/common.proto\x1a\x0fvfl/v1/he.proto\"\x91\x01\n\x08SBTSetup\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x0f\n\x07n_trees\x18\x02 \x01(\r\x12\x11\n\tmax_depth\x18\x03 \x01(\r\x12\x0f\n\x07max_bin\x18\x04 \x01(\r\x12)\n\nhe_context\x18\x05 \x01(\x0b\x32\x15.vfl.v1.PublicContext\x12\x15\n\rgh_chunk_rows\x18\x06 \x01(\r\"D\n\x0eSBTPassiveInfo\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x12\n\nn_features\x18\x02 \x01(\r\x12\x0e\n\x06n_bins\x18\x03 \x01(\r\"\x1f\n\x0eSBTResumeOffer\x12\r\n\x05trees\x18\x01 \x03(\r\"\x1f\n\x0eSBTResumeStart\x12\r\n\x05trees\x18\x01 \x01(\r\"\x97\x01\n\x0cSBTGradients\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\x1f\n\x02gh\x18\x02 \x01(\x0b\x32\x13.vfl.v1.CipherBatch\x12$\n\x0bsample_bits\x18\x03 \x01(\x0b\x32\x0f.vfl.v1.NDArray\x12\x11\n\tn_sampled\x18\x04 \x01(\r\x12\r\n\x05\x63hunk\x18\x05 \x01(\r\x12\x10\n\x08n_chunks\x18\x06 \x01(\r\"n\n\rNodePartition\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x0c\n\x04left\x18\x02 \x01(\r\x12\r\n\x05right\x18\x03 \x01(\r\x12\x0e\n\x06n_rows\x18\x04 \x01(\x04\x12\"\n\tleft_bits\x18\x05 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"s\n\x0cSBTLevelPlan\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12)\n\npartitions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodePartition\x12\r\n\x05\x62uild\x18\x04 \x03(\r\x12\x0c\n\x04\x64one\x18\x05 \x01(\x08\"J\n\rNodeHistogram\x12\x0c\n\x04node\x18\x01 \x01(\r\x12+\n\x04hist\x18\x02 \x01(\x0b\x32\x1d.vfl.v1.EncryptedHistogramMsg\"R\n\rSBTHistograms\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12$\n\x05nodes\x18\x03 \x03(\x0b\x32\x15.vfl.v1.NodeHistogram\"F\n\rSplitDecision\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x11\n\tcandidate\x18\x02 \x01(\r\x12\x14\n\x0c\x64\x65\x66\x61ult_left\x18\x03 \x01(\x08\"Z\n\x11SBTSplitDecisions\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12(\n\tdecisions\x18\x03 \x03(\x0b\x32\x15.vfl.v1.SplitDecision\"b\n\x0cSplitOutcome\x12\x0c\n\x04node\x18\x01 \x01(\r\x12\x10\n\x08split_id\x18\x02 \x01(\x04\x12\x0e\n\x06n_rows\x18\x03 \x01(\x04\x12\"\n\tleft_bits\x18\x04 \x01(\x0b\x32\x0f.vfl.v1.NDArray\"W\n\x10SBTSplitOutcomes\x12\x0c\n\x04tree\x18\x01 \x01(\r\x12\r\n\x05level\x18\x02 \x01(\r\x12&\n\x08outcomes\x18\x03 \x03(\x0b\x32\x14.vfl.v1.SplitOutcome\"E\n\x11SBTPredictRequest\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\r\n\x05nonce\x18\x03 \x01(\x04\"b\n\nSBTRouting\x12\x0e\n\x06n_rows\x18\x01 \x01(\x04\x12\x11\n\tsplit_ids\x18\x02 \x03(\x04\x12\"\n\tleft_bits\x18\x03 \x01(\x0b\x32\x0f.vfl.v1.NDArray\x12\r\n\x05nonce\x18\x04 \x01(\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vfl.v1.secureboost_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SBTSETUP']._serialized_start=74
-  _globals['_SBTSETUP']._serialized_end=196
-  _globals['_SBTPASSIVEINFO']._serialized_start=198
-  _globals['_SBTPASSIVEINFO']._serialized_end=266
-  _globals['_SBTRESUMEOFFER']._serialized_start=268
-  _globals['_SBTRESUMEOFFER']._serialized_end=299
-  _globals['_SBTRESUMESTART']._serialized_start=301
-  _globals['_SBTRESUMESTART']._serialized_end=332
-  _globals['_SBTGRADIENTS']._serialized_start=334
-  _globals['_SBTGRADIENTS']._serialized_end=452
-  _globals['_NODEPARTITION']._serialized_start=454
-  _globals['_NODEPARTITION']._serialized_end=564
-  _globals['_SBTLEVELPLAN']._serialized_start=566
-  _globals['_SBTLEVELPLAN']._serialized_end=681
-  _globals['_NODEHISTOGRAM']._serialized_start=683
-  _globals['_NODEHISTOGRAM']._serialized_end=757
-  _globals['_SBTHISTOGRAMS']._serialized_start=759
-  _globals['_SBTHISTOGRAMS']._serialized_end=841
-  _globals['_SPLITDECISION']._serialized_start=843
-  _globals['_SPLITDECISION']._serialized_end=913
-  _globals['_SBTSPLITDECISIONS']._serialized_start=915
-  _globals['_SBTSPLITDECISIONS']._serialized_end=1005
-  _globals['_SPLITOUTCOME']._serialized_start=1007
-  _globals['_SPLITOUTCOME']._serialized_end=1105
-  _globals['_SBTSPLITOUTCOMES']._serialized_start=1107
-  _globals['_SBTSPLITOUTCOMES']._serialized_end=1194
-  _globals['_SBTPREDICTREQUEST']._serialized_start=1196
-  _globals['_SBTPREDICTREQUEST']._serialized_end=1265
-  _globals['_SBTROUTING']._serialized_start=1267
-  _globals['_SBTROUTING']._serialized_end=1365
+  _globals['_SBTSETUP']._serialized_start=75
+  _globals['_SBTSETUP']._serialized_end=220
+  _globals['_SBTPASSIVEINFO']._serialized_start=222
+  _globals['_SBTPASSIVEINFO']._serialized_end=290
+  _globals['_SBTRESUMEOFFER']._serialized_start=292
+  _globals['_SBTRESUMEOFFER']._serialized_end=323
+  _globals['_SBTRESUMESTART']._serialized_start=325
+  _globals['_SBTRESUMESTART']._serialized_end=356
+  _globals['_SBTGRADIENTS']._serialized_start=359
+  _globals['_SBTGRADIENTS']._serialized_end=510
+  _globals['_NODEPARTITION']._serialized_start=512
+  _globals['_NODEPARTITION']._serialized_end=622
+  _globals['_SBTLEVELPLAN']._serialized_start=624
+  _globals['_SBTLEVELPLAN']._serialized_end=739
+  _globals['_NODEHISTOGRAM']._serialized_start=741
+  _globals['_NODEHISTOGRAM']._serialized_end=815
+  _globals['_SBTHISTOGRAMS']._serialized_start=817
+  _globals['_SBTHISTOGRAMS']._serialized_end=899
+  _globals['_SPLITDECISION']._serialized_start=901
+  _globals['_SPLITDECISION']._serialized_end=971
+  _globals['_SBTSPLITDECISIONS']._serialized_start=973
+  _globals['_SBTSPLITDECISIONS']._serialized_end=1063
+  _globals['_SPLITOUTCOME']._serialized_start=1065
+  _globals['_SPLITOUTCOME']._serialized_end=1163
+  _globals['_SBTSPLITOUTCOMES']._serialized_start=1165
+  _globals['_SBTSPLITOUTCOMES']._serialized_end=1252
+  _globals['_SBTPREDICTREQUEST']._serialized_start=1254
+  _globals['_SBTPREDICTREQUEST']._serialized_end=1323
+  _globals['_SBTROUTING']._serialized_start=1325
+  _globals['_SBTROUTING']._serialized_end=1423
 # @@protoc_insertion_point(module_scope)

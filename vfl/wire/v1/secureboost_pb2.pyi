@@ -9,18 +9,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SBTSetup(_message.Message):
-    __slots__ = ("n_rows", "n_trees", "max_depth", "max_bin", "he_context")
+    __slots__ = ("n_rows", "n_trees", "max_depth", "max_bin", "he_context", "gh_chunk_rows")
     N_ROWS_FIELD_NUMBER: _ClassVar[int]
     N_TREES_FIELD_NUMBER: _ClassVar[int]
     MAX_DEPTH_FIELD_NUMBER: _ClassVar[int]
     MAX_BIN_FIELD_NUMBER: _ClassVar[int]
     HE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    GH_CHUNK_ROWS_FIELD_NUMBER: _ClassVar[int]
     n_rows: int
     n_trees: int
     max_depth: int
     max_bin: int
     he_context: _he_pb2.PublicContext
-    def __init__(self, n_rows: _Optional[int] = ..., n_trees: _Optional[int] = ..., max_depth: _Optional[int] = ..., max_bin: _Optional[int] = ..., he_context: _Optional[_Union[_he_pb2.PublicContext, _Mapping]] = ...) -> None: ...
+    gh_chunk_rows: int
+    def __init__(self, n_rows: _Optional[int] = ..., n_trees: _Optional[int] = ..., max_depth: _Optional[int] = ..., max_bin: _Optional[int] = ..., he_context: _Optional[_Union[_he_pb2.PublicContext, _Mapping]] = ..., gh_chunk_rows: _Optional[int] = ...) -> None: ...
 
 class SBTPassiveInfo(_message.Message):
     __slots__ = ("n_rows", "n_features", "n_bins")
@@ -45,16 +47,20 @@ class SBTResumeStart(_message.Message):
     def __init__(self, trees: _Optional[int] = ...) -> None: ...
 
 class SBTGradients(_message.Message):
-    __slots__ = ("tree", "gh", "sample_bits", "n_sampled")
+    __slots__ = ("tree", "gh", "sample_bits", "n_sampled", "chunk", "n_chunks")
     TREE_FIELD_NUMBER: _ClassVar[int]
     GH_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_BITS_FIELD_NUMBER: _ClassVar[int]
     N_SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    N_CHUNKS_FIELD_NUMBER: _ClassVar[int]
     tree: int
     gh: _he_pb2.CipherBatch
     sample_bits: _common_pb2.NDArray
     n_sampled: int
-    def __init__(self, tree: _Optional[int] = ..., gh: _Optional[_Union[_he_pb2.CipherBatch, _Mapping]] = ..., sample_bits: _Optional[_Union[_common_pb2.NDArray, _Mapping]] = ..., n_sampled: _Optional[int] = ...) -> None: ...
+    chunk: int
+    n_chunks: int
+    def __init__(self, tree: _Optional[int] = ..., gh: _Optional[_Union[_he_pb2.CipherBatch, _Mapping]] = ..., sample_bits: _Optional[_Union[_common_pb2.NDArray, _Mapping]] = ..., n_sampled: _Optional[int] = ..., chunk: _Optional[int] = ..., n_chunks: _Optional[int] = ...) -> None: ...
 
 class NodePartition(_message.Message):
     __slots__ = ("node", "left", "right", "n_rows", "left_bits")
