@@ -143,14 +143,6 @@ def _common_data_options(fn):  # type: ignore[no-untyped-def]
     help="Where each party's plaintext algebra runs (auto: a GPU if usable, else cpu). Never sent.",
 )
 @click.option(
-    "--executor",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Where each party's heavy per-row work runs: local threads, or Ray (a local Ray that vfl "
-    "starts; a party joins a cluster with [compute] in its config). Never sent.",
-)
-@click.option(
     "--transport",
     type=click.Choice(["memory", "grpc"]),
     default="memory",
@@ -179,7 +171,6 @@ def simulate(
     model,
     he,
     device,
-    executor,
     transport,
     test_size,
     seed,
@@ -217,7 +208,6 @@ def simulate(
         he=he or default_he(model),
         model_params=_model_params(params, objective),
         device=device,
-        executor=executor,
         transport=transport,
         test_size=test_size,
         seed=seed,
