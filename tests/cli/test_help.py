@@ -88,3 +88,27 @@ def test_readme_lists_every_command() -> None:
             listed.add((group, name) if group else (name,))
     missing = [" ".join(p) for p in LEAVES if p not in listed]
     assert not missing, f"the README's ## Commands lacks: {missing}"
+
+
+DATASETS = Path(__file__).resolve().parents[2] / "vfl" / "data" / "datasets"
+
+
+def _named_columns(cell: str) -> list[str]:
+    """`a`, `x0`..`x6` as the README writes them, ranges expanded."""
+    names: list[str] = []
+    for m in re.finditer(r"`([a-z_]+?)(\d*)`(?:\.\.`([a-z_]+?)(\d+)`)?", cell):
+        stem, first, _, last = m.groups()
+        names += [f"{stem}{i}" for i in range(int(first), int(last) + 1)] if last else [stem + first]
+    return names
+
+
+def test_default_dataset_readme_names_the_files_columns() -> None:
+    import gzip
+
+    rows = [r for r in (DATASETS / "default" / "README.md").read_text().splitlines() if ".csv.gz |" in r]
+    assert len(rows) == 3
+    for row in rows:
+        _, party, file, columns, *_ = (c.strip() for c in row.split("|"))
+        with gzip.open(DATASETS / "default" / file, "rt") as f:
+            header = f.readline().strip().split(",")
+        assert _named_columns(columns.split("(")[0]) == header, party
