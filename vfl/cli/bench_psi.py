@@ -60,7 +60,10 @@ def bench_psi(parties, rows, overlap, cores, baseline_rows, openmined_python, no
         if "ratio_to_floor" in r:
             note = (
                 f"floor {r['floor_seconds']:.1f} s ({r['scalar_mults']:,} mults at "
-                f"{r['single_core_mults_per_s']:,.0f}/s/core x {cores}); ratio {r['ratio_to_floor']:.2f}x; "
+                f"{r['single_core_mults_per_s']:,.0f}/s/core x {cores}); ratio {r['ratio_to_floor']:.2f}x "
+                f"(CPU {r['cpu_ratio_to_floor']:.2f}x; {r['ratio_to_group_floor']:.2f}x the group floor "
+                f"{r['group_floor_seconds']:.1f} s with the {r['hashes']:,} hashes); "
+                f"load {r['load_average_1min']:.1f}; "
                 f"peak RSS {r['peak_rss_mib_all_parties']:.0f} MiB (all parties, one process)"
             )
         if "speedup_vs_openmined" in r:

@@ -143,6 +143,14 @@ def _common_data_options(fn):  # type: ignore[no-untyped-def]
     help="Where each party's plaintext algebra runs (auto: a GPU if usable, else cpu). Never sent.",
 )
 @click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where each party's heavy per-row work runs: local threads, or Ray (a local Ray that vfl "
+    "starts; a party joins a cluster with [compute] in its config). Never sent.",
+)
+@click.option(
     "--transport",
     type=click.Choice(["memory", "grpc"]),
     default="memory",
@@ -171,6 +179,7 @@ def simulate(
     model,
     he,
     device,
+    executor,
     transport,
     test_size,
     seed,
@@ -208,6 +217,7 @@ def simulate(
         he=he or default_he(model),
         model_params=_model_params(params, objective),
         device=device,
+        executor=executor,
         transport=transport,
         test_size=test_size,
         seed=seed,
@@ -366,6 +376,7 @@ def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume
             resume=resume,
             device=device,
             progress=sink.callback(party),
+            on_wait=None if quiet else (lambda line: click.echo(line, err=True)),
         )
     if not quiet:
         click.echo(f"{party}: aligned rows {outcome.intersection}; outputs in {cfg.out_dir / party}")

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from vfl.crypto import psi_group
-from vfl.crypto.psi_group import PsiGroup, Scalar, points_as_keys
+from vfl.crypto.psi_group import Scalar, points_as_keys
+from vfl.executor.local import LocalExecutor
 from vfl.protocols.psi.stages import domain_for
 from vfl.transport.recording import RecordedMessage
 from vfl.wire.arrays import unpack_fixed
@@ -85,7 +86,7 @@ def _points_received(log: list[RecordedMessage], party: str) -> np.ndarray:
 def test_no_raw_or_unkeyed_id_crosses(recorded) -> None:  # type: ignore[no-untyped-def]
     log, _ = recorded
     ids = sorted(set(itertools.chain(*_sets())))
-    with PsiGroup(1) as g:
+    with LocalExecutor(1) as g:
         unkeyed = g.hash_to_group(ids, domain_for("job-test"))
     blob = b"".join(m.payload for m in log)
     for x in ids:
@@ -162,7 +163,7 @@ def test_no_party_learns_membership_outside_the_intersection(recorded, attacker:
     # K = prod(a_i * b_i): the attacker legitimately holds F[x] = H(x)^K for its own IDs
     big_k = secrets["p0"][0] * secrets["p0"][1] * secrets["p1"][0] * secrets["p1"][1]
     big_k = big_k * secrets["p2"][0] * secrets["p2"][1]
-    with PsiGroup(2) as g:
+    with LocalExecutor(2) as g:
         h = g.hash_to_group(mine, domain_for("job-test"))
         f = g.exp(h, big_k)
         evidence = np.zeros(len(mine), dtype=bool)
@@ -206,7 +207,7 @@ def test_two_party_wire_carries_only_keyed_lists() -> None:
         ("p1", "p0", "PSI_STAGE_RING", "p1", 60): 1,
         ("p0", "p1", "PSI_STAGE_PAIR_RETURN", "p1", 60): 1,
     }
-    with PsiGroup(1) as g:
+    with LocalExecutor(1) as g:
         unkeyed = g.hash_to_group(a + b, domain_for("job-test"))
     blob = b"".join(m.payload for m in log)
     assert not any(x.encode() in blob for x in a + b)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from vfl.core.errors import ProtocolError
-from vfl.crypto.psi_group import PsiGroup, Scalar, keys_as_points, points_as_keys
+from vfl.crypto.psi_group import Scalar, keys_as_points, points_as_keys
+from vfl.executor.base import Executor
 from vfl.protocols.psi.lists import recv_batches, recv_list, send_list
 from vfl.protocols.psi.stages import Roles
 from vfl.transport.channel import Channel
@@ -24,7 +25,7 @@ def _shuffled(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return points[rng.permutation(len(points))]
 
 
-def as_comparer(channel: Channel, roles: Roles, group: PsiGroup, f_own: np.ndarray) -> None:
+def as_comparer(channel: Channel, roles: Roles, group: Executor, f_own: np.ndarray) -> None:
     t = Scalar.random()
     send_list(channel, roles.dealer, psi_pb2.PSI_STAGE_BLIND, f_own, transform=lambda p: group.exp(p, t))
     t_inv = t.inverse()
@@ -46,7 +47,7 @@ def as_comparer(channel: Channel, roles: Roles, group: PsiGroup, f_own: np.ndarr
 
 
 def as_dealer(
-    channel: Channel, roles: Roles, group: PsiGroup, f_own: np.ndarray, rng: np.random.Generator
+    channel: Channel, roles: Roles, group: Executor, f_own: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     s = Scalar.random()
     for peer in roles.non_comparers[1:]:
@@ -73,7 +74,7 @@ def as_dealer(
 
 
 def as_holder(
-    channel: Channel, roles: Roles, group: PsiGroup, f_own: np.ndarray, rng: np.random.Generator
+    channel: Channel, roles: Roles, group: Executor, f_own: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     msg = channel.recv(roles.dealer, "psi/s", psi_pb2.SharedScalar)
     _send_for_comparison(channel, roles, group, f_own, Scalar(msg.scalar), rng)
@@ -81,7 +82,7 @@ def as_holder(
 
 
 def _send_for_comparison(
-    channel: Channel, roles: Roles, group: PsiGroup, f_own: np.ndarray, s: Scalar, rng: np.random.Generator
+    channel: Channel, roles: Roles, group: Executor, f_own: np.ndarray, s: Scalar, rng: np.random.Generator
 ) -> None:
     """A non-comparer's F^s, freshly shuffled, to the comparer."""
     send_list(

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from vfl.crypto.psi_group import PsiGroup, Scalar, points_as_keys
+from vfl.crypto.psi_group import Scalar, points_as_keys
+from vfl.executor.base import Executor
 from vfl.protocols.psi.lists import recv_batches, send_batch
 from vfl.protocols.psi.stages import BATCH, domain_for
 from vfl.transport.channel import Channel
@@ -28,7 +29,7 @@ _BACK = psi_pb2.PSI_STAGE_PAIR_RETURN
 
 
 def _send_own(
-    channel: Channel, peer: str, group: PsiGroup, k: Scalar, ids: np.ndarray, perm: np.ndarray
+    channel: Channel, peer: str, group: Executor, k: Scalar, ids: np.ndarray, perm: np.ndarray
 ) -> None:
     domain = domain_for(channel.job_id)
     total = max(1, -(-len(perm) // BATCH))
@@ -39,7 +40,7 @@ def _send_own(
         )
 
 
-def _serve_peer(channel: Channel, peer: str, group: PsiGroup, k: Scalar) -> np.ndarray:
+def _serve_peer(channel: Channel, peer: str, group: Executor, k: Scalar) -> np.ndarray:
     """Raise the peer's list to our key, return it in its order, keep it (under K)."""
     kept: list[np.ndarray] = []
 
@@ -52,7 +53,7 @@ def _serve_peer(channel: Channel, peer: str, group: PsiGroup, k: Scalar) -> np.n
     return np.concatenate(kept)
 
 
-def pair_intersection(channel: Channel, group: PsiGroup, ids: np.ndarray, perm: np.ndarray) -> np.ndarray:
+def pair_intersection(channel: Channel, group: Executor, ids: np.ndarray, perm: np.ndarray) -> np.ndarray:
     """Our rows (indices into ``ids``) of the intersection, in no particular order."""
     peer = channel.peers[0]
     k = Scalar.random()

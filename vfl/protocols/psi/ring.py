@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vfl.crypto.psi_group import PsiGroup, Scalar
+from vfl.crypto.psi_group import Scalar
+from vfl.executor.base import Executor
 from vfl.protocols.psi.lists import recv_batches, send_batch
 from vfl.protocols.psi.stages import BATCH, Roles, domain_for
 from vfl.transport.channel import Channel
@@ -37,7 +38,7 @@ class RingKeys:
 
 
 def encrypt_own_list(
-    channel: Channel, roles: Roles, group: PsiGroup, keys: RingKeys, ids: np.ndarray, perm: np.ndarray
+    channel: Channel, roles: Roles, group: Executor, keys: RingKeys, ids: np.ndarray, perm: np.ndarray
 ) -> None:
     """Hash the IDs in the secret order ``perm``, raise to a_i and send them round the ring."""
     me, nxt, domain = channel.me, roles.next_of(channel.me), domain_for(channel.job_id)
@@ -48,7 +49,7 @@ def encrypt_own_list(
         send_batch(channel, nxt, RING, k, total, pts, me)
 
 
-def relay_list(channel: Channel, roles: Roles, group: PsiGroup, keys: RingKeys, owner: str) -> None:
+def relay_list(channel: Channel, roles: Roles, group: Executor, keys: RingKeys, owner: str) -> None:
     """Raise another owner's list to k_j batch by batch and pass it on, keeping its order."""
     me, nxt = channel.me, roles.next_of(channel.me)
 
@@ -58,7 +59,7 @@ def relay_list(channel: Channel, roles: Roles, group: PsiGroup, keys: RingKeys, 
     recv_batches(channel, roles.prev_of(me), RING, owner=owner, on_batch=forward)
 
 
-def finish_own_list(channel: Channel, roles: Roles, group: PsiGroup, keys: RingKeys) -> np.ndarray:
+def finish_own_list(channel: Channel, roles: Roles, group: Executor, keys: RingKeys) -> np.ndarray:
     """Receive our own list back and raise it to b_i: F[x] = H(x)^K in our secret order."""
     me = channel.me
     parts: list[np.ndarray] = []

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from vfl.core.errors import ConfigError, DataError, ProtocolError
-from vfl.crypto.psi_group import PsiGroup, points_as_keys
+from vfl.crypto.psi_group import points_as_keys
+from vfl.executor.base import Executor
+from vfl.executor.local import LocalExecutor
 from vfl.protocols.psi.compare import as_comparer, as_dealer, as_holder, receive_final
 from vfl.protocols.psi.pair import pair_intersection
 from vfl.protocols.psi.ring import RingKeys, encrypt_own_list, finish_own_list, relay_list
@@ -60,10 +62,13 @@ def run_psi(
     ids: Sequence[str],
     order: Sequence[str],
     *,
-    group: PsiGroup | None = None,
+    executor: Executor | None = None,
     threads: int | None = None,
 ) -> PsiResult:
-    """Run our side of N-party PSI. ``order`` is the job's party order (first = comparer)."""
+    """Run our side of N-party PSI. ``order`` is the job's party order (first = comparer).
+
+    The group work runs on ``executor`` (this party's threads or its Ray cluster; by default
+    ``threads`` local threads): which one never changes a bit of the result or of the wire."""
     t0 = time.perf_counter()
     roles = Roles(tuple(order))
     if channel.me not in roles.order or sorted(roles.order) != sorted([channel.me, *channel.peers]):
@@ -72,8 +77,9 @@ def run_psi(
             "every party must use the same job file",
         )
     arr = _check_ids(ids)
-    own_group = group is None
-    group = group or PsiGroup(threads)
+    own_group = executor is None
+    group = executor or LocalExecutor(threads)
+    mults0, hashes0 = group.scalar_mults, group.hashes
     rng = np.random.default_rng(secrets.randbits(128))
     perm = rng.permutation(len(arr))
     try:
@@ -93,15 +99,15 @@ def run_psi(
         size=len(rows),
         own_size=len(arr),
         seconds=time.perf_counter() - t0,
-        scalar_mults=group.scalar_mults,
-        hashes=group.hashes,
+        scalar_mults=group.scalar_mults - mults0,
+        hashes=group.hashes - hashes0,
     )
 
 
 def _n_party(
     channel: Channel,
     roles: Roles,
-    group: PsiGroup,
+    group: Executor,
     arr: np.ndarray,
     perm: np.ndarray,
     rng: np.random.Generator,
@@ -120,7 +126,7 @@ def _n_party(
 
 
 def _phase_one(
-    channel: Channel, roles: Roles, group: PsiGroup, keys: RingKeys, ids: np.ndarray, perm: np.ndarray
+    channel: Channel, roles: Roles, group: Executor, keys: RingKeys, ids: np.ndarray, perm: np.ndarray
 ) -> np.ndarray:
     """Our list out, the other lists relayed, our list back: all at once, batch-pipelined."""
     others = [p for p in roles.order if p != channel.me]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from vfl.core.progress import Progress
-from vfl.crypto.psi_group import PsiGroup
 from vfl.data.table import PartyTable
+from vfl.executor.base import Executor
+from vfl.executor.choose import current_executor, open_executor
 from vfl.protocols.psi import PsiResult, run_psi
 from vfl.transport.channel import Channel
 
@@ -35,25 +37,32 @@ def expected_scalar_mults(n_own: int, order: Sequence[str], me: str) -> int:
 
 
 def align_party(
-    channel: Channel, table: PartyTable, order: Sequence[str], progress: Progress | None = None
+    channel: Channel,
+    table: PartyTable,
+    order: Sequence[str],
+    progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> AlignedParty:
     """PSI on ``table``'s IDs. ``progress("psi", done, total)`` counts this party's scalar
     multiplications against the cost model while the protocol runs (a bar, a rate and an ETA
-    where there used to be one step of unknown length)."""
+    where there used to be one step of unknown length). The group work runs on ``executor``, else
+    on one opened from this process's compute settings (``[compute]``, ``--executor``)."""
     total = max(1, expected_scalar_mults(table.n_rows, order, channel.me))
-    with PsiGroup() as group:
+    scope = nullcontext(executor) if executor is not None else open_executor(current_executor())
+    with scope as group:  # an executor handed in is the caller's to close
+        mults0 = group.scalar_mults
         done = threading.Event()
         if progress is not None:
             progress("psi", 0, total)
 
             def report() -> None:
                 while not done.wait(_POLL_S):
-                    progress("psi", min(group.scalar_mults, total - 1), total)
+                    progress("psi", min(group.scalar_mults - mults0, total - 1), total)
 
             poller = threading.Thread(target=report, name=f"psi-progress-{channel.me}", daemon=True)
             poller.start()
         try:
-            res = run_psi(channel, list(table.ids), order, group=group)
+            res = run_psi(channel, list(table.ids), order, executor=group)
         finally:
             done.set()
     if progress is not None:

@@ -5,7 +5,8 @@ file and columns, its certificates, and its peers' addresses. A **job file** (``
 is shared: the parties in order (label holder first), the model, HE scheme, split and parameters.
 Where a party computes (cpu, torch, cuda, cupy, auto) is party-local and never part of the
 handshake: the party config's ``[party] device``, unless the job file's ``[job] device`` names one
-for this job (each party reads that key for itself).
+for this job (each party reads that key for itself). Likewise its `[compute]` section (executor =
+"local" or "ray", address, workers): where its heavy per-row work runs, never sent.
 Relative paths are resolved against the file that names them.
 """
 
@@ -23,6 +24,7 @@ from vfl.core.errors import ConfigError, VflError
 from vfl.core.jobs import check_job_id
 from vfl.core.parties import check_party_name, check_party_names
 from vfl.data.ids import IdRule
+from vfl.executor.choose import ComputeConfig
 from vfl.runtime.job.spec import JobSpec
 from vfl.runtime.models.registry import MODEL_CHOICES, NO_MODEL, make_params
 
@@ -89,6 +91,7 @@ class PartyConfig:
     allowed_models: tuple[str, ...] = MODEL_CHOICES
     device: str = "cpu"  # where this party computes the jobs it serves (party-local)
     offset_column: str | None = None  # label holder: per-row offsets (log(exposure)), never sent
+    compute: ComputeConfig = field(default_factory=ComputeConfig)  # [compute]: party-local, never sent
 
 
 @_typed("party config")
@@ -122,7 +125,29 @@ def load_party_config(path: str | Path) -> PartyConfig:
         accept_from=tuple(policy.get("accept_from", list(peers))),
         allowed_models=tuple(policy.get("models", MODEL_CHOICES)),
         device=device,
+        compute=_compute(d.get("compute") or {}, p),
     )
+
+
+def _compute(section: dict[str, Any], path: Path) -> ComputeConfig:
+    """``[compute] executor = "local" | "ray"``, ``address``, ``workers``: where this party's heavy
+    per-row work runs. Like ``device`` it stays with the party: no peer ever sees it."""
+    unknown = sorted(set(section) - {"executor", "address", "workers"})
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown keys under [compute]: {unknown}", "keys: executor, address, workers"
+        )
+    workers = section.get("workers")
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)):
+        raise ConfigError(f"{path}: [compute] workers must be a whole number, got {workers!r}")
+    try:
+        return ComputeConfig(
+            executor=str(section.get("executor", "local")),
+            address=str(section["address"]) if section.get("address") else None,
+            workers=workers,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: under [compute]: {exc.cause}", exc.hint) from None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class SimulationConfig:
     model: str = "none"
     he: str = "ckks"
     device: str = "cpu"  # every simulated party computes here (party-local: never sent)
+    executor: str = "local"  # where every simulated party's heavy per-row work runs (never sent)
     transport: str = "memory"
     test_size: float = 0.2
     seed: int = 42
@@ -62,6 +63,11 @@ class SimulationConfig:
                 "use --model sbt or glm (an offset is added to the margin), or leave --offset out",
             )
         check_device(self.device, "--device")
+        if self.executor != "local" and self.transport != "memory":
+            raise ConfigError(
+                f"--executor {self.executor} runs the in-memory simulation's parties on it",
+                "use --transport memory, or give each party's config a [compute] section",
+            )
         if not 0.0 <= self.test_size < 1.0:
             raise ConfigError(f"--test-size must be in [0, 1), got {self.test_size}", "e.g. --test-size 0.2")
         if self.model != NO_MODEL:  # bad --param values stop here, before any party starts

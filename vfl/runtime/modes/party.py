@@ -16,6 +16,7 @@ from typing import Any
 from vfl.core.errors import ConfigError
 from vfl.data.readers import read_party_table
 from vfl.data.table import PartyTable
+from vfl.executor.choose import using_executor
 from vfl.runtime.job.jobfile import JobFile, PartyConfig
 from vfl.runtime.job.run import PartyOutcome, run_party_job
 from vfl.runtime.job.spec import JobSpec
@@ -145,6 +146,7 @@ def run_as(
     spec = job.spec_for(cfg) if device is None else replace(job.spec, device=device)
     table = read_own_table(cfg, ids_only=not spec.trains)
     out_dir = party_out_dir(cfg, job)
-    return run_with_peers(
-        cfg, spec, table, settings=settings, keep=lambda o: write_party_outputs(out_dir, o), **job_options
-    )
+    with using_executor(cfg.compute):  # [compute]: this party's own cluster, never sent
+        return run_with_peers(
+            cfg, spec, table, settings=settings, keep=lambda o: write_party_outputs(out_dir, o), **job_options
+        )

@@ -19,6 +19,7 @@ from vfl.core.jobs import new_job_id
 from vfl.core.progress import Progress
 from vfl.data.readers import read_party_table
 from vfl.data.table import PartyTable
+from vfl.executor.choose import ComputeConfig, using_executor
 from vfl.runtime.evaluate.baseline import centralised_baseline
 from vfl.runtime.evaluate.compare import versus_own_data
 from vfl.runtime.job.run import PartyOutcome, run_party_job, split_rows
@@ -194,7 +195,8 @@ def simulate(cfg: SimulationConfig, progress: Callable[[str], Progress] | None =
     spec = job_spec(cfg)
     test_scores = None
     if cfg.transport == "memory":
-        outcomes, ids, test_scores = _in_memory(cfg, spec, tables, progress)
+        with using_executor(ComputeConfig(cfg.executor)):  # one local Ray for all, when ray
+            outcomes, ids, test_scores = _in_memory(cfg, spec, tables, progress)
     else:
         outcomes, ids = _as_processes(cfg, spec)
     out = Path(cfg.out_dir)

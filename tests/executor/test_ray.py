@@ -1,0 +1,94 @@
+"""The Ray executor gives bit-identical results to the local one, and a party on Ray runs PSI
+with parties that are not (one local Ray for the whole module, started by the test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from vfl.core.errors import ProtocolError
+from vfl.crypto.psi_group import Scalar
+from vfl.executor.base import Executor
+from vfl.executor.local import LocalExecutor
+from vfl.protocols.psi import PsiResult, run_psi
+from vfl.runtime.modes.local import run_in_memory
+from vfl.transport.channel import Channel
+
+ray = pytest.importorskip("ray", reason="the Ray executor needs the ray extra (pip install 'vfl[ray]')")
+
+from vfl.executor.ray import RayExecutor  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def on_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _sets(n: int, parties: int) -> list[list[str]]:
+    """Each party: n IDs, 60 % of them shared by all, the rest its own or shared with one."""
+    rng = np.random.default_rng(3)
+    shared = [f"s{i}" for i in range(int(n * 0.6))]
+    out = []
+    for p in range(parties):
+        pair = [f"q{(p + 1) % parties}-{i}" for i in range(n // 5)] + [f"q{p}-{i}" for i in range(n // 5)]
+        ids = shared + pair
+        out.append([ids[i] for i in rng.permutation(len(ids))])
+    return out
+
+
+_WANT: dict[int, dict[str, PsiResult]] = {}  # the all-threads run of each federation, once
+
+
+def _psi(sets: list[list[str]], executors: dict[str, Executor]) -> dict[str, PsiResult]:
+    names = [f"p{i}" for i in range(len(sets))]
+
+    def work(name: str, ch: Channel) -> PsiResult:
+        return run_psi(ch, sets[names.index(name)], names, executor=executors[name])
+
+    return run_in_memory(names, "job-ray", work, timeout=120)
+
+
+def test_group_work_is_bit_identical_and_refuses_bad_points(on_ray: None) -> None:
+    ids = [f"id-{i}" for i in range(5000)]  # above the shard size: spread over both actors
+    k = Scalar.random()
+    with LocalExecutor(2) as local, RayExecutor(workers=2) as remote:
+        h_local, h_ray = local.hash_to_group(ids, b"d"), remote.hash_to_group(ids, b"d")
+        assert h_ray.tobytes() == h_local.tobytes()
+        assert remote.exp(h_ray, k).tobytes() == local.exp(h_local, k).tobytes()
+        assert (remote.scalar_mults, remote.hashes) == (5000, 5000)
+        bad = h_ray.copy()
+        bad[4321] = 0xFF  # not a canonical encoding: the peer's data is refused, as locally
+        with pytest.raises(ProtocolError, match="not a valid ristretto255"):
+            remote.exp(bad, k)
+
+
+@pytest.mark.parametrize(("parties", "on_ray_parties"), [(2, ("p0",)), (3, ("p1",)), (3, ("p0", "p1", "p2"))])
+def test_psi_on_ray_equals_psi_on_threads(
+    on_ray: None, parties: int, on_ray_parties: tuple[str, ...]
+) -> None:
+    sets = _sets(2500 if parties == 3 else 4000, parties)
+    names = [f"p{i}" for i in range(parties)]
+    local = {n: LocalExecutor(1) for n in names}
+    workers = 2 if len(on_ray_parties) == 1 else 1
+    mixed: dict[str, Executor] = {
+        n: RayExecutor(workers=workers) if n in on_ray_parties else local[n] for n in names
+    }
+    try:
+        if parties not in _WANT:
+            _WANT[parties] = _psi(sets, dict(local))
+        want = _WANT[parties]
+        got = _psi(sets, mixed)
+    finally:
+        for e in {*local.values(), *mixed.values()}:
+            e.close()
+    expected = sorted(set(sets[0]).intersection(*sets[1:]))
+    for i, n in enumerate(names):
+        assert np.array_equal(got[n].rows, want[n].rows)
+        assert [sets[i][r] for r in got[n].rows] == expected
+        assert got[n].scalar_mults == want[n].scalar_mults

@@ -1,0 +1,115 @@
+"""The Ray executor: a party's bulk work on its own Ray cluster (``[compute] executor = "ray"``).
+
+Each worker is a Ray actor that keeps the values shared with it (a public HE context, the PSI
+scalar of the current batch) so a map sends them once, not once per shard. Everything that
+reaches the actors is pickled by Ray *inside the party's own cluster*, its own trust domain:
+nothing a peer sent is ever unpickled, because peers' bytes reach the workers only as ``bytes``
+inside a shard (protocols/specs/threat-model.md). The label holder's secret key stays on the label
+holder's cluster: it is only ever shared with that party's own executor.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import ray
+
+from vfl.core.errors import ConfigError
+from vfl.executor.base import Executor, Shared
+
+__all__ = ["RayExecutor", "start_local"]
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+_INLINE = 4096  # bytes: a shared value this small travels with each call instead of by reference
+_KEEP = 16  # shared values an actor keeps (the most recent ones)
+
+
+class _Worker:
+    """One core of the party's cluster: runs shards and keeps the recent shared values."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[str, Any] = OrderedDict()
+
+    def run(self, fn: Callable[..., Any], shard: Any, shared: list[tuple[str, Any]]) -> Any:
+        values = []
+        for key, ref in shared:
+            if key not in self._kept:
+                self._kept[key] = ray.get(ref) if isinstance(ref, ray.ObjectRef) else ref
+                while len(self._kept) > _KEEP:
+                    self._kept.popitem(last=False)
+            self._kept.move_to_end(key)
+            values.append(self._kept[key])
+        return fn(shard, *values)
+
+
+_RemoteWorker = ray.remote(num_cpus=0)(_Worker)
+
+
+def _init(address: str | None, workers: int | None) -> None:
+    try:
+        ray.init(
+            address=address or None,
+            num_cpus=None if address else (workers or os.cpu_count() or 1),
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ConfigError(
+            f"could not start or reach Ray at {address or 'this machine'!r}: {exc}",
+            "check [compute] address (e.g. 'auto' on a node of the cluster, or host:6379)",
+        ) from exc
+
+
+def start_local(workers: int | None = None) -> Callable[[], None] | None:
+    """Start a local Ray for this process's parties unless one runs; returns its stop."""
+    if ray.is_initialized():
+        return None
+    _init(None, workers)
+    return ray.shutdown
+
+
+class RayExecutor(Executor):
+    """``workers`` actors on the Ray cluster at ``address``; with no address, a local Ray that
+    this executor starts (and stops on :meth:`close`) unless one is already running here."""
+
+    kind = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        self._started = False
+        if not ray.is_initialized():
+            _init(address, workers)
+            self._started = True
+        super().__init__(workers or int(ray.cluster_resources().get("CPU", 1)))
+        self._actors: list[Any] = [
+            _RemoteWorker.options(scheduling_strategy="SPREAD").remote() for _ in range(self.workers)
+        ]
+
+    def share(self, value: Any) -> Shared:
+        small = isinstance(value, bytes) and len(value) <= _INLINE
+        return Shared(uuid.uuid4().hex, value if small else ray.put(value))
+
+    def map(self, fn: Callable[..., R], shards: Sequence[S], *shared: Shared) -> list[R]:
+        refs = [(s.key, s.value) for s in shared]
+        calls = [self._actors[i % self.workers].run.remote(fn, shard, refs) for i, shard in enumerate(shards)]
+        try:
+            return list(ray.get(calls))
+        except ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, BaseException):
+                raise cause from None
+            raise
+
+    def close(self) -> None:
+        for a in self._actors:
+            ray.kill(a)
+        self._actors = []
+        if self._started:
+            ray.shutdown()
