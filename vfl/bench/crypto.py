@@ -94,3 +94,30 @@ def run_crypto_bench(
             base = phe_rates.get(kb)
             rec["ratio_vs_phe"] = {op: rec["rates"][op] / base[op] for op in OPS} if base else None
     return records
+
+
+def sbt_crypto_rates(
+    name: str, n_features: int, n_bins: int, rows: int = 8192, seed: int = 0
+) -> dict[str, float]:
+    """SecureBoost's two crypto costs at this run's rates: [[g, h]] encryptions per second at the
+    label holder and bucket-summed (row x feature) terms per second at a passive, on ``rows``
+    rows of (g, h) like a logistic loss's and ``n_features`` features of ``n_bins`` bins. The
+    bench divides a fit's counted work by these to get the fit's crypto floor."""
+    from vfl.crypto.he import CipherVector, scheme_from_public_context
+
+    rng = np.random.default_rng(seed)
+    s = make_scheme(name)
+    g, h = rng.uniform(-1, 1, rows), rng.uniform(0, 0.25, rows)
+    enc_s, chunks = _timed(lambda: list(s.encrypt_gh_chunks(g, h, 4096 if s.gh_chunks else 0)))
+    peer = scheme_from_public_context(s.public_context(), JOB)
+    enc = [peer.deserialize(s.serialize(c, JOB), JOB) for c in chunks]
+    bins = rng.integers(0, n_bins, size=(rows, n_features))
+    starts = np.cumsum([0, *(len(c) for c in chunks)])
+
+    def sums() -> None:
+        for a, c in zip(starts, enc, strict=False):
+            assert isinstance(c, CipherVector)
+            peer.bucket_sums(c, bins[a : a + len(c)], np.arange(len(c)), n_bins)
+
+    bucket_s, _ = _timed(sums)
+    return {"encrypt_per_s": rows / enc_s, "bucket_terms_per_s": rows * n_features / bucket_s}

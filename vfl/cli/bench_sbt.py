@@ -31,6 +31,18 @@ def _parse_data(items: tuple[str, ...]) -> dict[str, Path]:
     return out
 
 
+def _floor(r: dict[str, Any]) -> str:
+    """The fit's crypto floor at the rates measured in this run, and fit time over it."""
+    f = r.get("crypto_floor")
+    if f is None:
+        return ""
+    rates = f["rates"]
+    return (
+        f"{f['seconds']:.2f} (fit {r['fit_over_crypto_floor']:.2f}x)\n"
+        f"enc {rates['encrypt_per_s']:,.0f}/s, sums {rates['bucket_terms_per_s']:,.0f}/s"
+    )
+
+
 def _fmt(v: Any, spec: str = ".4f") -> str:
     return "" if v is None else format(v, spec)
 
@@ -115,6 +127,7 @@ def sbt(data, he, trees, depth, bins, learning_rate, phe_trees, subsample, no_te
         "xgb train",
         "xgb test",
         "vs xgb (same run)",
+        "crypto floor s (same run)",
         "published elsewhere (not re-run)",
     ):
         t.add_column(c, justify="left" if c in ("system", "per tree, each party") else "right")
@@ -144,6 +157,7 @@ def sbt(data, he, trees, depth, bins, learning_rate, phe_trees, subsample, no_te
             _fmt(r["baseline"].get("test_auc")),
             f"AUC {_fmt(r.get('test_auc_diff', r['train_auc_diff']), '+.4f')}\n"
             f"time {r['time_ratio_vs_xgboost']:.0f}x",
+            _floor(r),
             vs_ref,
         )
     con.print(t)

@@ -189,6 +189,13 @@ def test_bench_command_writes_bench_json(tmp_path) -> None:  # type: ignore[no-u
     assert rec["metrics"]["train_auc"] > 0.9 and rec["metrics"]["test_auc"] > 0.9
     assert abs(rec["test_auc_diff"]) < 0.05 and rec["baseline"]["train_auc"] > 0.9
     assert set(rec["bytes_sent"]) == {"guest", "host"} and len(rec["per_tree"]["guest"]) == 2
+    floor = rec["crypto_floor"]  # this run's rates times the fit's counted crypto work
+    n_rows = rec["parties"]["guest"]["rows"]
+    assert floor["encrypted_rows"] == 2 * n_rows and half["crypto_floor"]["encrypted_rows"] < n_rows + 2
+    assert floor["bucket_terms"]["host"] >= 2 * n_rows * rec["parties"]["host"]["features"]
+    assert floor["seconds"] > 0 and rec["fit_over_crypto_floor"] == pytest.approx(
+        rec["seconds"]["fit"] / floor["seconds"], rel=0.01
+    )
 
 
 def test_public_names_are_pinned() -> None:

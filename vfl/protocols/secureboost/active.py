@@ -218,7 +218,9 @@ class _Trainer:
             msg = first if c == 0 else pb.SBTGradients(tree=t, chunk=c)
             msg.n_chunks = n_chunks
             with self.clock.crypto():
-                msg.gh.CopyFrom(self.scheme.serialize(next(chunks), self.ch.job_id))
+                enc = next(chunks)
+                msg.gh.CopyFrom(self.scheme.serialize(enc, self.ch.job_id))
+            self.clock.count("encrypt", len(enc))
             for p in self.passives:
                 self.ch.send(p, Topics.gradients(t, c), msg)
 

@@ -242,6 +242,7 @@ class _Gradients:
                     enc, self.bins[a : a + len(enc)], np.arange(len(enc)), self.n_bins
                 )
                 self.root = part if self.root is None else self.scheme.add_histograms(self.root, part)
+            self.clock.count("bucket_terms", len(enc) * self.bins.shape[1])
         return in_sample, position
 
     def bucket_sums(self, rows: np.ndarray) -> EncryptedHistogram:
@@ -253,6 +254,7 @@ class _Gradients:
                 part = self.scheme.bucket_sums(enc, self.bins[a : a + len(enc)], rows[lo:hi] - a, self.n_bins)
                 hist = part if hist is None else self.scheme.add_histograms(hist, part)
             lo = hi
+        self.clock.count("bucket_terms", len(rows) * self.bins.shape[1])
         if hist is None:
             raise ProtocolError(f"{self.active} asked for the histogram of a node with no sampled rows")
         return hist

@@ -253,9 +253,11 @@ class TreeClock:
     _t0: float = 0.0
     _wait0: float = 0.0
     _bytes0: int = 0
+    _ops: dict[str, int] = field(default_factory=dict)
 
     def start(self) -> None:
         self._crypto = 0.0
+        self._ops = {}
         self._t0 = time.perf_counter()
         self._wait0 = self.channel.stats.wait_seconds
         self._bytes0 = self.channel.stats.total_bytes_sent
@@ -267,6 +269,11 @@ class TreeClock:
             yield
         finally:
             self._crypto += time.perf_counter() - t
+
+    def count(self, op: str, k: int) -> None:
+        """Add ``k`` units of crypto work (encrypted rows, bucket-summed row x feature terms):
+        the bench divides them by the rates it measures to get the run's crypto floor."""
+        self._ops[op] = self._ops.get(op, 0) + int(k)
 
     def stop(self, tree: int) -> dict[str, Any]:
         total = time.perf_counter() - self._t0
@@ -280,6 +287,7 @@ class TreeClock:
                 "compute": max(total - self._crypto - network, 0.0),
             },
             "bytes_sent": self.channel.stats.total_bytes_sent - self._bytes0,
+            "ops": dict(self._ops),
         }
         self.trees.append(rec)
         return rec

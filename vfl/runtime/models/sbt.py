@@ -300,6 +300,11 @@ def _summarise(stats: dict[str, Any], channel: Channel) -> dict[str, Any]:
         "bytes_sent_total": channel.stats.total_bytes_sent,
         "resumed_from_tree": stats.get("resumed_from_tree", 0),
     }
+    ops: dict[str, int] = {}
+    for t in trees:
+        for k, v in t.get("ops", {}).items():
+            ops[k] = ops.get(k, 0) + v
+    out["ops"] = ops  # crypto work (encrypted rows, bucket-summed terms): the bench's floor
     if "loss_metric" in stats:
         out["loss_metric"] = stats["loss_metric"]
     for k in ("keygen_seconds", "setup_seconds"):
