@@ -18,11 +18,12 @@ __all__ = ["bench"]
         "crypto": "vfl.cli.bench_crypto:crypto",
         "lr": "vfl.cli.bench_lr:lr",
         "psi": "vfl.cli.bench_psi:bench_psi",
+        "scale": "vfl.cli.bench_scale:scale",
         "sbt": "vfl.cli.bench_sbt:sbt",
     },
 )
 def bench() -> None:
-    """Benchmarks (psi, crypto, lr, sbt, compute, analyze), each against a baseline in the same run.
+    """Benchmarks (psi, scale, crypto, lr, sbt, compute, analyze), each against a baseline in the same run.
 
     \b
     Example:

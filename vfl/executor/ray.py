@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -47,6 +48,9 @@ class _Worker:
             self._kept.move_to_end(key)
             values.append(self._kept[key])
         return fn(shard, *values)
+
+    def peak_rss_mib(self) -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 _RemoteWorker = ray.remote(num_cpus=0)(_Worker)
@@ -106,6 +110,10 @@ class RayExecutor(Executor):
             if isinstance(cause, BaseException):
                 raise cause from None
             raise
+
+    def worker_peak_rss_mib(self) -> float:
+        """The largest peak resident memory of this executor's workers (the bench's memory)."""
+        return max(ray.get([a.peak_rss_mib.remote() for a in self._actors]), default=0.0)
 
     def close(self) -> None:
         for a in self._actors:

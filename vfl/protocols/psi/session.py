@@ -7,7 +7,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ class PsiResult:
     seconds: float
     scalar_mults: int
     hashes: int
+    stages: dict[str, float] = field(default_factory=dict)  # seconds: check, exchange, order
 
 
 def _check_ids(ids: Sequence[str]) -> np.ndarray:
@@ -77,6 +78,7 @@ def run_psi(
             "every party must use the same job file",
         )
     arr = _check_ids(ids)
+    t_check = time.perf_counter()
     own_group = executor is None
     group = executor or LocalExecutor(threads)
     mults0, hashes0 = group.scalar_mults, group.hashes
@@ -87,6 +89,7 @@ def run_psi(
             rows = pair_intersection(channel, group, arr, perm)
         else:
             rows = _n_party(channel, roles, group, arr, perm, rng)
+        t_exchange = time.perf_counter()
         # The agreed order: the shared IDs themselves, sorted. Every party now knows exactly these
         # IDs, so this reveals nothing new, and unlike the order of H(x)^K (whose K is fresh each
         # run) it is the same in every run: seeded training and --resume reproduce exactly.
@@ -94,13 +97,15 @@ def run_psi(
     finally:
         if own_group:
             group.close()
+    t1 = time.perf_counter()
     return PsiResult(
         rows=rows,
         size=len(rows),
         own_size=len(arr),
-        seconds=time.perf_counter() - t0,
+        seconds=t1 - t0,
         scalar_mults=group.scalar_mults - mults0,
         hashes=group.hashes - hashes0,
+        stages={"check": t_check - t0, "exchange": t_exchange - t_check, "order": t1 - t_exchange},
     )
 
 

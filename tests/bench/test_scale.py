@@ -1,0 +1,29 @@
+"""``vfl bench scale``'s pieces: one point gives the right intersection with its stages and
+bytes, and the growth exponent is the slope of log time on log rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from vfl.bench.scale import STAGES, growth_exponents, run_point
+
+
+def test_one_point_reports_stages_bytes_and_memory() -> None:
+    r = run_point(parties=2, rows=3000, executor="local", cores=2)
+    assert r["correct"] and r["intersection"] == 2400
+    assert set(r["seconds"]) == set(STAGES)
+    assert r["seconds"]["psi"] >= r["seconds"]["exchange"] > 0
+    assert r["scalar_mults"] == 2 * 2 * 3000
+    # each party sends its list out and the peer's back: 2 x 3000 points of 32 bytes, plus framing
+    assert 2 * 3000 * 32 <= r["bytes_sent_per_party"] < 2 * 3000 * 32 * 1.01
+    assert r["peak_rss_mib_all_parties"] > 0 and r["peak_rss_mib_ray_worker"] == 0
+
+
+def test_growth_exponent_is_the_log_log_slope() -> None:
+    points = [
+        {"rows_per_party": n, "seconds": {s: 2e-6 * n**1.5 if s == "order" else 1e-5 * n for s in STAGES}}
+        for n in (1_000, 10_000, 100_000)
+    ]
+    exps = growth_exponents(points)
+    assert exps["psi"] == pytest.approx(1.0) and exps["order"] == pytest.approx(1.5)
+    assert growth_exponents(points[:1]) == {}

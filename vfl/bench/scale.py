@@ -1,0 +1,134 @@
+"""``vfl bench scale``: PSI at growing rows per party, on the local executor and on Ray with 1
+and 2 workers, printing wall time per stage, peak RSS, bytes per party and each stage's growth
+exponent against n (a least-squares slope of log time on log n: 1.0 is linear).
+
+Every (rows, executor) point runs in a fresh interpreter, so its peak RSS is its own and a Ray
+started for one point is gone before the next. The parties of a point share that process (threads
+over the in-memory transport), so the RSS printed is all parties together: an upper bound for each.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from vfl.core.jobs import new_job_id
+from vfl.data.synth import synth_ids
+from vfl.executor.choose import ComputeConfig, open_executor, using_executor
+from vfl.protocols.psi import PsiResult, run_psi
+from vfl.runtime.modes.local import run_in_memory
+from vfl.transport.channel import Channel
+
+__all__ = ["EXECUTOR_CHOICES", "growth_exponents", "run_point", "run_scale_bench"]
+
+# name -> (executor, workers per party); the Ray points run on a local Ray of the same cores
+EXECUTOR_CHOICES: dict[str, tuple[str, int | None]] = {
+    "local": ("local", None),
+    "ray1": ("ray", 1),
+    "ray2": ("ray", 2),
+    "ray4": ("ray", 4),
+}
+STAGES = ("ids", "check", "exchange", "order", "psi")
+
+
+def run_point(parties: int, rows: int, executor: str, cores: int, overlap: float = 0.8) -> dict[str, Any]:
+    """One PSI run in this process: every party on ``executor`` (its own executor each)."""
+    kind, workers = EXECUTOR_CHOICES[executor]
+    names = [f"party{i}" for i in range(parties)]
+    t = time.perf_counter()
+    ids = synth_ids(rows, parties, overlap, seed=7)
+    t_ids = time.perf_counter() - t
+    local_cores = ComputeConfig("local", None, cores)  # the local Ray (if any) gets `cores` CPUs
+    with using_executor(ComputeConfig(kind, None, cores) if kind == "ray" else local_cores):
+        execs = {n: open_executor(ComputeConfig(kind, None, workers or cores)) for n in names}
+        sent: dict[str, int] = {}
+
+        def work(name: str, ch: Channel) -> PsiResult:
+            res = run_psi(ch, list(ids[names.index(name)]), names, executor=execs[name])
+            sent[name] = ch.stats.total_bytes_sent
+            return res
+
+        try:
+            t = time.perf_counter()
+            res = run_in_memory(names, new_job_id("scale"), work, timeout=7200)
+            wall = time.perf_counter() - t
+            worker_rss = max(
+                (getattr(e, "worker_peak_rss_mib", lambda: 0.0)() for e in execs.values()), default=0.0
+            )
+        finally:
+            for e in execs.values():
+                e.close()
+    stages = {s: max(r.stages[s] for r in res.values()) for s in ("check", "exchange", "order")}
+    return {
+        "parties": parties,
+        "rows_per_party": rows,
+        "executor": executor,
+        "cores": cores,
+        "intersection": res[names[0]].size,
+        "correct": all(r.size == round(rows * overlap) for r in res.values()),
+        "seconds": {"ids": t_ids, **stages, "psi": wall},
+        "bytes_sent_per_party": max(sent.values()),
+        "peak_rss_mib_all_parties": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib_ray_worker": worker_rss,  # one Ray actor's own process (0: no Ray)
+        "scalar_mults": sum(r.scalar_mults for r in res.values()),
+    }
+
+
+def growth_exponents(points: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Per stage, the slope of log(seconds) on log(rows) over ``points`` (one executor)."""
+    out: dict[str, float] = {}
+    xs = [math.log(p["rows_per_party"]) for p in points]
+    if len(set(xs)) < 2:
+        return out
+    mx = sum(xs) / len(xs)
+    for s in STAGES:
+        ys = [math.log(max(p["seconds"][s], 1e-6)) for p in points]
+        my = sum(ys) / len(ys)
+        out[s] = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+            (x - mx) ** 2 for x in xs
+        )
+    return out
+
+
+def run_scale_bench(
+    rows: Sequence[int], executors: Sequence[str], *, parties: int = 2, cores: int = 2, timeout: float = 7200
+) -> dict[str, Any]:
+    """Every point in its own interpreter; then the growth exponents per executor."""
+    records: list[dict[str, Any]] = []
+    for ex in executors:
+        for n in rows:
+            args = json.dumps({"parties": parties, "rows": n, "executor": ex, "cores": cores})
+            proc = subprocess.run(
+                [sys.executable, "-m", "vfl.bench.scale", args],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+            if proc.returncode != 0:
+                tail = proc.stderr.strip().splitlines()[-1:] or ["failed"]
+                records.append({"executor": ex, "rows_per_party": n, "error": tail[0]})
+                continue
+            records.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    ok = [r for r in records if "error" not in r]
+    exponents = {ex: growth_exponents([r for r in ok if r["executor"] == ex]) for ex in executors}
+    overhead = {}
+    for r in ok:
+        base = next(
+            (b for b in ok if b["executor"] == "local" and b["rows_per_party"] == r["rows_per_party"]), None
+        )
+        if base is not None and r["executor"] != "local":
+            overhead[f"{r['executor']}@{r['rows_per_party']}"] = (
+                r["seconds"]["psi"] / base["seconds"]["psi"] - 1
+            )
+    return {"records": records, "growth_exponents": exponents, "ray_overhead_vs_local": overhead}
+
+
+if __name__ == "__main__":  # one point, in its own process: python -m vfl.bench.scale '{...}'
+    a = json.loads(sys.argv[1])
+    print(json.dumps(run_point(a["parties"], a["rows"], a["executor"], a["cores"])))

@@ -1,0 +1,84 @@
+"""``vfl bench scale``: PSI from 100k to millions of rows per party, local executor and Ray."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from vfl.bench.scale import EXECUTOR_CHOICES, STAGES, run_scale_bench
+from vfl.cli.errors import friendly_errors
+from vfl.runtime.store.atomic import write_json_atomic
+
+__all__ = ["scale"]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(float(x)) for x in text.split(",") if x.strip()]
+
+
+@click.command("scale")
+@click.option(
+    "--rows", default="100000,300000,1000000", show_default=True, help="IDs per party, comma-separated."
+)
+@click.option(
+    "--executors",
+    default="local,ray1,ray2",
+    show_default=True,
+    help=f"Comma-separated, from {', '.join(EXECUTOR_CHOICES)} (rayK: K Ray workers per party).",
+)
+@click.option("--parties", type=int, default=2, show_default=True)
+@click.option(
+    "--cores", type=int, default=2, show_default=True, help="Cores of the local threads and local Ray."
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/bench-scale"), show_default=True
+)
+@friendly_errors
+def scale(rows, executors, parties, cores, out_dir):  # type: ignore[no-untyped-def]
+    """PSI wall time per stage, peak RSS, bytes per party and growth exponents against n.
+
+    \b
+    Example:
+      vfl bench scale --rows 100000,300000,1000000 --executors local,ray1,ray2
+    """
+    names = [e.strip() for e in executors.split(",") if e.strip()]
+    bad = [e for e in names if e not in EXECUTOR_CHOICES]
+    if bad:
+        raise click.BadParameter(f"unknown executors {bad}", param_hint="--executors")
+    result = run_scale_bench(_ints(rows), names, parties=parties, cores=cores)
+    t = Table(title=f"PSI at scale ({parties} parties, {cores} cores; all parties in one process)")
+    for c in (
+        "executor",
+        "rows/party",
+        *(f"{s} s" for s in STAGES),
+        "MiB sent/party",
+        "peak RSS MiB",
+        "note",
+    ):
+        t.add_column(c, justify="left" if c in ("executor", "note") else "right")
+    for r in result["records"]:
+        if "error" in r:
+            t.add_row(r["executor"], f"{r['rows_per_party']:,}", *[""] * (len(STAGES) + 2), r["error"])
+            continue
+        rss = f"{r['peak_rss_mib_all_parties']:.0f}"
+        if r["peak_rss_mib_ray_worker"]:
+            rss += f" (+{r['peak_rss_mib_ray_worker']:.0f}/worker)"
+        t.add_row(
+            r["executor"],
+            f"{r['rows_per_party']:,}",
+            *(f"{r['seconds'][s]:.2f}" for s in STAGES),
+            f"{r['bytes_sent_per_party'] / 2**20:.1f}",
+            rss,
+            "" if r["correct"] else "WRONG intersection",
+        )
+    for ex, exps in result["growth_exponents"].items():
+        if exps:
+            t.add_row(ex, "exponent", *(f"{exps[s]:.2f}" for s in STAGES), "", "", "slope of log t on log n")
+    Console().print(t)
+    for key, v in result["ray_overhead_vs_local"].items():
+        click.echo(f"{key}: {v:+.0%} wall against local at the same rows and cores")
+    write_json_atomic(out_dir / "bench.json", {"bench": "scale", **result})
+    click.echo(f"wrote {out_dir / 'bench.json'}")
