@@ -3,7 +3,10 @@ step, no traceback, and a non-zero exit."""
 
 from __future__ import annotations
 
-import shutil
+import os
+import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -46,7 +49,24 @@ def test_bad_parameters_stop_the_run_before_it_waits_for_peers(
     assert "did not answer" not in out
 
 
-def test_wrong_certificate(three_party_breast: dict[str, Path], tmp_path: Path) -> None:
+def test_peer_down_is_awaited_visibly_then_named_with_its_address(
+    three_party_breast: dict[str, Path], tmp_path: Path
+) -> None:
+    job = _federation(three_party_breast, tmp_path)
+    res = CliRunner().invoke(cli, ["run", str(job), "--as", "insurer", "--connect-timeout", "2"])
+    lines = res.output.splitlines()
+    waiting = [line for line in lines if line.startswith("insurer: waiting for ")]
+    assert waiting and "hospital (127.0.0.1:" in waiting[0] and "pharma (127.0.0.1:" in waiting[0]
+    assert waiting[0].endswith("s left)")
+    assert re.search(
+        r"hospital at 127\.0\.0\.1:\d+, pharma at 127\.0\.0\.1:\d+ did not answer in 2 s", res.output
+    )
+    assert res.exit_code == 4
+
+
+def test_wrong_certificate_names_the_party_at_fault_and_no_grpc_lines(
+    three_party_breast: dict[str, Path], tmp_path: Path
+) -> None:
     job = _federation(three_party_breast, tmp_path)
     threads = [
         threading.Thread(
@@ -59,15 +79,23 @@ def test_wrong_certificate(three_party_breast: dict[str, Path], tmp_path: Path) 
     ]
     for t in threads:
         t.start()
-    other = tmp_path / "other-ca"  # the insurer presents a certificate from another federation
+    other = job.parent / "other-certs"  # the insurer holds certificates from another federation
     init_ca(other)
-    files = issue_party_cert(other, "insurer")
-    certs = job.parent / "certs"
-    shutil.copy(files.cert, certs / "insurer.pem")
-    shutil.copy(files.key, certs / "insurer.key")
-    shutil.copy(other / "ca.pem", certs / "ca.pem")
-    code, out = _run_insurer(job, "--connect-timeout", "3")
-    _assert_paragraph(code, out, "TLS handshake", "federation CA")
+    issue_party_cert(other, "insurer")
+    cfg = job.parent / "insurer.toml"
+    cfg.write_text(cfg.read_text().replace('certs = "certs"', 'certs = "other-certs"'))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRPC_")}
+    res = subprocess.run(
+        [sys.executable, "-m", "vfl", "run", str(job), "--as", "insurer", "--quiet", "--connect-timeout", "3"],  # noqa: E501
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    out = res.stdout + res.stderr
+    _assert_paragraph(
+        res.returncode, out.strip() + "\n", "insurer holds certificates from another federation", "ca.pem"
+    )
+    assert "no peer's certificate (hospital, pharma) is issued by insurer's CA" in out
+    assert "Handshake failed" not in out and "ssl_transport_security" not in out
+    assert not out.rstrip().endswith(": OK")
     for t in threads:
         t.join(15)
 
