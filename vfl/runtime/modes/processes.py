@@ -81,10 +81,22 @@ def write_federation(cfg: SimulationConfig, spec: JobSpec, root: Path, out_dir: 
     return root / "job.toml"
 
 
+def _pin(cpu: int) -> Any:
+    def pin() -> None:
+        os.sched_setaffinity(0, {cpu})
+
+    return pin
+
+
 def run_as_processes(
-    job_path: Path, parties: list[str], out_dir: Path, timeout: float = 3600
+    job_path: Path,
+    parties: list[str],
+    out_dir: Path,
+    timeout: float = 3600,
+    cpus: dict[str, int] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Start one ``python -m vfl run`` per party; return each party's result.json."""
+    """Start one ``python -m vfl run`` per party; return each party's result.json. ``cpus``:
+    pin a party's process to one core (and heu to one thread), as separate machines would run."""
     root = job_path.parent
     procs: dict[str, subprocess.Popen[bytes]] = {}
     logs = {}
@@ -106,7 +118,8 @@ def run_as_processes(
             ],
             stdout=logs[name],
             stderr=subprocess.STDOUT,
-            env=env,
+            env=env if cpus is None or name not in cpus else {**env, "YACL_NUM_THREADS": "1"},
+            preexec_fn=None if cpus is None or name not in cpus else _pin(cpus[name]),
         )
     deadline = time.monotonic() + timeout
     failed: list[str] = []
