@@ -19,6 +19,20 @@ def fate_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def default_simulation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`vfl simulate` with no option at all (the README's main job: PSI of the embedded default
+    dataset, LR with CKKS), run once for every test that checks that job or scores its model."""
+    from click.testing import CliRunner
+
+    from vfl.cli.main import cli
+
+    out = tmp_path_factory.mktemp("default_simulation")
+    res = CliRunner().invoke(cli, ["simulate", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out, res.output
+
+
+@pytest.fixture(scope="session")
 def three_party_breast(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """breast (569 rows) as insurer (label + 10), hospital (10) and pharma (10), each missing a
     few patients and in its own order: small enough for process-level tests."""

@@ -141,16 +141,17 @@ def test_cross_val_score_equals_the_hand_written_loop(small: Any) -> None:
 def test_grid_search_over_two_parameters_equals_the_hand_written_search(small: Any) -> None:
     frames, y = small
     cv = KFold(2, shuffle=True, random_state=0)
-    grid = {"n_estimators": [1, 2], "max_depth": [1, 3]}
+    # two points that differ in both parameters: every fit costs a key pair, so not the full 2 x 2
+    grid = [{"n_estimators": [1], "max_depth": [1]}, {"n_estimators": [2], "max_depth": [3]}]
     search = GridSearchCV(SecureBoostClassifier(he="ou", random_state=0), grid, cv=cv).fit(_vf(frames), y)
+    points = [(g["n_estimators"][0], g["max_depth"][0]) for g in grid]
     hand = {
         (n, d): np.mean(
             _by_hand_cv(
                 frames, y, SecureBoostClassifier(he="ou", random_state=0, n_estimators=n, max_depth=d), cv
             )
         )
-        for n in grid["n_estimators"]
-        for d in grid["max_depth"]
+        for n, d in points
     }
     for params, mean in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"], strict=True):
         assert mean == pytest.approx(hand[(params["n_estimators"], params["max_depth"])])

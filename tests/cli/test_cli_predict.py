@@ -13,9 +13,11 @@ from sklearn.metrics import roc_auc_score
 from vfl.cli.main import cli
 
 
-def _train(data: dict[str, Path], out: Path, seed: int) -> None:
+def _train(data: dict[str, Path], out: Path, seed: int, trees: int) -> None:
     args = [
         "simulate",
+        "--param",
+        f"n_estimators={trees}",
         "--model",
         "sbt",
         "--he",
@@ -39,7 +41,7 @@ def _train(data: dict[str, Path], out: Path, seed: int) -> None:
 def test_predict_scores_the_shared_rows_and_refuses_mixed_parts(
     three_party_breast: dict[str, Path], tmp_path: Path
 ) -> None:
-    _train(three_party_breast, tmp_path / "a", 1)
+    _train(three_party_breast, tmp_path / "a", 1, trees=3)
     args = ["predict", str(tmp_path / "a"), "--id-column", "pid", "--out", str(tmp_path / "scores")]
     for n, p in three_party_breast.items():
         args += ["--data", f"{n}={p}"]
@@ -53,25 +55,19 @@ def test_predict_scores_the_shared_rows_and_refuses_mixed_parts(
         tmp_path / "scores" / "hospital" / "predictions.csv"
     ).exists()  # scores stay at the label holder
 
-    _train(three_party_breast, tmp_path / "b", 2)
+    _train(three_party_breast, tmp_path / "b", 2, trees=1)
     shutil.copy(tmp_path / "b" / "pharma" / "model.json", tmp_path / "a" / "pharma" / "model.json")
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 2
     assert "different training jobs" in res.output and "next step" in res.output
 
 
-def test_predict_with_no_data_scores_the_embedded_dataset(tmp_path: Path) -> None:
+def test_predict_with_no_data_scores_the_embedded_dataset(
+    default_simulation: tuple[Path, str], tmp_path: Path
+) -> None:
     """`vfl simulate && vfl predict out` works on the embedded data (issue 19: --data claimed a
     default it did not have, and --id-column defaulted to `id`)."""
-    from click.testing import CliRunner
-
-    from vfl.cli.main import cli
-
-    out = tmp_path / "run"
-    res = CliRunner().invoke(
-        cli, ["simulate", "--model", "sbt", "--param", "n_estimators=1", "--quiet", "--out", str(out)]
-    )
-    assert res.exit_code == 0, res.output
+    out, _ = default_simulation
     res = CliRunner().invoke(cli, ["predict", str(out), "--out", str(tmp_path / "scores")])
     assert res.exit_code == 0, res.output
     assert (

@@ -12,16 +12,8 @@ from click.testing import CliRunner
 from vfl.cli.main import cli
 
 
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("sim")
-    res = CliRunner().invoke(cli, ["simulate", "--model", "none", "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    return out, res.output
-
-
-def test_simulate_default_aligns_the_embedded_parties(default_run: tuple[Path, str]) -> None:
-    out, output = default_run
+def test_simulate_default_aligns_the_embedded_parties(default_simulation: tuple[Path, str]) -> None:
+    out, output = default_simulation
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["parties"]) == {"insurer", "hospital", "pharma"}
     frames = {
