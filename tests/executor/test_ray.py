@@ -92,3 +92,29 @@ def test_psi_on_ray_equals_psi_on_threads(
         assert np.array_equal(got[n].rows, want[n].rows)
         assert [sets[i][r] for r in got[n].rows] == expected
         assert got[n].scalar_mults == want[n].scalar_mults
+
+
+def test_align_runs_on_the_process_compute_settings(on_ray: None) -> None:
+    """``align_party`` with no executor opens one from ``[compute]`` (here ray): the table comes
+    back aligned to the same rows as a party on threads."""
+    from vfl.data.table import PartyTable
+    from vfl.executor.choose import ComputeConfig, using_executor
+    from vfl.runtime.job.align import AlignedParty, align_party
+
+    sets = _sets(400, 2)
+    tables = {
+        f"p{i}": PartyTable(
+            f"p{i}", np.asarray(s, dtype=object), np.arange(len(s), dtype=float)[:, None], ["x"]
+        )
+        for i, s in enumerate(sets)
+    }
+
+    def work(name: str, ch: Channel) -> AlignedParty:
+        if name == "p0":
+            return align_party(ch, tables[name], ["p0", "p1"])  # on Ray, from the settings
+        with LocalExecutor(1) as ex:
+            return align_party(ch, tables[name], ["p0", "p1"], executor=ex)
+
+    with using_executor(ComputeConfig("ray", workers=1)):
+        out = run_in_memory(["p0", "p1"], "job-align", work, timeout=120)
+    assert list(out["p0"].table.ids) == list(out["p1"].table.ids) == sorted(set(sets[0]) & set(sets[1]))
