@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from vfl.core.errors import DataError
+from vfl.core.errors import ConfigError, DataError
 from vfl.data.categories import CategoryMap
 from vfl.data.columns import Column, read_column, read_numbers
 from vfl.data.ids import IdRule, check_ids
@@ -25,7 +25,7 @@ from vfl.data.labels import check_label
 from vfl.data.problems import Problems, examples, warn_data, where
 from vfl.data.table import PartyTable
 
-__all__ = ["NanPolicy", "read_frame", "read_ids", "read_party_table", "table_from_frame"]
+__all__ = ["NanPolicy", "read_frame", "read_ids", "read_party_table", "require_parquet", "table_from_frame"]
 
 NanPolicy = Literal["error", "mean", "median", "zero", "keep"]
 NAN_POLICIES = ("error", "mean", "median", "zero", "keep")
@@ -64,6 +64,8 @@ def read_frame(
     if not p.is_file():
         raise DataError(f"{p}: no such file", "check the path given with --data NAME=PATH")
     kind = _kind(p)
+    if kind == "parquet":
+        require_parquet(str(p))
     try:
         df = (
             _read_parquet(p, id_column, ids_only)
@@ -102,6 +104,18 @@ def _read_csv(p: Path, id_column: str, ids_only: bool, text_columns: Sequence[st
         na_values={c: _NA_TEXT for c in header if c != id_column},
         **opts,
     )
+
+
+def require_parquet(what: str) -> None:
+    """pyarrow (170 MB) is the optional extra ``vfl[parquet]``: say so, naming the file, rather
+    than let pandas fail with its own engine list."""
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"{what}: Parquet needs pyarrow, which is not installed",
+            "pip install 'vfl[parquet]', or use a CSV file (.csv or .csv.gz)",
+        ) from exc
 
 
 def _read_parquet(p: Path, id_column: str, ids_only: bool) -> pd.DataFrame:

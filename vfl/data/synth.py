@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from vfl.core.errors import ConfigError
+from vfl.data.readers import require_parquet
 
 __all__ = ["synth_ids", "synth_members", "write_synthetic"]
 
@@ -61,6 +62,8 @@ def write_synthetic(
     logits = np.einsum("npf,pf->n", x_all, weights) / np.sqrt(parties * features)
     y_all = (rng.random(n_universe) < 1 / (1 + np.exp(-2.0 * logits))).astype(np.int8)
     out = Path(out_dir)
+    if fmt == "parquet":
+        require_parquet(f"vfl data synth --format parquet --out {out}")
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for p, name in enumerate(names):
