@@ -14,7 +14,7 @@ from rich.console import Console
 
 from tests.report.conftest import ReportDom, load
 from vfl.report.html import build_report
-from vfl.report.plots import training_figure, training_series, write_plots
+from vfl.report.plots import timing_figure, timing_parts, training_figure, training_series, write_plots
 from vfl.report.summary import fmt_metric, fmt_seconds, render_summary
 
 
@@ -105,9 +105,9 @@ def test_times_say_whose_they_are(sbt_out: Path) -> None:
     s = load(sbt_out)
     own = {k: s["seconds"][k] for k in ("crypto", "compute", "network")}  # the label holder's split
     screen = _screen(s)
-    holder_line = next(line for line in screen.splitlines() if f"{s['active']}'s time" in line)
+    holder_line = next(line for line in screen.splitlines() if f"{s['active']}'s own: " in line)
     assert all(f"{k} {fmt_seconds(v)}" in holder_line for k, v in own.items())
-    assert "label holder" in holder_line
+    assert holder_line.strip("│ ").startswith("label holder ")
     job_line = next(line for line in screen.splitlines() if line.strip("│ ").startswith("time "))
     assert "crypto" not in job_line and f"total {fmt_seconds(s['seconds']['total'])}" in job_line
     html = build_report(sbt_out).read_text()
@@ -115,3 +115,16 @@ def test_times_say_whose_they_are(sbt_out: Path) -> None:
     assert dom.keys["seconds.crypto"] == fmt_seconds(own["crypto"])
     assert f"{s['active']} (label holder) only" in html and "whole job" in html
     assert "crypto (label holder)" in (sbt_out / "plots" / "timing.svg").read_text()
+
+
+def test_timing_legend_fits_and_leaves_the_bar_its_width(sbt_run: Path) -> None:
+    """Five labels that say whose time they are once squeezed the bar to a sliver."""
+    s = load(sbt_run)
+    fig = timing_figure(timing_parts(s), total=s["seconds"]["total"])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    page, (ax,), (legend,) = fig.bbox, fig.axes, fig.legends
+    box = legend.get_window_extent(renderer)
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0
+    assert ax.get_window_extent(renderer).width > 0.7 * page.width
+    assert not _overlaps(box, ax.get_window_extent(renderer))

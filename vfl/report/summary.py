@@ -99,10 +99,9 @@ def render_summary(s: dict[str, Any]) -> Panel:
     job, own_time = time_parts(s.get("seconds") or {})
     facts.add_row("time", "   ".join(f"{k} {fmt_seconds(v)}" for k, v in job))
     if own_time:
-        who = s.get("active") or "the label holder"
+        who = s.get("active") or "its"
         facts.add_row(
-            f"{who}'s time",
-            "   ".join(f"{k} {fmt_seconds(v)}" for k, v in own_time) + "   (label holder's training only)",
+            "label holder", f"{who}'s own: " + "   ".join(f"{k} {fmt_seconds(v)}" for k, v in own_time)
         )
     return Panel(Group(facts, parties), title="vfl summary", expand=False)
 
