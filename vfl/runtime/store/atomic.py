@@ -9,6 +9,7 @@ world bits, whatever the umask (0640 under 022, 0600 under 077).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -18,9 +19,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from vfl.core.errors import ConfigError
+
 __all__ = [
     "PRIVATE",
     "PUBLIC",
+    "DiskFullError",
     "atomic_folder",
     "write_atomic",
     "write_bytes_atomic",
@@ -30,6 +34,22 @@ __all__ = [
 PUBLIC = 0o666
 PRIVATE = 0o660
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+#: a full disk, a full quota, a file-size limit, a read-only disk: the party's machine, not vfl
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+class DiskFullError(ConfigError):
+    """A write found no room (disk, quota, file-size limit) or a read-only disk. Says what could
+    not be written, where, and that the previous file or set there is untouched."""
+
+
+def _no_room(exc: BaseException, what: Path, kept: str) -> DiskFullError | None:
+    if not isinstance(exc, OSError) or exc.errno not in _NO_ROOM:
+        return None
+    return DiskFullError(
+        f"cannot write {what}: {exc.strerror or exc}",
+        f"free space on the disk holding {what.parent} (or write elsewhere) and run again; {kept}",
+    )
 
 
 def _fsync_dir(d: Path) -> None:
@@ -63,8 +83,11 @@ def write_atomic(path: str | Path, write: Callable[[IO[bytes]], object], mode: i
             os.fsync(f.fileno())
         os.replace(tmp, p)
         _fsync_dir(p.parent)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        full = _no_room(exc, p, f"the previous {p.name}, if any, is untouched")
+        if full is not None:
+            raise full from exc
         raise
     return p
 
@@ -89,7 +112,10 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
     parent.mkdir(parents=True, exist_ok=True)
     staging, _ = _fresh(parent, f".{target.name}.new-", "", lambda d: os.mkdir(d, 0o777))
     try:
-        yield staging
+        try:
+            yield staging
+        except DiskFullError as exc:  # name the set, not the staging file it was writing
+            raise _no_room(exc.__cause__ or exc, target, _kept(target)) or exc from exc
         _fsync_dir(staging)
         if target.is_dir():
             _carry_over(target, staging)
@@ -104,8 +130,17 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
         else:
             os.rename(staging, target)
         _fsync_dir(parent)
+    except OSError as exc:
+        full = _no_room(exc, target, _kept(target))
+        if full is not None:
+            raise full from exc
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful rename
+
+
+def _kept(target: Path) -> str:
+    return "the previous outputs there are untouched" if target.is_dir() else "nothing was written there"
 
 
 def _unused(p: Path) -> None:
