@@ -35,7 +35,7 @@ def _floor(r: dict[str, Any]) -> str:
     """The fit's crypto floor at the rates measured in this run, and fit time over it."""
     f = r.get("crypto_floor")
     if f is None:
-        return ""
+        return "n/a (cost per ciphertext, not per row)" if r["he"] == "ckks" else ""
     rates = f["rates"]
     return (
         f"{f['seconds']:.2f} (fit {r['fit_over_crypto_floor']:.2f}x)\n"
