@@ -60,7 +60,8 @@ MODELS: dict[str, dict[str, Any]] = {  # small models: each job takes a second o
 #: the topics of each protocol stage, per model (fnmatch patterns, '|' between alternatives):
 #: PSI; the set-up (the handshake and the model's key and parameter exchange); the second
 #: training round (the first checkpoint exists by then); federated scoring (with the part
-#: fingerprints it starts with); the commit
+#: fingerprints it starts with; a training job's two scorings run under score/train/ and
+#: score/test/); the commit
 STAGES: dict[str, dict[str, str]] = {
     "psi": {"lr": "psi/*", "sbt": "psi/*"},
     "setup": {
@@ -68,7 +69,7 @@ STAGES: dict[str, dict[str, str]] = {
         "sbt": "job/propose|job/answer|sbt/setup|sbt/info|sbt/resume/*",
     },
     "round": {"lr": "lr/i1/*", "sbt": "sbt/tree1/*"},
-    "predict": {"lr": "model/fingerprint|lr/predict/*", "sbt": "model/fingerprint|sbt/predict/*"},
+    "predict": {"lr": "model/fingerprint|*lr/predict/*", "sbt": "model/fingerprint|*sbt/predict/*"},
     "commit": {"lr": "job/commit", "sbt": "job/commit"},
 }
 

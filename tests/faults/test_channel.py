@@ -13,6 +13,7 @@ from vfl.transport.channel import Channel
 from vfl.transport.faults import Fault, FaultPlan, FaultyChannel, PartyStopped
 from vfl.transport.grpc import GrpcChannel, GrpcSettings
 from vfl.transport.memory import MemoryHub
+from vfl.transport.scoped import ScopedChannel
 from vfl.transport.tls import init_ca, issue_party_cert, party_files
 from vfl.wire.v1 import common_pb2
 
@@ -103,6 +104,17 @@ def test_stops_raise_or_hang_and_then_carry_on() -> None:
     FaultyChannel(hub.channel("insurer"), plan).send("hospital", "t/2", common_pb2.Ack(status="late"))
     assert ch.recv("insurer", "t/2", common_pb2.Ack).status == "late"  # after the hang
     assert [f.kind for f in plan.fired] == ["raise", "hang"] and plan.hanging == set()
+
+
+def test_a_scope_puts_every_topic_under_it_and_leaves_the_inner_channel_open() -> None:
+    hub = MemoryHub(PARTIES, "job-scope", timeout=1.0)
+    a = ScopedChannel(hub.channel("insurer"), "score/test")
+    b = hub.channel("hospital")
+    a.send("hospital", "lr/predict/score", common_pb2.Ack(status="s"))
+    assert b.recv("insurer", "score/test/lr/predict/score", common_pb2.Ack).status == "s"
+    b.send("insurer", "score/test/x", common_pb2.Ack(status="back"))
+    assert a.recv("hospital", "x", common_pb2.Ack).status == "back"
+    assert a.stats is a.inner.stats and a.stats.messages_sent == {"hospital": 1}
 
 
 def test_bad_rules_are_refused() -> None:

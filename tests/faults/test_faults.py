@@ -132,6 +132,21 @@ def test_a_lost_commit_leaves_whole_sets_and_resume_mends_it(
     assert judge(again, references["lr"]["metrics"]) == COMPLETED, again.errors()
 
 
+@pytest.mark.parametrize(
+    ("model", "party", "topic"), [("lr", "hospital", "mask-key"), ("sbt", "insurer", "request")]
+)
+def test_a_duplicated_scoring_message_is_never_read_by_the_next_scoring(
+    fed: Federation, references: dict[str, Any], tmp_path: Path, model: str, party: str, topic: str
+) -> None:
+    """A training job scores its training rows, then its test rows, with the same messages. A
+    duplicate of the first scoring's mask key once made the test scores' masks not cancel: the
+    job completed with a test AUC of 0.50. Each scoring now has its own topics."""
+    plan = FaultPlan.of(Fault("duplicate", party=party, topic=f"score/train/{model}/predict/{topic}"))
+    run = _run(fed, references, model, "train", plan, tmp_path)
+    assert plan.kinds_fired() == {"duplicate"}
+    assert judge(run, references[model]["metrics"]) == COMPLETED, run.errors()
+
+
 def test_a_delay_past_the_timeout_ends_the_job_naming_the_late_party(
     fed: Federation, references: dict[str, Any], tmp_path: Path
 ) -> None:

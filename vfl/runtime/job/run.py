@@ -24,6 +24,7 @@ from vfl.runtime.job.spec import JobSpec
 from vfl.runtime.models.registry import MODELS, make_params
 from vfl.runtime.store.modelfile import part_sha256
 from vfl.transport.channel import Channel
+from vfl.transport.scoped import ScopedChannel
 from vfl.wire.v1 import job_pb2
 
 if TYPE_CHECKING:
@@ -137,8 +138,11 @@ def run_party_job(
         seconds["train"] = time.perf_counter() - t1
         out.parts = exchange_fingerprints(channel, part_sha256(out.model.to_dict()))
         t2 = time.perf_counter()
-        p_train = kind.predict(channel, out.model, train, device=spec.device)
-        p_test = kind.predict(channel, out.model, test, device=spec.device) if len(test_rows) else None
+        # two scorings on one channel: each under its own topics (vfl/transport/scoped.py)
+        p_train = kind.predict(ScopedChannel(channel, "score/train"), out.model, train, device=spec.device)
+        p_test = None
+        if len(test_rows):
+            p_test = kind.predict(ScopedChannel(channel, "score/test"), out.model, test, device=spec.device)
         seconds["predict"] = time.perf_counter() - t2
         out.fit_stats = dict(getattr(out.model, "fit_stats", {}) or {})
         if channel.me == spec.active and p_train is not None:
