@@ -3,6 +3,7 @@ SecureBoost, at every party, over many seeds; then a table of how each job ended
 
     python scripts/fault_run.py                      # 2 seeds: about 500 jobs
     python scripts/fault_run.py --seeds 1 --kinds drop corrupt --stages round --models sbt
+    python scripts/fault_run.py --one-party --seeds 2  # each job at one party, in turn
 
 Each job is the real one (tests/faults/harness.py: handshake, PSI, training with checkpoints,
 scoring, commit, outputs as one set) with its parties as threads over the memory transport and
@@ -72,6 +73,10 @@ def plan_for(kind: str, stage: str, model: str, party: str, seed: int) -> FaultP
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument(
+        "--one-party", action="store_true", help="one party per job, taking turns (a third of the jobs)"
+    )
     ap.add_argument("--kinds", nargs="*", default=KINDS)
     ap.add_argument("--stages", nargs="*", default=list(STAGES))
     ap.add_argument("--models", nargs="*", default=["lr", "sbt"])
@@ -89,8 +94,11 @@ def main() -> int:
             ref, predict_ref, models, ref_s = _references(fed, model, tmp / f"ref-{model}")
             for stage in args.stages:
                 for kind in args.kinds:
-                    for party in args.parties:
-                        for seed in range(args.seeds):
+                    for i, party in enumerate(args.parties):
+                        for seed in range(args.first_seed, args.first_seed + args.seeds):
+                            turn = (seed + KINDS.index(kind) + list(STAGES).index(stage)) % len(args.parties)
+                            if args.one_party and i != turn:
+                                continue
                             fed.models = models
                             ending, resumed, why = _one(
                                 fed, model, stage, kind, party, seed, tmp / "run", ref, predict_ref, ref_s
