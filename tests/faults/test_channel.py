@@ -3,7 +3,10 @@ its random choices replay from the seed, and that it wraps the gRPC transport as
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,3 +163,20 @@ def test_it_wraps_the_grpc_transport_and_the_receiver_refuses_what_it_damaged(tm
     finally:
         a.close()
         b.close()
+
+
+def test_kill_is_a_sigkill_of_the_party_process() -> None:
+    code = (
+        "from vfl.transport.faults import Fault, FaultPlan, FaultyChannel\n"
+        "from vfl.transport.memory import MemoryHub\n"
+        "from vfl.wire.v1 import common_pb2\n"
+        "hub = MemoryHub(['insurer', 'hospital'], 'job-kill')\n"
+        "ch = FaultyChannel(hub.channel('hospital'), FaultPlan.of(Fault('kill', topic='lr/*')))\n"
+        "ch.send('insurer', 'psi/1', common_pb2.Ack())\n"
+        "print('before', flush=True)\n"
+        "ch.send('insurer', 'lr/e1/b0/score', common_pb2.Ack())\n"
+        "print('after', flush=True)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    p = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert p.returncode == -signal.SIGKILL and p.stdout == "before\n", (p.returncode, p.stdout, p.stderr)
