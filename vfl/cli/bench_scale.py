@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -77,7 +78,7 @@ def scale(rows, executors, parties, cores, out_dir):  # type: ignore[no-untyped-
     for ex, exps in result["growth_exponents"].items():
         if exps:
             t.add_row(ex, "exponent", *(f"{exps[s]:.2f}" for s in STAGES), "", "", "slope of log t on log n")
-    Console().print(t)
+    Console(width=None if sys.stdout.isatty() else 160).print(t)  # a log keeps every column
     for key, v in result["ray_overhead_vs_local"].items():
         click.echo(f"{key}: {v:+.0%} wall against local at the same rows and cores")
     write_json_atomic(out_dir / "bench.json", {"bench": "scale", **result})

@@ -67,3 +67,9 @@ def test_duplicate_ids_stop_before_any_crypto() -> None:
     with pytest.raises(DataError, match="more than once"):
         run_all([["a", "b", "a"], ["a", "c"]], record=log)
     assert not [m for m in log if m.sender == "p0"], "the party with duplicates sent something"
+
+
+@pytest.mark.parametrize(("ids", "message"), [(["a", "", "b"], "empty"), (["a", 7, "b"], "not text")])
+def test_empty_or_non_text_ids_stop_before_any_crypto(ids: list[object], message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        run_all([ids, ["a", "c"]])
