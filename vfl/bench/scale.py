@@ -15,11 +15,12 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from vfl.core.jobs import new_job_id
 from vfl.data.synth import synth_ids
+from vfl.executor.base import Executor
 from vfl.executor.choose import ComputeConfig, open_executor, using_executor
 from vfl.protocols.psi import PsiResult, run_psi
 from vfl.runtime.modes.local import run_in_memory
@@ -55,12 +56,13 @@ def run_point(parties: int, rows: int, executor: str, cores: int, overlap: float
             return res
 
         try:
-            t = time.perf_counter()
+            before = _worker_usage(execs.values())
+            cpu0, t = time.process_time(), time.perf_counter()
             res = run_in_memory(names, new_job_id("scale"), work, timeout=7200)
-            wall = time.perf_counter() - t
-            worker_rss = max(
-                (getattr(e, "worker_peak_rss_mib", lambda: 0.0)() for e in execs.values()), default=0.0
-            )
+            wall, cpu = time.perf_counter() - t, time.process_time() - cpu0
+            after = _worker_usage(execs.values())
+            cpu += sum(a[1] for a in after) - sum(b[1] for b in before)
+            worker_rss = max((a[0] for a in after), default=0.0)
         finally:
             for e in execs.values():
                 e.close()
@@ -73,11 +75,17 @@ def run_point(parties: int, rows: int, executor: str, cores: int, overlap: float
         "intersection": res[names[0]].size,
         "correct": all(r.size == round(rows * overlap) for r in res.values()),
         "seconds": {"ids": t_ids, **stages, "psi": wall},
+        "cpu_seconds": cpu,  # this process's and its Ray workers': what a loaded box cannot hide
         "bytes_sent_per_party": max(sent.values()),
         "peak_rss_mib_all_parties": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_rss_mib_ray_worker": worker_rss,  # one Ray actor's own process (0: no Ray)
         "scalar_mults": sum(r.scalar_mults for r in res.values()),
     }
+
+
+def _worker_usage(execs: Iterable[Executor]) -> list[tuple[float, float]]:
+    """(peak RSS MiB, CPU s) of every Ray worker among ``execs`` (none for local threads)."""
+    return [u for e in execs for u in getattr(e, "worker_usage", list)()]
 
 
 def growth_exponents(points: Sequence[dict[str, Any]]) -> dict[str, float]:

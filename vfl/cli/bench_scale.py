@@ -62,7 +62,7 @@ def scale(rows, executors, parties, cores, out_dir):  # type: ignore[no-untyped-
         t.add_column(c, justify="left" if c in ("executor", "note") else "right")
     for r in result["records"]:
         if "error" in r:
-            t.add_row(r["executor"], f"{r['rows_per_party']:,}", *[""] * (len(STAGES) + 2), r["error"])
+            t.add_row(r["executor"], f"{r['rows_per_party']:,}", *[""] * (len(STAGES) + 3), r["error"])
             continue
         rss = f"{r['peak_rss_mib_all_parties']:.0f}"
         if r["peak_rss_mib_ray_worker"]:
@@ -71,15 +71,20 @@ def scale(rows, executors, parties, cores, out_dir):  # type: ignore[no-untyped-
             r["executor"],
             f"{r['rows_per_party']:,}",
             *(f"{r['seconds'][s]:.2f}" for s in STAGES),
+            f"{r['cpu_seconds']:.1f}",
             f"{r['bytes_sent_per_party'] / 2**20:.1f}",
             rss,
             "" if r["correct"] else "WRONG intersection",
         )
     for ex, exps in result["growth_exponents"].items():
         if exps:
-            t.add_row(ex, "exponent", *(f"{exps[s]:.2f}" for s in STAGES), "", "", "slope of log t on log n")
+            t.add_row(
+                ex, "exponent", *(f"{exps[s]:.2f}" for s in STAGES), "", "", "", "slope of log t on log n"
+            )
     Console(width=None if sys.stdout.isatty() else 160).print(t)  # a log keeps every column
     for key, v in result["ray_overhead_vs_local"].items():
-        click.echo(f"{key}: {v:+.0%} wall against local at the same rows and cores")
+        click.echo(
+            f"{key}: {v['wall']:+.0%} wall, {v['cpu']:+.0%} CPU seconds against local (same rows, cores, run)"
+        )
     write_json_atomic(out_dir / "bench.json", {"bench": "scale", **result})
     click.echo(f"wrote {out_dir / 'bench.json'}")

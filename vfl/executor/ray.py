@@ -49,8 +49,10 @@ class _Worker:
             values.append(self._kept[key])
         return fn(shard, *values)
 
-    def peak_rss_mib(self) -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    def usage(self) -> tuple[float, float]:
+        """(peak resident MiB, CPU seconds) of this worker's process."""
+        u = resource.getrusage(resource.RUSAGE_SELF)
+        return u.ru_maxrss / 1024, u.ru_utime + u.ru_stime
 
 
 _RemoteWorker = ray.remote(num_cpus=0)(_Worker)
@@ -111,9 +113,9 @@ class RayExecutor(Executor):
                 raise cause from None
             raise
 
-    def worker_peak_rss_mib(self) -> float:
-        """The largest peak resident memory of this executor's workers (the bench's memory)."""
-        return max(ray.get([a.peak_rss_mib.remote() for a in self._actors]), default=0.0)
+    def worker_usage(self) -> list[tuple[float, float]]:
+        """Each worker's (peak resident MiB, CPU seconds): what the bench charges to Ray."""
+        return list(ray.get([a.usage.remote() for a in self._actors]))
 
     def close(self) -> None:
         for a in self._actors:
