@@ -176,3 +176,14 @@ def test_a_full_disk_at_a_checkpoint_ends_the_job_naming_the_file(
     err = run.errors()["hospital"]
     assert isinstance(err, DiskFullError) and str(tmp_path / "ck" / "hospital") in str(err)
     assert not list((tmp_path / "ck").rglob("*.tmp"))  # the temporary file went with the error
+
+
+def test_a_tampered_gradient_ciphertext_is_refused_naming_its_sender(
+    fed: Federation, references: dict[str, Any], tmp_path: Path
+) -> None:
+    plan = FaultPlan.of(Fault("corrupt", party="hospital", topic="lr/i1/grad", flips=4), seed=4)
+    run = _run(fed, references, "lr", "train", plan, tmp_path)
+    assert plan.kinds_fired() == {"corrupt"}
+    _assert_clean_end(run)
+    assert names_a_cause(run, strict=True) == [], run.errors()  # a CryptoError names the sender too
+    assert "hospital" in str(run.errors()["insurer"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vfl.core.errors import ConfigError, ProtocolError
+from vfl.core.errors import ConfigError, CryptoError, ProtocolError
 from vfl.crypto.dp import gaussian_noise
 from vfl.crypto.he.base import CipherVector, HEScheme
 from vfl.protocols.lr import stages as S
@@ -52,7 +52,10 @@ def return_masked_gradients(
     for peer in passives:
         msg = channel.recv(peer, topics[0], he_pb2.CipherBatch)
         with clock.in_crypto():
-            masked = scheme.decrypt(_vector(scheme, msg, channel.job_id, peer))
+            try:
+                masked = scheme.decrypt(_vector(scheme, msg, channel.job_id, peer))
+            except CryptoError as exc:  # say whose ciphertext failed (fault injection, issue 18)
+                raise CryptoError(f"{peer}'s '{topics[0]}': {exc.cause}", exc.hint) from exc
         masked = blur(masked, noise_sd, flood_sd, rng)
         channel.send(peer, topics[1], lr_pb2.MaskedGradient(values=to_ndarray(masked)))
 
