@@ -8,11 +8,14 @@ have masked with one-time pads. It never sees a passive's features or gradient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from vfl.compute import (
+    Backend,
     get_backend,
     linear_scores,
     log_loss,
@@ -66,23 +69,36 @@ def train_active(
 
     Scores, loss, residual and the active's own gradient run on ``params.device`` (see
     :mod:`vfl.compute.linear`); HE, DP noise and the optimiser stay NumPy float64."""
-    if params.method == "lbfgs":
-        return train_active_lbfgs(
-            channel,
-            x,
-            y,
-            passives=passives,
-            scheme=scheme,
-            params=params,
-            progress=progress,
-            checkpoint=checkpoint,
-            offset=offset,
-        )
+    train = train_active_lbfgs if params.method == "lbfgs" else _train_minibatch
+    return train(
+        channel,
+        x,
+        y,
+        passives=passives,
+        scheme=scheme,
+        params=params,
+        progress=progress,
+        checkpoint=checkpoint,
+        offset=offset,
+    )
+
+
+def _train_minibatch(
+    channel: Channel,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    passives: list[str],
+    scheme: HEScheme,
+    params: LRParams,
+    progress: Progress | None = None,
+    checkpoint: Checkpointer | None = None,
+    offset: np.ndarray | None = None,
+) -> PartFit:
+    """The Adam/SGD epochs (with optional DP): a batch is one :meth:`_MiniBatchRun.step`."""
     if offset is not None or not family_of(params).logistic:
         raise ConfigError("an offset and the non-logistic families need solver 'lbfgs'", "drop solver")
     backend = get_backend(params.device)  # before any message: a bad device stops nobody mid-job
-    xp = backend.xp
-    clock = Clock()
     # the channel's counters run since it opened (PSI too): report this training's share only
     wait0, bytes0 = channel.stats.wait_seconds, channel.stats.total_bytes_sent
     y = check_labels(y)
@@ -119,26 +135,11 @@ def train_active(
     if row_clip:
         xa = clip_rows(xa, row_clip)
     sw = sample_weights(y, params.class_weight, normalise=sigma > 0)
-    # the features, labels and weights go to the device once; per batch only indices travel
-    xa_dev, y_dev, sw_dev = backend.asarray(xa), backend.asarray(y), backend.asarray(sw)
-
-    def on_device(rows: np.ndarray) -> tuple[Any, Any, Any]:
-        """The rows' features, labels and sample weights, gathered once on the device."""
-        return take_rows(xp, xa_dev, rows), take_rows(xp, y_dev, rows), take_rows(xp, sw_dev, rows)
-
-    def joint_scores(xb: Any, w: np.ndarray, topic: str) -> Any:
-        """Own partial scores plus the passives' (summed, masked if several) for these rows."""
-        own = linear_scores(xp, xb, backend.asarray(w))
-        return own + backend.asarray(passive_sum(channel, passives, topic, mode, xb.shape[0]))
-
-    def weighted_loss(p: Any, yb: Any, swb: Any) -> float:
-        return float(xp.sum(swb * log_loss(xp, p, yb)))
+    run = _MiniBatchRun(channel, scheme, passives, params, backend, xa, y, sw, mode, sigma)
 
     w = np.zeros(xa.shape[1])
     l2_mask = np.r_[np.ones(xa.shape[1] - 1), 0.0]
     opt = make_optimizer(params.method, params.rate, params.penalty(sched.n_train), params.lr_decay)
-    rng = secure_rng()
-    flood = params.ckks_flood_sigma if scheme.name == "ckks" else 0.0
 
     losses: list[float] = []
     val_losses: list[float] = []
@@ -161,28 +162,16 @@ def train_active(
     for epoch in range(epochs_run, 0 if stopped else epochs):
         epoch_loss = 0.0
         for b, rows in enumerate(sched.batches(epoch)):
-            xb, yb, swb = on_device(rows)
-            p = logistic(xp, joint_scores(xb, w, S.t_score(epoch, b)))
-            epoch_loss += weighted_loss(p, yb, swb)
-            d = lr_residual(xp, p, yb, swb)
-            send_residual(channel, scheme, passives, to_numpy(d), S.t_residual(epoch, b), clock)
-            noise_sd = sigma * params.clip_norm / len(rows)
-            g = to_numpy(lr_gradient(xp, xb, d)) + gaussian_noise(len(w), noise_sd, rng)
-            w = opt.step(w, g, epoch, l2_mask)
-            topics = (S.t_grad(epoch, b), S.t_grad_plain(epoch, b))
-            return_masked_gradients(channel, scheme, passives, topics, clock, noise_sd, flood, rng)
+            w, loss = run.step(epoch, b, rows, w, partial(opt.step, epoch=epoch, l2_mask=l2_mask))
+            epoch_loss += loss
             steps += 1
         losses.append(epoch_loss / float(np.sum(sw[sched.train_rows])))
         epochs_run = epoch + 1
         decision = S.CONTINUE if epoch + 1 < epochs else S.STOP
         if sched.n_val:
-            vr = sched.val_rows
-            xv, yv, swv = on_device(vr)
-            p_val = logistic(xp, joint_scores(xv, w, S.t_val_score(epoch)))
-            val = weighted_loss(p_val, yv, swv) / float(np.sum(sw[vr]))
-            val_losses.append(val)
-            if val < best - params.convergence_tol:
-                best, stale = val, 0
+            val_losses.append(run.validation_loss(epoch, w, sched.val_rows))
+            if val_losses[-1] < best - params.convergence_tol:
+                best, stale = val_losses[-1], 0
             else:
                 stale += 1
                 if stale >= params.patience:
@@ -221,7 +210,7 @@ def train_active(
         epochs_run=epochs_run,
         loss_history=losses,
         val_loss_history=val_losses,
-        seconds=clock.split(channel.stats.wait_seconds - wait0),
+        seconds=run.clock.split(channel.stats.wait_seconds - wait0),
         bytes_sent=channel.stats.total_bytes_sent - bytes0,
         dp_epsilon=eps,
         dp_delta=params.dp_delta if sigma > 0 else None,
@@ -232,6 +221,84 @@ def train_active(
         n_iter=steps,
         rounds=steps,
     )
+
+
+class _MiniBatchRun:
+    """One mini-batch run at the label holder: what stays fixed over the run (the features,
+    labels and weights on the device once; per batch only indices travel) and one method per
+    exchange (protocols/specs/lr.md: scores in, residual out, masked gradients back)."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        scheme: HEScheme,
+        passives: list[str],
+        params: LRParams,
+        backend: Backend,
+        xa: np.ndarray,
+        y: np.ndarray,
+        sw: np.ndarray,
+        mode: str,
+        sigma: float,
+    ):
+        self.channel, self.scheme, self.passives, self.params = channel, scheme, passives, params
+        self.backend, self.xp, self.mode, self.sigma = backend, backend.xp, mode, sigma
+        self.xa_dev, self.y_dev, self.sw_dev = backend.asarray(xa), backend.asarray(y), backend.asarray(sw)
+        self.sw, self.n_weights = sw, xa.shape[1]
+        self.flood = params.ckks_flood_sigma if scheme.name == "ckks" else 0.0
+        self.rng = secure_rng()
+        self.clock = Clock()
+
+    def on_device(self, rows: np.ndarray) -> tuple[Any, Any, Any]:
+        """The rows' features, labels and sample weights, gathered once on the device."""
+        xp = self.xp
+        return (
+            take_rows(xp, self.xa_dev, rows),
+            take_rows(xp, self.y_dev, rows),
+            take_rows(xp, self.sw_dev, rows),
+        )
+
+    def joint_scores(self, xb: Any, w: np.ndarray, topic: str) -> Any:
+        """Own partial scores plus the passives' (summed, masked if several) for these rows."""
+        own = linear_scores(self.xp, xb, self.backend.asarray(w))
+        return own + self.backend.asarray(
+            passive_sum(self.channel, self.passives, topic, self.mode, xb.shape[0])
+        )
+
+    def weighted_loss(self, p: Any, yb: Any, swb: Any) -> float:
+        return float(self.xp.sum(swb * log_loss(self.xp, p, yb)))
+
+    def step(
+        self,
+        epoch: int,
+        b: int,
+        rows: np.ndarray,
+        w: np.ndarray,
+        update: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    ) -> tuple[np.ndarray, float]:
+        """One batch: the joint scores, the residual out (encrypted), our gradient (DP-noised)
+        through ``update``, the passives' masked gradients decrypted back; the new weights and
+        the batch's weighted loss."""
+        xp, scheme, passives = self.xp, self.scheme, self.passives
+        xb, yb, swb = self.on_device(rows)
+        p = logistic(xp, self.joint_scores(xb, w, S.t_score(epoch, b)))
+        loss = self.weighted_loss(p, yb, swb)
+        d = lr_residual(xp, p, yb, swb)
+        send_residual(self.channel, scheme, passives, to_numpy(d), S.t_residual(epoch, b), self.clock)
+        noise_sd = self.sigma * self.params.clip_norm / len(rows)
+        g = to_numpy(lr_gradient(xp, xb, d)) + gaussian_noise(self.n_weights, noise_sd, self.rng)
+        w = update(w, g)
+        topics = (S.t_grad(epoch, b), S.t_grad_plain(epoch, b))
+        return_masked_gradients(
+            self.channel, scheme, passives, topics, self.clock, noise_sd, self.flood, self.rng
+        )
+        return w, loss
+
+    def validation_loss(self, epoch: int, w: np.ndarray, rows: np.ndarray) -> float:
+        """The held-out rows' mean weighted loss at ``w`` (their joint scores cross for it)."""
+        xv, yv, swv = self.on_device(rows)
+        p_val = logistic(self.xp, self.joint_scores(xv, w, S.t_val_score(epoch)))
+        return self.weighted_loss(p_val, yv, swv) / float(np.sum(self.sw[rows]))
 
 
 def predict_active(

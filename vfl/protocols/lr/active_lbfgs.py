@@ -13,9 +13,12 @@ changes by less than ``tol`` (relative) in an iteration, the gradient norm falls
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-from vfl.compute import get_backend, linear_scores, lr_gradient, to_numpy
+from vfl.compute import Backend, get_backend, linear_scores, lr_gradient, to_numpy
 from vfl.core.errors import DataError
 from vfl.core.progress import Progress
 from vfl.crypto.dp import secure_rng
@@ -52,6 +55,149 @@ __all__ = ["GRAD_TOL", "train_active_lbfgs"]
 GRAD_TOL = 1e-8
 
 
+@dataclass
+class _Iterate:
+    """Where the run stands: the weights, the joint scores (plus offset) at them, the memory,
+    the last step taken (paired with the next gradient change) and the objective so far."""
+
+    w: np.ndarray
+    u: np.ndarray
+    mem: Memory
+    step: np.ndarray | None
+    g_prev: np.ndarray
+    losses: list[float]
+
+    def advance(self, a: float, d: np.ndarray, du: np.ndarray, g: np.ndarray, f_new: float) -> None:
+        self.w, self.u, self.step, self.g_prev = self.w + a * d, self.u + a * du, a * d, g
+        self.losses.append(f_new)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "w": self.w,
+            "u": self.u,
+            "g_prev": self.g_prev,
+            "has_step": self.step is not None,
+            "step_taken": np.zeros_like(self.w) if self.step is None else self.step,
+            **self.mem.state(),
+            "losses": self.losses,
+        }
+
+    @classmethod
+    def restore(cls, memory: int, state: dict[str, Any]) -> _Iterate:
+        w, u, g_prev = (np.array(state[k], dtype=np.float64) for k in ("w", "u", "g_prev"))
+        step = np.array(state["step_taken"], dtype=np.float64) if bool(state["has_step"]) else None
+        return cls(w, u, Memory.restore(memory, state), step, g_prev, list(state["losses"]))
+
+
+@dataclass
+class _Gram:
+    """The iteration's Gram matrix over everyone's basis, the passives' share of it, whether the
+    new curvature pair was kept, and the joint gradient's norm."""
+
+    gram: np.ndarray
+    theirs: np.ndarray
+    keep: bool
+    g_norm: float
+
+
+class _ActiveRun:
+    """One L-BFGS run at the label holder: what stays fixed over the run, and one method per
+    exchange of an iteration (protocols/specs/lr.md, L-BFGS: L3 to L7)."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        scheme: HEScheme,
+        passives: list[str],
+        params: LRParams,
+        backend: Backend,
+        xa: np.ndarray,
+        y: np.ndarray,
+        sw: np.ndarray,
+        l2: float,
+    ):
+        self.channel, self.scheme, self.passives, self.params = channel, scheme, passives, params
+        self.backend = backend
+        self.xp = self.backend.xp
+        self.xa_dev = self.backend.asarray(xa)
+        self.fam = family_of(params)
+        self.y, self.sw, self.n, self.l2 = y, sw, len(y), l2
+        self.mode = S.SCORE_MASKED if len(passives) >= 2 else S.SCORE_CLEAR
+        self.penalised = np.r_[np.ones(xa.shape[1] - 1), 0.0]  # the intercept is not penalised
+        self.flood = params.ckks_flood_sigma if scheme.name == "ckks" else 0.0
+        self.rng = secure_rng()
+        self.clock = Clock()
+
+    def gradient(self, it: int, at: _Iterate) -> np.ndarray:
+        """The joint gradient at ``at.w``: ours in the clear, the passives' through HE."""
+        r = self.sw * self.fam.d1(at.u, self.y) / self.n
+        send_residual(self.channel, self.scheme, self.passives, r, S.t_lbfgs(it, "residual"), self.clock)
+        g = (
+            to_numpy(lr_gradient(self.xp, self.xa_dev, self.backend.asarray(r)))
+            + self.l2 * self.penalised * at.w
+        )
+        topics = (S.t_lbfgs(it, "grad"), S.t_lbfgs(it, "grad-plain"))
+        return_masked_gradients(
+            self.channel, self.scheme, self.passives, topics, self.clock, 0.0, self.flood, self.rng
+        )
+        return g
+
+    def gram(self, it: int, at: _Iterate, g: np.ndarray) -> _Gram:
+        """The Gram matrix of ``[s.., y.., g, w]`` summed over the parties; keeps the new pair
+        in the memory if its curvature is positive."""
+        pending = None if at.step is None else (at.step, g - at.g_prev)
+        basis = at.mem.basis(pending, g, self.penalised * at.w)
+        dim = basis.shape[1]
+        packed = passive_sum(
+            self.channel, self.passives, S.t_lbfgs(it, "gram"), self.mode, dim * (dim + 1) // 2, wide=True
+        )
+        theirs = unpack_gram(packed, dim)
+        gram = basis.T @ basis + theirs
+        k = gram_pairs(gram)
+        keep = pending is not None and gram[k - 1, 2 * k - 1] > CURVATURE_EPS * gram[2 * k - 1, 2 * k - 1]
+        gram = reduce_gram(gram, pending is not None, keep, self.params.memory)
+        theirs = reduce_gram(theirs, pending is not None, keep, self.params.memory)
+        at.mem.update(pending, keep)
+        return _Gram(gram, theirs, keep, float(np.sqrt(max(gram[-2, -2], 0.0))))
+
+    def direction(
+        self, it: int, at: _Iterate, gm: _Gram, g: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The direction as coefficients over everyone's own basis vectors (sent), our slice of
+        it, and the joint scores' change along it."""
+        coef = direction_coefficients(gm.gram)
+        msg = lr_pb2.LRDirection(iteration=it, decision=S.CONTINUE, keep_pair=gm.keep, coef=coef.tolist())
+        self.channel.broadcast(S.t_lbfgs(it, "direction"), msg, self.passives)
+        d = at.mem.direction(coef, g)
+        du = to_numpy(linear_scores(self.xp, self.xa_dev, self.backend.asarray(d)))
+        du = du + passive_sum(self.channel, self.passives, S.t_lbfgs(it, "dscore"), self.mode, self.n)
+        return coef, d, du
+
+    def search(
+        self, at: _Iterate, gm: _Gram, coef: np.ndarray, d: np.ndarray, du: np.ndarray
+    ) -> tuple[float, float, float]:
+        """The line search on our own scores (the penalty terms from the Gram matrix): the step,
+        the objective before and after it."""
+        phi = LineObjective(
+            u=at.u,
+            du=du,
+            y=self.y,
+            sw=self.sw,
+            n=float(self.n),
+            l2=self.l2,
+            ww=float(gm.gram[-1, -1]),
+            wd=float(gm.gram[-1, :-1] @ coef),
+            dd=float(coef @ gm.theirs[:-1, :-1] @ coef + np.sum((self.penalised * d) ** 2)),
+            family=self.fam,
+        )
+        f_old = phi(0.0)[0]
+        a, f_new = line_search(phi, 1.0 if at.mem.s else min(1.0, 1.0 / gm.g_norm))
+        return a, f_old, f_new
+
+    def decide(self, topic: str, msg: lr_pb2.LRDirection | lr_pb2.LRStep) -> None:
+        self.channel.broadcast(topic, msg, self.passives)
+
+
 def train_active_lbfgs(
     channel: Channel,
     x: np.ndarray,
@@ -67,15 +213,12 @@ def train_active_lbfgs(
     """The active side of an L-BFGS training job (see :func:`vfl.protocols.lr.train_active`).
     The family (logistic for LR) comes from ``params``; ``offset``: each row's offset on the
     linear predictor (log(exposure) for the log-link families), kept here and never sent."""
-    backend = get_backend(params.device)
-    xp = backend.xp
-    clock = Clock()
+    backend = get_backend(params.device)  # before any message: a bad device stops nobody mid-job
     wait0, bytes0 = channel.stats.wait_seconds, channel.stats.total_bytes_sent
     fam = family_of(params)
     y = fam.check(y)
     n = len(y)
     off = _checked_offset(offset, n)
-    mode = S.SCORE_MASKED if len(passives) >= 2 else S.SCORE_CLEAR
     l2 = params.penalty(n)
     setup = lr_pb2.LRSetup(
         n_rows=n,
@@ -85,7 +228,7 @@ def train_active_lbfgs(
         validation_fraction=0.0,
         early_stopping=False,
         passives=passives,
-        score_mode=mode,
+        score_mode=S.SCORE_MASKED if len(passives) >= 2 else S.SCORE_CLEAR,
         frac_bits=S.FRAC_BITS,
         grad_mask_bound=params.grad_mask_bound,
         solver="lbfgs",
@@ -97,110 +240,46 @@ def train_active_lbfgs(
 
     std = Standardiser.fit(x)
     xa = np.hstack([std.transform(x), np.ones((n, 1))])  # last column: the intercept
-    xa_dev = backend.asarray(xa)
     sw = sample_weights(y, params.class_weight, normalise=False)
-    penalised = np.r_[np.ones(xa.shape[1] - 1), 0.0]  # the intercept is not penalised
-    flood = params.ckks_flood_sigma if scheme.name == "ckks" else 0.0
-    rng = secure_rng()
-    tol = params.convergence_tol
+    run = _ActiveRun(channel, scheme, passives, params, backend, xa, y, sw, l2)
 
     w = np.zeros(xa.shape[1])
     w[-1] = fam.start(y, offset)  # 0 for logistic; the intercept is the active's own
     u = off + w[-1]  # the joint scores plus the offset, kept up to date from the directions' scores
-    mem = Memory(params.memory)
-    step: np.ndarray | None = None  # the last step a d, paired with the next gradient change
-    g_prev = np.zeros_like(w)
-    losses = [float(np.sum(sw * fam.loss(u, y))) / n]
-    settings = {
-        "solver": "lbfgs",
-        **{k: getattr(params, k) for k in ("max_iter", "memory", "l2", "tol", "class_weight", "seed")},
-    }
-    if not fam.logistic:  # LR's run keys stay as they were
-        settings.update(objective=fam.objective, power=fam.power)
-    extra = () if offset is None else (off,)
-    key = run_key("active", {**settings, "passives": passives, "he": scheme.name}, x, y, *extra)
+    at = _Iterate(
+        w, u, Memory(params.memory), None, np.zeros_like(w), [float(np.sum(sw * fam.loss(u, y))) / n]
+    )
+    key = run_key(
+        "active",
+        {**_settings(params), "passives": passives, "he": scheme.name},
+        x,
+        y,
+        *(() if offset is None else (off,)),
+    )
     done, state = agree_start_active(channel, passives, checkpoint, key)
     stopped = False
     if state is not None:
-        w, u, g_prev = (np.array(state[k], dtype=np.float64) for k in ("w", "u", "g_prev"))
-        step = np.array(state["step_taken"], dtype=np.float64) if bool(state["has_step"]) else None
-        mem = Memory.restore(params.memory, state)
-        losses, stopped = list(state["losses"]), bool(state["stopped"])
+        at, stopped = _Iterate.restore(params.memory, state), bool(state["stopped"])
     if progress:
         progress("iteration", done, params.max_iter)
     rounds = 0
     for it in range(done, 0 if stopped else params.max_iter):
-        # 1. the gradient at w: ours in the clear, the passives' through HE
-        r = sw * fam.d1(u, y) / n
-        send_residual(channel, scheme, passives, r, S.t_lbfgs(it, "residual"), clock)
-        g = to_numpy(lr_gradient(xp, xa_dev, backend.asarray(r))) + l2 * penalised * w
-        topics = (S.t_lbfgs(it, "grad"), S.t_lbfgs(it, "grad-plain"))
-        return_masked_gradients(channel, scheme, passives, topics, clock, 0.0, flood, rng)
+        g = run.gradient(it, at)
         rounds += 1
-        # 2. the Gram matrix of [s.., y.., g, w] summed over the parties; keep the new pair?
-        pending = None if step is None else (step, g - g_prev)
-        basis = mem.basis(pending, g, penalised * w)
-        dim = basis.shape[1]
-        theirs = unpack_gram(
-            passive_sum(channel, passives, S.t_lbfgs(it, "gram"), mode, dim * (dim + 1) // 2, wide=True), dim
-        )
-        gram = basis.T @ basis + theirs
-        k = gram_pairs(gram)
-        keep = pending is not None and gram[k - 1, 2 * k - 1] > CURVATURE_EPS * gram[2 * k - 1, 2 * k - 1]
-        gram = reduce_gram(gram, pending is not None, keep, params.memory)
-        theirs = reduce_gram(theirs, pending is not None, keep, params.memory)
-        mem.update(pending, keep)
-        g_norm = float(np.sqrt(max(gram[-2, -2], 0.0)))
-        if g_norm <= GRAD_TOL:
-            channel.broadcast(
-                S.t_lbfgs(it, "direction"), lr_pb2.LRDirection(iteration=it, decision=S.STOP), passives
-            )
+        gm = run.gram(it, at, g)
+        if gm.g_norm <= GRAD_TOL:
+            run.decide(S.t_lbfgs(it, "direction"), lr_pb2.LRDirection(iteration=it, decision=S.STOP))
             break
-        # 3. the direction, as coefficients over everyone's own basis vectors
-        coef = direction_coefficients(gram)
-        msg = lr_pb2.LRDirection(iteration=it, decision=S.CONTINUE, keep_pair=keep, coef=coef.tolist())
-        channel.broadcast(S.t_lbfgs(it, "direction"), msg, passives)
-        d = mem.direction(coef, g)
-        du = to_numpy(linear_scores(xp, xa_dev, backend.asarray(d)))
-        du = du + passive_sum(channel, passives, S.t_lbfgs(it, "dscore"), mode, n)
-        # 4. the line search, on our own scores (the penalty terms from the Gram matrix)
-        phi = LineObjective(
-            u=u,
-            du=du,
-            y=y,
-            sw=sw,
-            n=float(n),
-            l2=l2,
-            ww=float(gram[-1, -1]),
-            wd=float(gram[-1, :-1] @ coef),
-            dd=float(coef @ theirs[:-1, :-1] @ coef + np.sum((penalised * d) ** 2)),
-            family=fam,
-        )
-        f_old = phi(0.0)[0]
-        a, f_new = line_search(phi, 1.0 if mem.s else min(1.0, 1.0 / g_norm))
+        coef, d, du = run.direction(it, at, gm, g)
+        a, f_old, f_new = run.search(at, gm, coef, d, du)
         if a > 0:
-            w, u, step, g_prev = w + a * d, u + a * du, a * d, g
-            losses.append(f_new)
-        last = a == 0 or relative_change(f_old, f_new) < tol or it + 1 == params.max_iter
-        decision = S.STOP if last else S.CONTINUE
+            at.advance(a, d, du, g, f_new)
+        last = a == 0 or relative_change(f_old, f_new) < params.convergence_tol or it + 1 == params.max_iter
         if checkpoint is not None:  # before the step: no passive ever holds an iteration we lack
-            checkpoint.save(
-                it + 1,
-                {
-                    "run_key": key,
-                    "step": it + 1,
-                    "stopped": last,
-                    "w": w,
-                    "u": u,
-                    "g_prev": g_prev,
-                    "has_step": step is not None,
-                    "step_taken": np.zeros_like(w) if step is None else step,
-                    **mem.state(),
-                    "losses": losses,
-                },
-            )
-        channel.broadcast(
-            S.t_lbfgs(it, "step"), lr_pb2.LRStep(iteration=it, decision=decision, step=a), passives
+            checkpoint.save(it + 1, {"run_key": key, "step": it + 1, "stopped": last, **at.state()})
+        run.decide(
+            S.t_lbfgs(it, "step"),
+            lr_pb2.LRStep(iteration=it, decision=S.STOP if last else S.CONTINUE, step=a),
         )
         done = it + 1
         if progress:  # converged: the stage ends at its own count, not at max_iter
@@ -208,14 +287,15 @@ def train_active_lbfgs(
         if last:
             break
 
+    w = at.w
     parts = collect_parts(channel, passives, part_fingerprint(w[:-1], float(w[-1]), std))
     return PartFit(
         weights=w[:-1],
         intercept=float(w[-1]),
         standardiser=std,
         epochs_run=done,
-        loss_history=losses,
-        seconds=clock.split(channel.stats.wait_seconds - wait0),
+        loss_history=at.losses,
+        seconds=run.clock.split(channel.stats.wait_seconds - wait0),
         bytes_sent=channel.stats.total_bytes_sent - bytes0,
         parts=parts,
         resumed_from=0 if state is None else int(state["step"]),
@@ -223,6 +303,19 @@ def train_active_lbfgs(
         n_iter=done,
         rounds=rounds,
     )
+
+
+def _settings(params: LRParams) -> dict[str, Any]:
+    """What the run key binds: the solver's parameters (and a GLM's family; LR's keys stay as
+    they were)."""
+    fam = family_of(params)
+    settings: dict[str, Any] = {
+        "solver": "lbfgs",
+        **{k: getattr(params, k) for k in ("max_iter", "memory", "l2", "tol", "class_weight", "seed")},
+    }
+    if not fam.logistic:
+        settings.update(objective=fam.objective, power=fam.power)
+    return settings
 
 
 def _checked_offset(offset: np.ndarray | None, n: int) -> np.ndarray:
