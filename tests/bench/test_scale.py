@@ -27,3 +27,19 @@ def test_growth_exponent_is_the_log_log_slope() -> None:
     exps = growth_exponents(points)
     assert exps["psi"] == pytest.approx(1.0) and exps["order"] == pytest.approx(1.5)
     assert growth_exponents(points[:1]) == {}
+
+
+def test_the_command_prints_and_writes_every_point(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from click.testing import CliRunner
+
+    from vfl.cli.bench_scale import scale
+
+    out = CliRunner().invoke(scale, ["--rows", "2000,4000", "--executors", "local", "--out", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "exponent" in out.output
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert [r["rows_per_party"] for r in data["records"]] == [2000, 4000]
+    assert all(r["correct"] and r["cpu_seconds"] > 0 for r in data["records"])
+    assert set(data["growth_exponents"]["local"]) == {"ids", "check", "exchange", "order", "psi"}

@@ -125,15 +125,16 @@ def run_scale_bench(
             records.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     ok = [r for r in records if "error" not in r]
     exponents = {ex: growth_exponents([r for r in ok if r["executor"] == ex]) for ex in executors}
-    overhead = {}
+    overhead: dict[str, dict[str, float]] = {}
     for r in ok:
         base = next(
             (b for b in ok if b["executor"] == "local" and b["rows_per_party"] == r["rows_per_party"]), None
         )
         if base is not None and r["executor"] != "local":
-            overhead[f"{r['executor']}@{r['rows_per_party']}"] = (
-                r["seconds"]["psi"] / base["seconds"]["psi"] - 1
-            )
+            overhead[f"{r['executor']}@{r['rows_per_party']}"] = {
+                "wall": r["seconds"]["psi"] / base["seconds"]["psi"] - 1,
+                "cpu": r["cpu_seconds"] / base["cpu_seconds"] - 1,
+            }
     return {"records": records, "growth_exponents": exponents, "ray_overhead_vs_local": overhead}
 
 

@@ -55,6 +55,7 @@ def scale(rows, executors, parties, cores, out_dir):  # type: ignore[no-untyped-
         "executor",
         "rows/party",
         *(f"{s} s" for s in STAGES),
+        "CPU s",
         "MiB sent/party",
         "peak RSS MiB",
         "note",
