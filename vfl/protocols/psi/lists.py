@@ -65,8 +65,10 @@ def recv_batches(
     stage: Stage,
     owner: str = "",
     on_batch: Callable[[int, int, np.ndarray], None] | None = None,
+    keep: bool = True,
 ) -> list[np.ndarray]:
-    """Receive every batch of one list, checking stage, owner and order; returns the batches."""
+    """Receive every batch of one list, checking stage, owner and order; returns the batches
+    (none with ``keep=False``: a streamed list goes to disk batch by batch, never all in memory)."""
     out: list[np.ndarray] = []
     total = 1
     k = 0
@@ -84,7 +86,8 @@ def recv_batches(
         pts = unpack_fixed(msg.points, POINT_BYTES, max_count=BATCH)
         if on_batch is not None:
             on_batch(k, total, pts)
-        out.append(pts)
+        if keep:
+            out.append(pts)
         k += 1
     return out
 

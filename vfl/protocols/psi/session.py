@@ -7,6 +7,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +22,14 @@ from vfl.protocols.psi.compare import as_comparer, as_dealer, as_holder, receive
 from vfl.protocols.psi.pair import pair_intersection
 from vfl.protocols.psi.ring import RingKeys, encrypt_own_list, finish_own_list, relay_list
 from vfl.protocols.psi.stages import Roles
+from vfl.protocols.psi.stream import id_batches, stream_pair_psi
 from vfl.transport.channel import Channel
 
-__all__ = ["PsiResult", "run_psi"]
+__all__ = ["STREAM_THRESHOLD", "PsiResult", "run_psi"]
+
+# IDs above which two-party PSI keeps its lists on disk (bounded memory; the same messages and
+# result): below it the in-memory path is faster, above it the lists alone pass ~0.5 GB per party
+STREAM_THRESHOLD = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -72,11 +78,14 @@ def run_psi(
     *,
     executor: Executor | None = None,
     threads: int | None = None,
+    stream: bool | None = None,
 ) -> PsiResult:
     """Run our side of N-party PSI. ``order`` is the job's party order (first = comparer).
 
     The group work runs on ``executor`` (this party's threads or its Ray cluster; by default
-    ``threads`` local threads): which one never changes a bit of the result or of the wire."""
+    ``threads`` local threads): which one never changes a bit of the result or of the wire.
+    ``stream`` keeps a two-party run's lists on disk (:mod:`vfl.protocols.psi.stream`); by
+    default it does so above :data:`STREAM_THRESHOLD` IDs. Peers cannot tell either way."""
     t0 = time.perf_counter()
     roles = Roles(tuple(order))
     if channel.me not in roles.order or sorted(roles.order) != sorted([channel.me, *channel.peers]):
@@ -84,6 +93,15 @@ def run_psi(
             f"PSI party order {list(order)} does not match the federation {[channel.me, *channel.peers]}",
             "every party must use the same job file",
         )
+    if stream or (stream is None and len(roles.order) == 2 and len(ids) > STREAM_THRESHOLD):
+        if len(roles.order) != 2:
+            raise ConfigError(
+                f"streaming PSI runs with two parties, this job has {len(roles.order)}",
+                "run without streaming (the in-memory path handles every party count)",
+            )
+        with nullcontext(executor) if executor is not None else LocalExecutor(threads) as group:
+            s = stream_pair_psi(channel, id_batches(ids), group)
+        return PsiResult(s.rows, s.size, s.own_size, s.seconds, s.scalar_mults, s.hashes, s.stages)
     arr = _check_ids(ids)
     t_check = time.perf_counter()
     own_group = executor is None
