@@ -43,3 +43,9 @@ def test_the_command_prints_and_writes_every_point(tmp_path) -> None:  # type: i
     assert [r["rows_per_party"] for r in data["records"]] == [2000, 4000]
     assert all(r["correct"] and r["cpu_seconds"] > 0 for r in data["records"])
     assert set(data["growth_exponents"]["local"]) == {"ids", "check", "exchange", "order", "psi"}
+
+
+def test_stream_point_streams_both_parties() -> None:
+    r = run_point(parties=2, rows=2000, executor="local", cores=2, stream=True)
+    assert r["correct"] and r["intersection"] == 1600 and r["executor"] == "local+stream"
+    assert r["scalar_mults"] == 2 * 2 * 2000

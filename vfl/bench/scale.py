@@ -14,8 +14,10 @@ import math
 import resource
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from vfl.core.jobs import new_job_id
@@ -23,6 +25,7 @@ from vfl.data.synth import synth_ids
 from vfl.executor.base import Executor
 from vfl.executor.choose import ComputeConfig, open_executor, using_executor
 from vfl.protocols.psi import PsiResult, run_psi
+from vfl.protocols.psi.stream import IdBatches, stream_pair_psi
 from vfl.runtime.modes.local import run_in_memory
 from vfl.transport.channel import Channel
 
@@ -38,20 +41,46 @@ EXECUTOR_CHOICES: dict[str, tuple[str, int | None]] = {
 STAGES = ("ids", "check", "exchange", "order", "psi")
 
 
-def run_point(parties: int, rows: int, executor: str, cores: int, overlap: float = 0.8) -> dict[str, Any]:
-    """One PSI run in this process: every party on ``executor`` (its own executor each)."""
+def lazy_ids(party: int, rows: int, overlap: float, batch: int = 65_536) -> IdBatches:
+    """Synthetic IDs made batch by batch, never all at once (the streaming point): the first
+    ``overlap`` of every party's rows are shared, the rest its own."""
+    shared = round(rows * overlap)
+
+    def read() -> Iterator[list[str]]:
+        for i in range(0, rows, batch):
+            yield [
+                f"s{j:010d}" if j < shared else f"p{party}-{j:010d}" for j in range(i, min(rows, i + batch))
+            ]
+
+    return read
+
+
+def run_point(
+    parties: int, rows: int, executor: str, cores: int, overlap: float = 0.8, stream: bool = False
+) -> dict[str, Any]:
+    """One PSI run in this process: every party on ``executor`` (its own executor each). With
+    ``stream`` (two parties) each party streams its lists from and to disk and its IDs are made
+    batch by batch: the peak RSS is then what streaming PSI needs, not the lists'."""
     kind, workers = EXECUTOR_CHOICES[executor]
     names = [f"party{i}" for i in range(parties)]
     t = time.perf_counter()
-    ids = synth_ids(rows, parties, overlap, seed=7)
+    ids = [] if stream else synth_ids(rows, parties, overlap, seed=7)
     t_ids = time.perf_counter() - t
+    scratch = tempfile.TemporaryDirectory(prefix="vfl-bench-")
     local_cores = ComputeConfig("local", None, cores)  # the local Ray (if any) gets `cores` CPUs
     with using_executor(ComputeConfig(kind, None, cores) if kind == "ray" else local_cores):
         execs = {n: open_executor(ComputeConfig(kind, None, workers or cores)) for n in names}
         sent: dict[str, int] = {}
 
         def work(name: str, ch: Channel) -> PsiResult:
-            res = run_psi(ch, list(ids[names.index(name)]), names, executor=execs[name])
+            i = names.index(name)
+            if stream:
+                s = stream_pair_psi(
+                    ch, lazy_ids(i, rows, overlap), execs[name], rows_path=Path(scratch.name) / f"{name}.npy"
+                )
+                res = PsiResult(s.rows, s.size, s.own_size, s.seconds, s.scalar_mults, s.hashes, s.stages)
+            else:
+                res = run_psi(ch, list(ids[i]), names, executor=execs[name])
             sent[name] = ch.stats.total_bytes_sent
             return res
 
@@ -66,11 +95,12 @@ def run_point(parties: int, rows: int, executor: str, cores: int, overlap: float
         finally:
             for e in execs.values():
                 e.close()
+            scratch.cleanup()
     stages = {s: max(r.stages[s] for r in res.values()) for s in ("check", "exchange", "order")}
     return {
         "parties": parties,
         "rows_per_party": rows,
-        "executor": executor,
+        "executor": executor + ("+stream" if stream else ""),
         "cores": cores,
         "intersection": res[names[0]].size,
         "correct": all(r.size == round(rows * overlap) for r in res.values()),
@@ -105,13 +135,20 @@ def growth_exponents(points: Sequence[dict[str, Any]]) -> dict[str, float]:
 
 
 def run_scale_bench(
-    rows: Sequence[int], executors: Sequence[str], *, parties: int = 2, cores: int = 2, timeout: float = 7200
+    rows: Sequence[int],
+    executors: Sequence[str],
+    *,
+    parties: int = 2,
+    cores: int = 2,
+    timeout: float = 7200,
+    stream: bool = False,
 ) -> dict[str, Any]:
     """Every point in its own interpreter; then the growth exponents per executor."""
     records: list[dict[str, Any]] = []
     for ex in executors:
         for n in rows:
-            args = json.dumps({"parties": parties, "rows": n, "executor": ex, "cores": cores})
+            point = {"parties": parties, "rows": n, "executor": ex, "cores": cores, "stream": stream}
+            args = json.dumps(point)
             proc = subprocess.run(
                 [sys.executable, "-m", "vfl.bench.scale", args],
                 capture_output=True,
@@ -124,7 +161,8 @@ def run_scale_bench(
                 continue
             records.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     ok = [r for r in records if "error" not in r]
-    exponents = {ex: growth_exponents([r for r in ok if r["executor"] == ex]) for ex in executors}
+    labels = list(dict.fromkeys(r["executor"] for r in ok))
+    exponents = {ex: growth_exponents([r for r in ok if r["executor"] == ex]) for ex in labels}
     overhead: dict[str, dict[str, float]] = {}
     for r in ok:
         base = next(
@@ -140,4 +178,8 @@ def run_scale_bench(
 
 if __name__ == "__main__":  # one point, in its own process: python -m vfl.bench.scale '{...}'
     a = json.loads(sys.argv[1])
-    print(json.dumps(run_point(a["parties"], a["rows"], a["executor"], a["cores"])))
+    print(
+        json.dumps(
+            run_point(a["parties"], a["rows"], a["executor"], a["cores"], stream=a.get("stream", False))
+        )
+    )

@@ -35,21 +35,29 @@ def _ints(text: str) -> list[int]:
     "--cores", type=int, default=2, show_default=True, help="Cores of the local threads and local Ray."
 )
 @click.option(
+    "--stream",
+    is_flag=True,
+    help="Two-party PSI with its lists on disk and IDs made batch by batch: peak RSS against n.",
+)
+@click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/bench-scale"), show_default=True
 )
 @friendly_errors
-def scale(rows, executors, parties, cores, out_dir):  # type: ignore[no-untyped-def]
+def scale(rows, executors, parties, cores, stream, out_dir):  # type: ignore[no-untyped-def]
     """PSI wall time per stage, peak RSS, bytes per party and growth exponents against n.
 
     \b
     Example:
       vfl bench scale --rows 100000,300000,1000000 --executors local,ray1,ray2
+      vfl bench scale --stream --rows 100000,1000000,3000000 --executors local
     """
     names = [e.strip() for e in executors.split(",") if e.strip()]
     bad = [e for e in names if e not in EXECUTOR_CHOICES]
     if bad:
         raise click.BadParameter(f"unknown executors {bad}", param_hint="--executors")
-    result = run_scale_bench(_ints(rows), names, parties=parties, cores=cores)
+    if stream and parties != 2:
+        raise click.BadParameter("streaming PSI runs with two parties", param_hint="--parties")
+    result = run_scale_bench(_ints(rows), names, parties=parties, cores=cores, stream=stream)
     t = Table(title=f"PSI at scale ({parties} parties, {cores} cores; all parties in one process)")
     for c in (
         "executor",
