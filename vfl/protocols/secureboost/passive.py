@@ -69,8 +69,32 @@ def train_passive(
     f holds that many category codes (one bin each; the map never leaves this party)."""
     backend = backend or get_backend("cpu")
     X = np.asarray(X, dtype=np.float64)
-    n, n_feat = X.shape
     clock = TreeClock(channel)
+    setup, scheme = _join(channel, X, active, open_scheme, clock)
+    run = _PassiveRun(channel, X, active, setup, scheme, clock, backend, categories)
+    done = run.resume(checkpoint)
+    if progress:
+        progress("tree", done, setup.n_trees)  # the stage starts now (after setup and resume)
+    for t in range(done, setup.n_trees):
+        clock.start()
+        run.grow_tree(t)
+        clock.stop(t)
+        if checkpoint is not None:
+            checkpoint.save(t + 1, run.state(t + 1))
+        if progress:
+            progress("tree", t + 1, setup.n_trees)
+    return PassiveResult(
+        run.splits,
+        run.mapper,
+        {"trees": clock.trees, "he": setup.he_context.scheme, "resumed_from_tree": done},
+    )
+
+
+def _join(
+    channel: Channel, X: np.ndarray, active: str, open_scheme: OpenScheme, clock: TreeClock
+) -> tuple[pb.SBTSetup, HEScheme]:
+    """Messages 1-2: take the setup and its public context, announce this party's shape."""
+    n, n_feat = X.shape
     setup = channel.recv(active, Topics.SETUP, pb.SBTSetup)
     with clock.crypto():
         scheme = open_scheme(setup.he_context, channel.job_id)
@@ -83,84 +107,137 @@ def train_passive(
             f"{active} trains on {setup.n_rows} rows, {channel.me} holds {n}",
             "align all parties' rows with `vfl psi` before training",
         )
-    mapper = fit_bins(backend.xp, backend.asarray(X), int(setup.max_bin), categories)
-    bins = np.ascontiguousarray(to_numpy(mapper.transform(backend.xp, backend.asarray(X))), dtype=np.int64)
-    settings = {k: getattr(setup, k) for k in ("n_rows", "n_trees", "max_depth", "max_bin")}
-    key = run_key("sbt-passive", {**settings, "active": active, "he": setup.he_context.scheme}, X)
-    chunk_rows = check_gh_chunk_rows(int(setup.gh_chunk_rows), n, active)
-    done, state = agree_start_passive(channel, active, checkpoint, key)
-    splits: dict[int, PassiveSplit] = splits_from_state(state["splits"]) if state else {}
-    job = channel.job_id
-    if progress:
-        progress("tree", done, setup.n_trees)  # the stage starts now (after setup and resume)
-    for t in range(done, setup.n_trees):
-        clock.start()
-        grads = _Gradients(channel, scheme, clock, active, t, chunk_rows, n_bins)
-        in_sample, position = grads.receive(n, bins)
-        node_rows: dict[int, np.ndarray] = {0: np.arange(n)}
-        for level in range(setup.max_depth + 1):
-            plan = channel.recv(active, Topics.plan(t, level), pb.SBTLevelPlan)
+    return setup, scheme
+
+
+@dataclass
+class _TreeRows:
+    """Where one tree stands at this party: its [[g, h]], the row sample, each row's index
+    into [[g, h]] and the rows of every node so far."""
+
+    grads: _Gradients
+    in_sample: np.ndarray
+    position: np.ndarray
+    node_rows: dict[int, np.ndarray]
+
+    def histogram(self, nd: int, level: int) -> EncryptedHistogram:
+        """Node ``nd``'s encrypted histogram; the root's was summed as the chunks arrived."""
+        if level == 0 and self.grads.root is not None:
+            return self.grads.root
+        rows = self.node_rows[nd]
+        return self.grads.bucket_sums(self.position[rows[self.in_sample[rows]]])
+
+
+class _PassiveRun:
+    """What stays fixed over one passive's training run: the agreed setup, the scheme, its
+    binned features and the run key; ``splits`` is the split table it grows."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        X: np.ndarray,
+        active: str,
+        setup: pb.SBTSetup,
+        scheme: HEScheme,
+        clock: TreeClock,
+        backend: Backend,
+        categories: list[int] | None,
+    ) -> None:
+        self.ch, self.X, self.active, self.setup, self.scheme, self.clock = (
+            channel,
+            X,
+            active,
+            setup,
+            scheme,
+            clock,
+        )
+        n = X.shape[0]
+        self.n_bins = setup.max_bin + 1
+        self.mapper = fit_bins(backend.xp, backend.asarray(X), int(setup.max_bin), categories)
+        self.bins = np.ascontiguousarray(
+            to_numpy(self.mapper.transform(backend.xp, backend.asarray(X))), dtype=np.int64
+        )
+        settings = {k: getattr(setup, k) for k in ("n_rows", "n_trees", "max_depth", "max_bin")}
+        self.key = run_key("sbt-passive", {**settings, "active": active, "he": setup.he_context.scheme}, X)
+        self.chunk_rows = check_gh_chunk_rows(int(setup.gh_chunk_rows), n, active)
+        self.splits: dict[int, PassiveSplit] = {}
+
+    def resume(self, checkpoint: Checkpointer | None) -> int:
+        """Agree the restart tree with the active; returns it (0: from scratch)."""
+        done, state = agree_start_passive(self.ch, self.active, checkpoint, self.key)
+        self.splits = splits_from_state(state["splits"]) if state else {}
+        return done
+
+    def state(self, step: int) -> dict[str, Any]:
+        return {"run_key": self.key, "step": step, "splits": splits_to_state(self.splits)}
+
+    def grow_tree(self, t: int) -> None:
+        """Serve tree ``t``: take its [[g, h]] (message 3), then serve every level the active
+        plans (messages 4-7) until it closes the tree."""
+        rows = self.receive_gradients(t)
+        for level in range(self.setup.max_depth + 1):
+            plan = self.ch.recv(self.active, Topics.plan(t, level), pb.SBTLevelPlan)
             if plan.tree != t or plan.level != level:
                 raise ProtocolError(
                     f"plan for tree {plan.tree} level {plan.level} arrived as tree {t} level {level}"
                 )
             if plan.done:
-                break
-            pairs = apply_partitions(node_rows, plan.partitions)
-            level_nodes = {0} if level == 0 else {c for _, lt, rt in pairs for c in (lt, rt)}
-            build = list(plan.build)
-            if any(nd not in level_nodes for nd in build):
-                raise ProtocolError(f"{active} asked for histograms of unknown nodes {build}")
-            with clock.crypto():
-                out = [
-                    pb.NodeHistogram(
-                        node=nd,
-                        hist=scheme.serialize(
-                            grads.root
-                            if level == 0 and grads.root is not None
-                            else grads.bucket_sums(position[node_rows[nd][in_sample[node_rows[nd]]]]),
-                            job,
-                        ),
-                    )
-                    for nd in build
-                ]
-            channel.send(
-                active, Topics.histograms(t, level), pb.SBTHistograms(tree=t, level=level, nodes=out)
+                return
+            self.serve_level(t, level, plan, rows)
+        raise ProtocolError(f"{self.active} never ended tree {t}")
+
+    def receive_gradients(self, t: int) -> _TreeRows:
+        n = self.X.shape[0]
+        grads = _Gradients(self.ch, self.scheme, self.clock, self.active, t, self.chunk_rows, self.n_bins)
+        in_sample, position = grads.receive(n, self.bins)
+        return _TreeRows(grads, in_sample, position, {0: np.arange(n)})
+
+    def serve_level(self, t: int, level: int, plan: pb.SBTLevelPlan, rows: _TreeRows) -> None:
+        """Apply the last level's partitions, answer the histograms, apply the won splits."""
+        pairs = apply_partitions(rows.node_rows, plan.partitions)
+        level_nodes = {0} if level == 0 else {c for _, lt, rt in pairs for c in (lt, rt)}
+        build = list(plan.build)
+        if any(nd not in level_nodes for nd in build):
+            raise ProtocolError(f"{self.active} asked for histograms of unknown nodes {build}")
+        self.answer_histograms(t, level, build, rows)
+        dec = self.ch.recv(self.active, Topics.decisions(t, level), pb.SBTSplitDecisions)
+        outcomes = [self.apply_split(d, level_nodes, rows.node_rows) for d in dec.decisions]
+        self.ch.send(
+            self.active,
+            Topics.outcomes(t, level),
+            pb.SBTSplitOutcomes(tree=t, level=level, outcomes=outcomes),
+        )
+
+    def answer_histograms(self, t: int, level: int, build: list[int], rows: _TreeRows) -> None:
+        """Message 5: the encrypted histogram of every node the plan asks to build."""
+        job = self.ch.job_id
+        with self.clock.crypto():
+            out = [
+                pb.NodeHistogram(node=nd, hist=self.scheme.serialize(rows.histogram(nd, level), job))
+                for nd in build
+            ]
+        self.ch.send(
+            self.active, Topics.histograms(t, level), pb.SBTHistograms(tree=t, level=level, nodes=out)
+        )
+
+    def apply_split(
+        self, d: pb.SplitDecision, level_nodes: set[int], node_rows: dict[int, np.ndarray]
+    ) -> pb.SplitOutcome:
+        """Keep a won split under a fresh opaque id; returns the id and the node's partition."""
+        n_feat = self.X.shape[1]
+        if d.node not in level_nodes or d.candidate >= n_feat * (self.n_bins - 1):
+            raise ProtocolError(
+                f"{self.active} chose candidate {d.candidate} of node {d.node},"
+                " which this party never offered"
             )
-            dec = channel.recv(active, Topics.decisions(t, level), pb.SBTSplitDecisions)
-            outcomes = []
-            for d in dec.decisions:
-                if d.node not in level_nodes or d.candidate >= n_feat * (n_bins - 1):
-                    raise ProtocolError(
-                        f"{active} chose candidate {d.candidate} of node {d.node},"
-                        " which this party never offered"
-                    )
-                f, j = divmod(int(d.candidate), n_bins - 1)
-                split = PassiveSplit(f, mapper.threshold(f, j), bool(d.default_left))
-                sid = _new_id(splits)
-                splits[sid] = split
-                rows = node_rows[d.node]
-                outcomes.append(
-                    pb.SplitOutcome(
-                        node=d.node,
-                        split_id=sid,
-                        n_rows=len(rows),
-                        left_bits=pack_bits(split.go_left(X[rows, f])),
-                    )
-                )
-            channel.send(
-                active, Topics.outcomes(t, level), pb.SBTSplitOutcomes(tree=t, level=level, outcomes=outcomes)
-            )
-        else:
-            raise ProtocolError(f"{active} never ended tree {t}")
-        clock.stop(t)
-        if checkpoint is not None:
-            checkpoint.save(t + 1, {"run_key": key, "step": t + 1, "splits": splits_to_state(splits)})
-        if progress:
-            progress("tree", t + 1, setup.n_trees)
-    return PassiveResult(
-        splits, mapper, {"trees": clock.trees, "he": setup.he_context.scheme, "resumed_from_tree": done}
-    )
+        f, j = divmod(int(d.candidate), self.n_bins - 1)
+        split = PassiveSplit(f, self.mapper.threshold(f, j), bool(d.default_left))
+        sid = _new_id(self.splits)
+        self.splits[sid] = split
+        rows = node_rows[d.node]
+        return pb.SplitOutcome(
+            node=d.node, split_id=sid, n_rows=len(rows), left_bits=pack_bits(split.go_left(self.X[rows, f]))
+        )
 
 
 def serve_predict(channel: Channel, X: np.ndarray, splits: dict[int, PassiveSplit], *, active: str) -> int:
