@@ -9,6 +9,7 @@ have masked with one-time pads. It never sees a passive's features or gradient.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -113,22 +114,7 @@ def _train_minibatch(
     sigma, row_clip = _dp_setup(params, sched, n_parties)
     mode = S.SCORE_MASKED if len(passives) >= 2 else S.SCORE_CLEAR
 
-    setup = lr_pb2.LRSetup(
-        n_rows=n,
-        seed=params.seed,
-        epochs=epochs,
-        batch_size=params.n_batch,
-        validation_fraction=sched.validation_fraction,
-        early_stopping=sched.n_val > 0,
-        passives=passives,
-        score_mode=mode,
-        frac_bits=S.FRAC_BITS,
-        row_clip=row_clip,
-        noise_multiplier=sigma,
-        grad_mask_bound=params.grad_mask_bound,
-    )
-    setup.he_context.CopyFrom(scheme.public_context())
-    channel.broadcast(S.T_SETUP, setup, passives)
+    channel.broadcast(S.T_SETUP, _setup(params, sched, passives, mode, sigma, row_clip, scheme), passives)
 
     std = Standardiser.fit(x[sched.train_rows])
     xa = np.hstack([std.transform(x), np.ones((n, 1))])  # last column: the intercept
@@ -141,9 +127,8 @@ def _train_minibatch(
     l2_mask = np.r_[np.ones(xa.shape[1] - 1), 0.0]
     opt = make_optimizer(params.method, params.rate, params.penalty(sched.n_train), params.lr_decay)
 
-    losses: list[float] = []
-    val_losses: list[float] = []
-    best, stale, epochs_run, stopped, steps = np.inf, 0, 0, False, 0
+    rec = _Record()
+    stopped, steps = False, 0
     key = run_key(
         "active",
         {**_settings(params), "sigma": sigma, "row_clip": row_clip, "passives": passives, "he": scheme.name},
@@ -154,8 +139,7 @@ def _train_minibatch(
     if state is not None:
         w = np.array(state["w"], dtype=np.float64)
         opt.restore(state)
-        losses, val_losses = list(state["losses"]), list(state["val_losses"])
-        best, stale, stopped = float(state["best"]), int(state["stale"]), bool(state["stopped"])
+        rec, stopped = _Record.restore(state), bool(state["stopped"])
     resumed_from = epochs_run
     if progress:
         progress("epoch", epochs_run, epochs)  # the stage starts now (after setup and resume)
@@ -165,32 +149,16 @@ def _train_minibatch(
             w, loss = run.step(epoch, b, rows, w, partial(opt.step, epoch=epoch, l2_mask=l2_mask))
             epoch_loss += loss
             steps += 1
-        losses.append(epoch_loss / float(np.sum(sw[sched.train_rows])))
+        rec.losses.append(epoch_loss / float(np.sum(sw[sched.train_rows])))
         epochs_run = epoch + 1
-        decision = S.CONTINUE if epoch + 1 < epochs else S.STOP
+        last = epoch + 1 == epochs
         if sched.n_val:
-            val_losses.append(run.validation_loss(epoch, w, sched.val_rows))
-            if val_losses[-1] < best - params.convergence_tol:
-                best, stale = val_losses[-1], 0
-            else:
-                stale += 1
-                if stale >= params.patience:
-                    decision = S.STOP
+            val = run.validation_loss(epoch, w, sched.val_rows)
+            last = rec.validated(val, params.convergence_tol, params.patience) or last
+        decision = S.STOP if last else S.CONTINUE
         if checkpoint is not None:  # before the control: a passive never holds an epoch the active lacks
-            checkpoint.save(
-                epochs_run,
-                {
-                    "run_key": key,
-                    "step": epochs_run,
-                    "stopped": decision == S.STOP,
-                    "w": w,
-                    **opt.state(),
-                    "losses": losses,
-                    "val_losses": val_losses,
-                    "best": best,
-                    "stale": stale,
-                },
-            )
+            head = {"run_key": key, "step": epochs_run, "stopped": last, "w": w}
+            checkpoint.save(epochs_run, {**head, **opt.state(), **rec.state()})
         channel.broadcast(S.t_control(epoch), lr_pb2.LRControl(decision=decision, epoch=epoch), passives)
         if progress:
             progress("epoch", epochs_run, epochs)
@@ -208,8 +176,8 @@ def _train_minibatch(
         intercept=float(w[-1]),
         standardiser=std,
         epochs_run=epochs_run,
-        loss_history=losses,
-        val_loss_history=val_losses,
+        loss_history=rec.losses,
+        val_loss_history=rec.val_losses,
         seconds=run.clock.split(channel.stats.wait_seconds - wait0),
         bytes_sent=channel.stats.total_bytes_sent - bytes0,
         dp_epsilon=eps,
@@ -221,6 +189,63 @@ def _train_minibatch(
         n_iter=steps,
         rounds=steps,
     )
+
+
+@dataclass
+class _Record:
+    """The losses so far and the early-stopping state (the best validation loss, and how many
+    epochs since it last improved)."""
+
+    losses: list[float] = field(default_factory=list)
+    val_losses: list[float] = field(default_factory=list)
+    best: float = np.inf
+    stale: int = 0
+
+    def validated(self, val: float, tol: float, patience: int) -> bool:
+        """Record an epoch's validation loss; whether training should stop."""
+        self.val_losses.append(val)
+        if val < self.best - tol:
+            self.best, self.stale = val, 0
+            return False
+        self.stale += 1
+        return self.stale >= patience
+
+    def state(self) -> dict[str, Any]:
+        return {"losses": self.losses, "val_losses": self.val_losses, "best": self.best, "stale": self.stale}
+
+    @classmethod
+    def restore(cls, state: dict[str, Any]) -> _Record:
+        return cls(
+            list(state["losses"]), list(state["val_losses"]), float(state["best"]), int(state["stale"])
+        )
+
+
+def _setup(
+    params: LRParams,
+    sched: Schedule,
+    passives: list[str],
+    mode: str,
+    sigma: float,
+    row_clip: float,
+    scheme: HEScheme,
+) -> lr_pb2.LRSetup:
+    """The mini-batch schedule every passive follows (and checks against its rows)."""
+    setup = lr_pb2.LRSetup(
+        n_rows=sched.n_rows,
+        seed=params.seed,
+        epochs=params.n_epochs,
+        batch_size=params.n_batch,
+        validation_fraction=sched.validation_fraction,
+        early_stopping=sched.n_val > 0,
+        passives=passives,
+        score_mode=mode,
+        frac_bits=S.FRAC_BITS,
+        row_clip=row_clip,
+        noise_multiplier=sigma,
+        grad_mask_bound=params.grad_mask_bound,
+    )
+    setup.he_context.CopyFrom(scheme.public_context())
+    return setup
 
 
 class _MiniBatchRun:

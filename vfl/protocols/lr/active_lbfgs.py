@@ -27,6 +27,7 @@ from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.family import family_of
 from vfl.protocols.lr.lbfgs import (
     CURVATURE_EPS,
+    Iterate,
     LineObjective,
     Memory,
     direction_coefficients,
@@ -56,37 +57,25 @@ GRAD_TOL = 1e-8
 
 
 @dataclass
-class _Iterate:
-    """Where the run stands: the weights, the joint scores (plus offset) at them, the memory,
-    the last step taken (paired with the next gradient change) and the objective so far."""
+class _Iterate(Iterate):
+    """The label holder's point also holds the joint scores (plus offset) at ``w`` and the
+    objective so far."""
 
-    w: np.ndarray
     u: np.ndarray
-    mem: Memory
-    step: np.ndarray | None
-    g_prev: np.ndarray
     losses: list[float]
 
     def advance(self, a: float, d: np.ndarray, du: np.ndarray, g: np.ndarray, f_new: float) -> None:
-        self.w, self.u, self.step, self.g_prev = self.w + a * d, self.u + a * du, a * d, g
+        self.take(a, d, g)
+        self.u = self.u + a * du
         self.losses.append(f_new)
 
     def state(self) -> dict[str, Any]:
-        return {
-            "w": self.w,
-            "u": self.u,
-            "g_prev": self.g_prev,
-            "has_step": self.step is not None,
-            "step_taken": np.zeros_like(self.w) if self.step is None else self.step,
-            **self.mem.state(),
-            "losses": self.losses,
-        }
+        return {**super().state(), "u": self.u, "losses": self.losses}
 
     @classmethod
-    def restore(cls, memory: int, state: dict[str, Any]) -> _Iterate:
-        w, u, g_prev = (np.array(state[k], dtype=np.float64) for k in ("w", "u", "g_prev"))
-        step = np.array(state["step_taken"], dtype=np.float64) if bool(state["has_step"]) else None
-        return cls(w, u, Memory.restore(memory, state), step, g_prev, list(state["losses"]))
+    def restore(cls, size: int, state: dict[str, Any]) -> _Iterate:
+        u = np.array(state["u"], dtype=np.float64)
+        return cls(**Iterate.fields(size, state), u=u, losses=list(state["losses"]))
 
 
 @dataclass
@@ -246,9 +235,8 @@ def train_active_lbfgs(
     w = np.zeros(xa.shape[1])
     w[-1] = fam.start(y, offset)  # 0 for logistic; the intercept is the active's own
     u = off + w[-1]  # the joint scores plus the offset, kept up to date from the directions' scores
-    at = _Iterate(
-        w, u, Memory(params.memory), None, np.zeros_like(w), [float(np.sum(sw * fam.loss(u, y))) / n]
-    )
+    losses = [float(np.sum(sw * fam.loss(u, y))) / n]
+    at = _Iterate(w, Memory(params.memory), None, np.zeros_like(w), u=u, losses=losses)
     key = run_key(
         "active",
         {**_settings(params), "passives": passives, "he": scheme.name},

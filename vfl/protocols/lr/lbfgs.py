@@ -15,6 +15,7 @@ the line, ``phi(a) = loss(u + a du) + l2/2 ||w + a d||^2``, is its own arithmeti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -87,6 +88,42 @@ class Memory:
         s = np.asarray(state["lbfgs_s"], dtype=np.float64)
         y = np.asarray(state["lbfgs_y"], dtype=np.float64)
         return cls(size, [r.copy() for r in s], [r.copy() for r in y])
+
+
+@dataclass
+class Iterate:
+    """Where one party's L-BFGS run stands: its weights, its slice of the memory and its last
+    step (paired with the next gradient change into a curvature pair)."""
+
+    w: np.ndarray
+    mem: Memory
+    step: np.ndarray | None
+    g_prev: np.ndarray
+
+    def take(self, a: float, d: np.ndarray, g: np.ndarray) -> None:
+        """Step ``a`` along ``d``, remembering the gradient ``g`` it was taken from."""
+        self.w, self.step, self.g_prev = self.w + a * d, a * d, g
+
+    def state(self) -> dict[str, Any]:
+        """For a checkpoint."""
+        return {
+            "w": self.w,
+            "g_prev": self.g_prev,
+            "has_step": self.step is not None,
+            "step_taken": np.zeros_like(self.w) if self.step is None else self.step,
+            **self.mem.state(),
+        }
+
+    @staticmethod
+    def fields(size: int, state: dict[str, Any]) -> dict[str, Any]:
+        """A checkpoint's :meth:`state` back as the constructor's fields."""
+        step = np.array(state["step_taken"], dtype=np.float64) if bool(state["has_step"]) else None
+        return {
+            "w": np.array(state["w"], dtype=np.float64),
+            "mem": Memory.restore(size, state),
+            "step": step,
+            "g_prev": np.array(state["g_prev"], dtype=np.float64),
+        }
 
 
 def gram_pairs(gram: np.ndarray) -> int:

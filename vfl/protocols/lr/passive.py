@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from vfl.compute import get_backend, linear_scores, take_rows, to_numpy
+from vfl.compute import Backend, get_backend, linear_scores, take_rows, to_numpy
 from vfl.core.errors import CryptoError, ProtocolError
 from vfl.core.progress import Progress
 from vfl.crypto.dp import clip_rows
@@ -21,7 +21,7 @@ from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
 from vfl.protocols.lr.masking import agree_pair_seeds
 from vfl.protocols.lr.params import LRParams, PartFit, part_fingerprint
-from vfl.protocols.lr.passive_lbfgs import LBFGSJob, train_passive_lbfgs
+from vfl.protocols.lr.passive_lbfgs import PassiveJob, train_passive_lbfgs
 from vfl.protocols.lr.resume import Checkpointer, agree_start_passive, run_key
 from vfl.protocols.lr.rounds import passive_gradient, report_part
 from vfl.protocols.lr.shares import send_share
@@ -51,12 +51,21 @@ def train_passive(
     Partial scores run on ``params.device``; the homomorphic gradient, masks and the optimiser
     stay NumPy float64."""
     backend = get_backend(params.device)  # before any message: a bad device stops nobody mid-job
-    xp = backend.xp
+    job = _accept_setup(channel, active, x.shape[0], open_scheme)
+    if job.setup.solver == "lbfgs":
+        return train_passive_lbfgs(channel, x, job, params=params, progress=progress, checkpoint=checkpoint)
+    if job.setup.solver:
+        raise ProtocolError(f"{active} asked for solver {job.setup.solver!r}", "update vfl at every party")
+    return _train_minibatch(channel, x, job, backend, params, progress, checkpoint)
+
+
+def _accept_setup(channel: Channel, active: str, n: int, open_scheme: OpenScheme) -> PassiveJob:
+    """The active's setup, checked against our rows and the protocol's rules; the public-only
+    scheme it carries; the pairwise mask seeds when several passives mask their scores."""
     clock = Clock()
     # the channel's counters run since it opened (PSI too): report this training's share only
     wait0, bytes0 = channel.stats.wait_seconds, channel.stats.total_bytes_sent
     setup = channel.recv(active, S.T_SETUP, lr_pb2.LRSetup)
-    n = x.shape[0]
     if setup.n_rows != n:
         raise ProtocolError(
             f"{active} trains on {setup.n_rows} aligned rows, {channel.me} holds {n}",
@@ -75,14 +84,26 @@ def train_passive(
             f"{len(setup.passives)} passive(s); the protocol requires '{mode}'"
         )
     seeds = agree_pair_seeds(channel, list(setup.passives), S.T_SETUP_KEY) if mode == S.SCORE_MASKED else {}
-    if setup.solver == "lbfgs":
-        job = LBFGSJob(active, setup, scheme, mode, seeds, clock, wait0, bytes0)
-        return train_passive_lbfgs(channel, x, job, params=params, progress=progress, checkpoint=checkpoint)
-    if setup.solver:
-        raise ProtocolError(f"{active} asked for solver {setup.solver!r}", "update vfl at every party")
+    return PassiveJob(active, setup, scheme, mode, seeds, clock, wait0, bytes0)
+
+
+def _train_minibatch(
+    channel: Channel,
+    x: np.ndarray,
+    job: PassiveJob,
+    backend: Backend,
+    params: LRParams,
+    progress: Progress | None,
+    checkpoint: Checkpointer | None,
+) -> PartFit:
+    """The mini-batch epochs: per batch our scores out and our gradient from the encrypted
+    residual; per epoch the validation rows' scores and the active's decision."""
+    active, setup, scheme, clock = job.active, job.setup, job.scheme, job.clock
+    n = x.shape[0]
     sched = Schedule(n, setup.seed, setup.batch_size, setup.validation_fraction)
     if setup.early_stopping != (sched.n_val > 0):
         raise ProtocolError(f"{active}'s validation settings are inconsistent")
+    xp = backend.xp
 
     std = Standardiser.fit(x[sched.train_rows])
     xs = std.transform(x)
@@ -94,31 +115,19 @@ def train_passive(
         params.minibatch_optimizer, params.rate, params.penalty(sched.n_train), params.lr_decay
     )
     ones = np.ones_like(w)
-    bound = setup.grad_mask_bound
 
     def send_scores(topic: str, rows: np.ndarray) -> None:
         u = linear_scores(xp, take_rows(xp, xs_dev, rows), backend.asarray(w))
-        send_share(channel, active, topic, to_numpy(u), mode, seeds)
+        send_share(channel, active, topic, to_numpy(u), job.mode, job.seeds)
 
-    schedule = {
-        k: getattr(setup, k)
-        for k in (
-            "n_rows",
-            "seed",
-            "epochs",
-            "batch_size",
-            "score_mode",
-            "validation_fraction",
-            "row_clip",
-            "noise_multiplier",
-        )
-    }
-    own = {k: getattr(params, k) for k in ("solver", "optimizer", "learning_rate", "l2", "lr_decay")}
-    key = run_key(
-        "passive",
-        {**schedule, **own, "active": active, "he": scheme.name, "passives": list(setup.passives)},
-        x,
-    )
+    def batch(epoch: int, b: int, rows: np.ndarray) -> np.ndarray:
+        """One batch: scores out, the gradient from the encrypted residual, the update."""
+        send_scores(S.t_score(epoch, b), rows)
+        topics = (S.t_residual(epoch, b), S.t_grad(epoch, b), S.t_grad_plain(epoch, b))
+        g = passive_gradient(channel, scheme, active, xs[rows], topics, setup.grad_mask_bound, clock)
+        return opt.step(w, g, epoch, ones)
+
+    key = run_key("passive", _run_settings(job, params), x)
     epochs_run, state = agree_start_passive(channel, active, checkpoint, key)
     stopped, steps = False, 0
     if state is not None:
@@ -130,10 +139,7 @@ def train_passive(
         progress("epoch", epochs_run, setup.epochs)  # the stage starts now (after setup and resume)
     for epoch in range(epochs_run, 0 if stopped else setup.epochs):
         for b, rows in enumerate(sched.batches(epoch)):
-            send_scores(S.t_score(epoch, b), rows)
-            topics = (S.t_residual(epoch, b), S.t_grad(epoch, b), S.t_grad_plain(epoch, b))
-            g = passive_gradient(channel, scheme, active, xs[rows], topics, bound, clock)
-            w = opt.step(w, g, epoch, ones)
+            w = batch(epoch, b, rows)
             steps += 1
         if sched.n_val:
             send_scores(S.t_val_score(epoch), sched.val_rows)
@@ -142,16 +148,8 @@ def train_passive(
             raise ProtocolError(f"{active} sent control {ctl.decision!r} for epoch {ctl.epoch}")
         epochs_run = epoch + 1
         if checkpoint is not None:
-            checkpoint.save(
-                epochs_run,
-                {
-                    "run_key": key,
-                    "step": epochs_run,
-                    "stopped": ctl.decision == S.STOP,
-                    "w": w,
-                    **opt.state(),
-                },
-            )
+            state = {"run_key": key, "step": epochs_run, "stopped": ctl.decision == S.STOP, "w": w}
+            checkpoint.save(epochs_run, {**state, **opt.state()})
         if progress:
             progress("epoch", epochs_run, setup.epochs)
         if ctl.decision == S.STOP:
@@ -164,8 +162,8 @@ def train_passive(
         intercept=None,
         standardiser=std,
         epochs_run=epochs_run,
-        seconds=clock.split(channel.stats.wait_seconds - wait0),
-        bytes_sent=channel.stats.total_bytes_sent - bytes0,
+        seconds=clock.split(channel.stats.wait_seconds - job.wait0),
+        bytes_sent=channel.stats.total_bytes_sent - job.bytes0,
         noise_multiplier=setup.noise_multiplier if dp else None,
         parts=parts,
         resumed_from=resumed_from,
@@ -173,6 +171,29 @@ def train_passive(
         n_iter=steps,
         rounds=steps,
     )
+
+
+def _run_settings(job: PassiveJob, params: LRParams) -> dict[str, object]:
+    """What a mini-batch run key binds: the active's schedule and our own optimiser."""
+    keys = (
+        "n_rows",
+        "seed",
+        "epochs",
+        "batch_size",
+        "score_mode",
+        "validation_fraction",
+        "row_clip",
+        "noise_multiplier",
+    )
+    schedule = {k: getattr(job.setup, k) for k in keys}
+    own = {k: getattr(params, k) for k in ("solver", "optimizer", "learning_rate", "l2", "lr_decay")}
+    return {
+        **schedule,
+        **own,
+        "active": job.active,
+        "he": job.scheme.name,
+        "passives": list(job.setup.passives),
+    }
 
 
 def predict_passive(
