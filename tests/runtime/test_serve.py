@@ -3,6 +3,7 @@ clear error, within its deadline, and with nothing half-written."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -131,36 +132,51 @@ def test_peer_killed_mid_job_stops_the_job_quickly_and_nothing_is_written(tmp_pa
             .replace('label_column = "y"', 'label_column = "outcome"')
         )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    procs = {
-        n: subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "vfl",
-                "serve",
-                "--config",
-                str(job.parent / f"{n}.toml"),
-                "--max-jobs",
-                "1",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for n in ("hospital", "pharma")
-    }
-    try:
-        time.sleep(3)
-        threading.Timer(6.0, lambda: procs["hospital"].send_signal(signal.SIGKILL)).start()
-        t = time.perf_counter()
+    logs = {n: tmp_path / f"{n}.log" for n in ("hospital", "pharma")}
+    procs = {}
+    for n, log in logs.items():
+        with open(log, "w") as sink:
+            procs[n] = subprocess.Popen(
+                [sys.executable, "-m", "vfl", "serve", "--config", str(job.parent / f"{n}.toml"),
+                 "--max-jobs", "1", "--dead-after", "2", "--ping-every", "0.5"],
+                env=env, stdout=subprocess.DEVNULL, stderr=sink,
+            )  # fmt: skip
+
+    def logged(n: str, event: str) -> list[dict[str, object]]:
+        lines = logs[n].read_text().splitlines()
+        return [e for e in map(json.loads, (x for x in lines if x.startswith("{"))) if e["event"] == event]
+
+    def wait_for(n: str, event: str, seconds: float) -> list[dict[str, object]]:
+        deadline = time.monotonic() + seconds
+        while not logged(n, event) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return logged(n, event)
+
+    killed: list[float] = []
+
+    def kill_hospital_mid_job() -> None:  # once its side of the job runs, not at a fixed time
+        if wait_for("hospital", "job_started", 60):
+            time.sleep(0.5)
+            procs["hospital"].send_signal(signal.SIGKILL)
+            killed.append(time.monotonic())
+
+    try:  # a loaded machine starts the servers slowly: wait for them, not for a fixed time
+        assert all(wait_for(n, "serving", 60) for n in logs), [p.read_text() for p in logs.values()]
+        killer = threading.Thread(target=kill_hospital_mid_job, daemon=True)
+        killer.start()
         insurer = replace(load_party_config(job.parent / "insurer.toml"))
         with pytest.raises(PeerError, match="hospital") as e:
             run_as(
-                load_job(job), insurer, settings=GrpcSettings(connect_timeout=5, ping_every=0.5, dead_after=2)
+                load_job(job),
+                insurer,
+                settings=GrpcSettings(connect_timeout=15, ping_every=0.5, dead_after=2),
             )
-        assert time.perf_counter() - t < 40
+        assert killed and time.monotonic() - killed[0] < 30  # dead_after 2 s, with slack for load
         assert "log" in e.value.hint or "running" in e.value.hint
         assert not (tmp_path / "out" / "insurer").exists()
+        failed = wait_for("pharma", "job_failed", 30)  # and the job ended at the other passive
+        assert failed and "hospital" in str(failed[0]["msg"]), failed
+        assert not list((tmp_path / "out").rglob("model.json"))
     finally:
         for p in procs.values():
             p.kill()

@@ -35,9 +35,9 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def _channel(certs: Path, me: str, addrs: dict[str, str], job: str = "job-l") -> GrpcChannel:
+def _channel(certs: Path, me: str, addrs: dict[str, str], job: str = "job-l", **kw: str) -> GrpcChannel:
     peers = {p: a for p, a in addrs.items() if p != me}
-    return GrpcChannel(me, addrs[me], peers, job, party_files(certs, me), settings=FAST)
+    return GrpcChannel(me, addrs[me], peers, job, party_files(certs, me), settings=FAST, **kw)
 
 
 def test_a_passive_killed_mid_job_is_blamed_by_the_label_holder_waiting_on_the_other(certs: Path) -> None:
@@ -119,3 +119,68 @@ def test_job_states_from_a_peer_are_bounded() -> None:
     assert ended.kind == "ended" and ended.blame == "" and len(ended.reason) < 500
     assert parse_job_state("ended done hospital ok", parties).blame == "hospital"
     assert parse_job_state("\x00garbage", parties).kind == "none"
+    assert parse_job_state("stale", parties) == JobState("stale")
+    assert parse_job_state("stale 0123456789abcdef", parties).kind == "none"
+
+
+def _led(certs: Path, me: str, addrs: dict[str, str], lead: str = "") -> GrpcChannel:
+    """``me``'s run of a job the insurer proposes (of the insurer's run ``lead``)."""
+    return _channel(certs, me, addrs, proposer="insurer", lead=lead)
+
+
+def test_a_passive_of_the_proposers_old_run_is_refused_as_stale_not_taken_for_a_restart(
+    certs: Path,
+) -> None:
+    addrs = {p: f"127.0.0.1:{_port()}" for p in ("insurer", "hospital")}
+    old = _led(certs, "insurer", addrs)
+    hos = _led(certs, "hospital", addrs, lead=old.token)
+    old.close()
+    new = _led(certs, "insurer", addrs)  # the label holder runs the job again, same port
+    try:
+        with pytest.raises(PeerError, match="insurer started job job-l again") as e:
+            hos.send("insurer", "t/1", common_pb2.Ack(status="old run"))  # refused for good
+        assert "proposed and run afresh" in e.value.hint
+        with pytest.raises(PeerError, match="insurer started job job-l again"):
+            hos.recv("insurer", "t/2", common_pb2.Ack, timeout=30)  # its ping is told: stale
+        assert new.server.router.peer_token("job-l", "hospital") == ""  # no restart of hospital
+        hos.close()
+        again = _led(certs, "hospital", addrs, lead=new.token)  # the passive's run of the new run
+        try:
+            again.send("insurer", "t/1", common_pb2.Ack(status="new run"))
+            assert new.recv("hospital", "t/1", common_pb2.Ack).status == "new run"
+        finally:
+            again.close()
+    finally:
+        new.close()
+
+
+def test_between_passives_of_two_proposer_runs_the_old_run_ends_and_the_new_one_waits(
+    certs: Path,
+) -> None:
+    addrs = {p: f"127.0.0.1:{_port()}" for p in PARTIES}
+    old = _led(certs, "insurer", addrs)
+    pha = _led(certs, "pharma", addrs, lead=old.token)  # still in the old run
+    old.close()
+    new = _led(certs, "insurer", addrs)
+    hos = _led(certs, "hospital", addrs, lead=new.token)  # already in the new run
+    replaced: list[GrpcChannel] = []
+
+    def pharma_moves_on() -> None:  # the old run fails at pharma, which then opens the new run
+        try:
+            with pytest.raises(PeerError, match="insurer started job job-l again"):
+                pha.send("hospital", "t/old", common_pb2.Ack(status="old"))
+        finally:
+            pha.close()
+        replaced.append(_led(certs, "pharma", addrs, lead=new.token))
+
+    t = threading.Thread(target=pharma_moves_on)
+    t.start()
+    try:  # refused as retryable until pharma runs the new run: then it arrives
+        hos.send("pharma", "t/new", common_pb2.Ack(status="new"))
+        t.join(10)
+        assert replaced[0].recv("hospital", "t/new", common_pb2.Ack).status == "new"
+        assert replaced[0].server.router.gone == {}
+    finally:
+        t.join(10)
+        for ch in (hos, new, *replaced):
+            ch.close()

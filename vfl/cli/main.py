@@ -384,6 +384,9 @@ def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume
             click.echo(f"  {k}: {v:.4f}")
 
 
+_SECONDS = click.FloatRange(0, 86_400, min_open=True)  # a liveness setting: more than 0 s, at most a day
+
+
 @cli.command()
 @click.option(
     "--config",
@@ -394,8 +397,29 @@ def run(job_file, party, config_path, quiet, audit_wire, connect_timeout, resume
 )
 @click.option("--max-jobs", type=int, default=None, help="Stop after this many jobs [default: run forever].")
 @click.option("--idle-timeout", type=float, default=None, help="Stop after this many idle seconds.")
+@click.option(
+    "--connect-timeout",
+    type=_SECONDS,
+    default=30.0,
+    show_default=True,
+    help="Seconds a job's peer may take to come up (and to open the job) before the job fails.",
+)
+@click.option(
+    "--ping-every",
+    type=_SECONDS,
+    default=2.0,
+    show_default=True,
+    help="Seconds between checks of how a job stands at the peer we wait for.",
+)
+@click.option(
+    "--dead-after",
+    type=_SECONDS,
+    default=10.0,
+    show_default=True,
+    help="Seconds a peer may be unreachable during a job before the job fails, naming it.",
+)
 @friendly_errors
-def serve(config_path, max_jobs, idle_timeout):  # type: ignore[no-untyped-def]
+def serve(config_path, max_jobs, idle_timeout, connect_timeout, ping_every, dead_after):  # type: ignore[no-untyped-def]
     """Run this party as a long-lived process that accepts jobs from its peers.
 
     \b
@@ -403,14 +427,17 @@ def serve(config_path, max_jobs, idle_timeout):  # type: ignore[no-untyped-def]
     (Federation.from_config). Policy: [serve] accept_from = [...], models = [...].
     Example:
       vfl serve --config parties/hospital.toml
+      vfl serve --config parties/hospital.toml --dead-after 30   # a slow network
     """
     from vfl.runtime.job.jobfile import load_party_config
     from vfl.runtime.modes.serve import serve as serve_party
+    from vfl.transport.grpc import GrpcSettings
 
     serve_party(
         load_party_config(config_path),
         max_jobs=max_jobs,
         idle_timeout=idle_timeout,
+        settings=GrpcSettings(connect_timeout=connect_timeout, ping_every=ping_every, dead_after=dead_after),
         log=lambda m: click.echo(m, err=True),
     )
 

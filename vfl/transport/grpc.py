@@ -8,7 +8,9 @@
 - Calls have deadlines and bounded retries with backoff while a peer is starting; while we wait
   for a message, the peer is asked how *this job* stands there (liveness per job, not per
   process: see :mod:`vfl.transport.mailbox`), so a peer that died, restarted, or ended the job
-  is reported in seconds, naming the party at fault, not at timeout.
+  is reported in seconds, naming the party at fault, not at timeout. Each call also carries the
+  proposer's run token of its run, so a call left over from an older run of the proposer is
+  refused as stale instead of being read as a restart of its sender.
 - A failed TLS handshake is probed outside gRPC (:func:`vfl.transport.tls.peer_cert`) to say
   whose certificate is wrong: another CA, another party's name, or ours refused.
 """
@@ -31,8 +33,10 @@ from vfl.transport.mailbox import (
     CHUNK_BYTES,
     END_TOPIC,
     JOB_KEY,
+    LEAD_KEY,
     NOT_OPEN,
     RUN_KEY,
+    STALE,
     GrpcSettings,
     JobState,
     Proposal,
@@ -98,10 +102,19 @@ class MailboxServer:
             self._channels.append(ch)
             self.stubs[name] = mailbox_pb2_grpc.MailboxStub(ch)
 
-    def open_job(self, job_id: str, parties: list[str], timeout: float, token: str = "") -> MemoryHub:
-        """Open our run of ``job_id`` (``token``: its run token, random if not given)."""
+    def open_job(
+        self,
+        job_id: str,
+        parties: list[str],
+        timeout: float,
+        token: str = "",
+        proposer: str = "",
+        lead: str = "",
+    ) -> MemoryHub:
+        """Open our run of ``job_id`` (``token``: its run token, random if not given), which
+        belongs to ``proposer``'s run ``lead`` of the job (see :meth:`Router.open_run`)."""
         hub = MemoryHub(parties, job_id, timeout)
-        self.router.open_run(job_id, hub, token or secrets.token_hex(8))
+        self.router.open_run(job_id, hub, token or secrets.token_hex(8), proposer, lead)
         return hub
 
     def close_job(self, job_id: str, outcome: str = "done", blame: str = "", reason: str = "") -> None:
@@ -115,11 +128,21 @@ class MailboxServer:
         except queue.Empty:
             return None
 
-    def job_state(self, peer: str, job_id: str, token: str = "") -> JobState | None:
-        """How ``job_id`` stands at ``peer`` (None: unreachable), asked as our run ``token``."""
+    def job_state(
+        self, peer: str, job_id: str, token: str = "", lead: str = "", wait: float = 0.0
+    ) -> JobState | None:
+        """How ``job_id`` stands at ``peer`` (None: unreachable), asked as our run ``token`` of
+        the proposer's run ``lead``. ``wait``: seconds to wait for a connection that is down
+        (a peer's server that just restarted on its port), not just the fail-fast default."""
         meta = [(JOB_KEY, job_id)] + ([(RUN_KEY, token)] if token else [])
+        meta += [(LEAD_KEY, lead)] if lead else []
         try:
-            ack = self.stubs[peer].Ping(common_pb2.Ack(status="ping"), timeout=2.0, metadata=meta)
+            ack = self.stubs[peer].Ping(
+                common_pb2.Ack(status="ping"),
+                timeout=max(2.0, wait),
+                metadata=meta,
+                wait_for_ready=wait > 0,
+            )
         except grpc.RpcError as exc:
             if _is_tls(exc):
                 raise self.tls_failure(peer, exc) from None
@@ -131,7 +154,9 @@ class MailboxServer:
         env = proposal.envelope
         if not proposal.token:
             return None  # a caller without run tokens: nothing to compare
-        state = self.job_state(env.sender, env.job_id)
+        # the proposer's server may have just restarted on its port (our connection to it is
+        # then in reconnect backoff): a fail-fast ping would drop a fresh proposal
+        state = self.job_state(env.sender, env.job_id, wait=min(5.0, self.settings.connect_timeout))
         if state is None:
             return f"{env.sender} no longer answers"
         if state.kind != "open":
@@ -206,6 +231,10 @@ class GrpcChannel(Channel):
     With ``server`` given (``vfl serve``), the job uses that long-lived server; otherwise the
     channel runs its own server on ``listen`` and stops it on close. Each channel is one *run*
     of the job, with its own random token sent on every call: a party that restarts is a new run.
+    ``proposer`` (the label holder, who proposes the job) ties the run to the proposer's run:
+    every call also carries the proposer's token (ours if we propose; ``lead`` where known at
+    open, else learnt from the proposer's first call), so a call of an older run of the proposer
+    is refused as stale, never taken as a restart of its sender.
     """
 
     def __init__(
@@ -219,6 +248,8 @@ class GrpcChannel(Channel):
         timeout: float = DEFAULT_TIMEOUT_S,
         settings: GrpcSettings | None = None,
         server: MailboxServer | None = None,
+        proposer: str = "",
+        lead: str = "",
     ):
         self.settings = settings or GrpcSettings()
         super().__init__(me, [me, *peers], job_id, timeout, self.settings.max_message_bytes)
@@ -227,13 +258,29 @@ class GrpcChannel(Channel):
         self.addresses = self.server.addresses
         self._stubs = self.server.stubs
         self.token = secrets.token_hex(8)
-        self._meta = ((RUN_KEY, self.token),)
-        self._hub = self.server.open_job(job_id, [me, *peers], timeout, self.token)
+        self.proposer, self._lead = proposer, lead
+        self._hub = self.server.open_job(job_id, [me, *peers], timeout, self.token, proposer, lead)
         self._router = self.server.router
         self._opened = time.monotonic()
         self._seen: set[str] = set()  # peers that answered at least once
         self._blame = ""  # the party our last PeerError named
         self._failure: BaseException | None = None
+        self._closed = False  # a thread of the job still calling after close fails at once
+
+    @property
+    def lead(self) -> str:
+        """The proposer's run token of our run ('' until the proposer has called us); once
+        known it is kept, so the calls of this run carry it even after the run ended."""
+        if not self._lead:
+            self._lead = self._router.lead(self.job_id, self.token)
+        return self._lead
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        lead = self.lead
+        return ((RUN_KEY, self.token),) + (((LEAD_KEY, lead),) if lead else ())
+
+    def _state(self, peer: str) -> JobState | None:
+        return self.server.job_state(peer, self.job_id, self.token, self.lead)
 
     def inject(self, proposal: Proposal) -> None:
         """File the proposal that reached the server before this job was open."""
@@ -251,7 +298,7 @@ class GrpcChannel(Channel):
         next_report = 0.0
         while True:
             for peer in list(waiting):
-                if self.server.job_state(peer, self.job_id, self.token) is not None:
+                if self._state(peer) is not None:
                     self._seen.add(peer)
                     del waiting[peer]
             now = time.monotonic()
@@ -289,15 +336,20 @@ class GrpcChannel(Channel):
         start = time.monotonic()
         backoff = 0.1
         while True:
+            self._check_open()
             try:
                 self._stubs[peer].Deliver(
-                    env, timeout=s.call_timeout, wait_for_ready=False, metadata=self._meta
+                    env, timeout=s.call_timeout, wait_for_ready=False, metadata=self._metadata()
                 )
                 return
             except grpc.RpcError as exc:
                 code = exc.code()  # type: ignore[attr-defined]
                 if _is_tls(exc):
                     raise self._blamed(peer, self.server.tls_failure(peer, exc)) from None
+                if STALE in _details(exc):
+                    over = self._stale_problem(peer, env.topic, final=code != grpc.StatusCode.UNAVAILABLE)
+                    if over is not None:
+                        raise over from None
                 if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     if time.monotonic() - start + backoff > s.connect_timeout:
                         raise self._blamed(peer, self._no_answer(peer, exc)) from exc
@@ -326,6 +378,7 @@ class GrpcChannel(Channel):
         deadline = time.monotonic() + timeout
         unreachable_since: float | None = None
         while True:
+            self._check_open()
             data = self._take(peer, topic, min(s.ping_every, max(0.0, deadline - time.monotonic())))
             if data is None and time.monotonic() >= deadline:
                 raise self._blamed(
@@ -337,7 +390,7 @@ class GrpcChannel(Channel):
                 )
             problem: PeerError | None = None
             if data is None:
-                state = self.server.job_state(peer, self.job_id, self.token)
+                state = self._state(peer)
                 now = time.monotonic()
                 if state is not None:
                     self._seen.add(peer)
@@ -372,6 +425,13 @@ class GrpcChannel(Channel):
             if problem is not None:
                 raise problem
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise PeerError(
+                f"{self.me}'s run of job {self.job_id} has ended",
+                "a worker of the ended run is still running: its result is not used",
+            )
+
     def _take(self, peer: str, topic: str, timeout: float) -> bytes | None:
         """The next message from ``peer`` on ``topic``, or None after ``timeout``; the peer's run
         ending (it restarted the job) is an error at once."""
@@ -396,6 +456,8 @@ class GrpcChannel(Channel):
         if state.kind == "open":
             why = self._router.note_run(job, peer, state.token)
             return None if why is None else self._blamed(peer, PeerError(why, "re-run the job"))
+        if state.kind == "stale":
+            return self._stale_problem(peer, topic, final=peer == self.proposer)
         if state.kind == "ended":
             if state.outcome == "done":
                 return self._blamed(
@@ -439,6 +501,27 @@ class GrpcChannel(Channel):
             )
         return None
 
+    def _stale_problem(self, peer: str, topic: str, final: bool) -> PeerError | None:
+        """``peer`` runs the job for another run of the proposer than ours. ``final`` (the
+        proposer itself said so): our run is over. Otherwise one of the two runs is old, and the
+        proposer knows which: our run is over unless the proposer still runs ours (None: keep
+        trying; ``peer``'s run will end, or our deadline will)."""
+        proposer, job = self.proposer or peer, self.job_id
+        if not final and proposer != peer:
+            state = self._state(proposer)
+            if state is None or (state.kind == "open" and state.token == (self.lead or state.token)):
+                return None
+            if state.kind != "stale":
+                return self._job_problem(proposer, topic, state)
+        return self._blamed(
+            proposer,
+            PeerError(
+                f"{proposer} started job {job} again (a new run), so the run {self.me} was part of is over",
+                f"{proposer}'s new run of the job will be proposed and run afresh; if it is not, "
+                f"check {proposer}'s log",
+            ),
+        )
+
     def _tell_peers(self, state: JobState) -> None:
         """Best effort, one short call per peer (not the one we blame): our side of the job
         failed, and why, so that a peer waiting on us names the real cause, not us."""
@@ -454,7 +537,7 @@ class GrpcChannel(Channel):
                 type="vfl.v1.Ack", payload=note.SerializeToString(), chunk=0, chunks=1,
             )  # fmt: skip
             try:
-                self._stubs[peer].Deliver(env, timeout=1.0, metadata=self._meta)
+                self._stubs[peer].Deliver(env, timeout=1.0, metadata=self._metadata())
             except grpc.RpcError:
                 pass  # that peer is gone too, or has ended the job itself
 
@@ -463,6 +546,7 @@ class GrpcChannel(Channel):
         return err
 
     def close(self) -> None:
+        self._closed = True
         exc = self._failure
         if exc is None:
             self.server.close_job(self.job_id)

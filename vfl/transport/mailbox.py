@@ -15,6 +15,15 @@ token* (``vfl-run`` metadata: random per job run, so a restarted party is a new 
 open with our run token, ended with who was blamed and why, or never opened). A delivery or ping
 from a new run of a peer ends the run of the job we hold for its old run at once.
 
+A run of a job belongs to one run of its *proposer* (the label holder): every call also carries
+the proposer's run token of the run it belongs to (``vfl-lead``). A call from another party that
+carries another proposer run than ours is not taken as a restart of its sender (its token is not
+recorded): it is refused as stale, and the Ping asking it is told ``stale``. The proposer refuses
+it for good (that run of the proposer is over); a passive refuses it as retryable, because it
+cannot tell which of the two runs is the old one: the sender asks the proposer, and whichever
+run is old ends (:class:`vfl.transport.grpc.GrpcChannel`). So a label holder that restarts a job
+while the passives' old run is still winding down is not mistaken for each passive restarting.
+
 Undecodable requests reach :class:`Router` as a sentinel instead of failing inside gRPC (which
 gave the sender an opaque INTERNAL status, the operator no log line, and leaked about 19 KB per
 request), so they are refused and logged like every other bad delivery.
@@ -43,9 +52,11 @@ from vfl.wire.v1 import common_pb2, mailbox_pb2_grpc
 __all__ = [
     "CHUNK_BYTES",
     "END_TOPIC",
+    "LEAD_KEY",
     "MAX_PENDING_PROPOSALS",
     "MAX_PROPOSAL_BYTES",
     "NOT_OPEN",
+    "STALE",
     "GrpcSettings",
     "JobState",
     "Proposal",
@@ -82,15 +93,18 @@ MAX_PENDING_PROPOSALS = 8  # proposals queued for `vfl serve` before further one
 _TYPE = re.compile(r"^[A-Za-z0-9_.]{1,200}$")
 _TOKEN = re.compile(r"^[0-9a-f]{16}$")
 RUN_KEY, JOB_KEY = "vfl-run", "vfl-job"  # call metadata: the caller's run token, the job asked about
+LEAD_KEY = "vfl-lead"  # call metadata: the proposer's run token of the run the call belongs to
 NOT_OPEN = "has not opened job"  # in the details of the UNAVAILABLE a sender retries
+STALE = "belongs to another run of job"  # in the details of a call refused as stale
 MAX_ENDED = 64  # ended jobs remembered, so a late peer is told how the job ended
 MAX_REASON_CHARS = 400
 
 
-def run_token_of(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
-    """The caller's run token from call metadata ('' when absent or malformed)."""
+def run_token_of(metadata: Sequence[tuple[str, str | bytes]] | None, key: str = RUN_KEY) -> str:
+    """The caller's run token (or, with ``key=LEAD_KEY``, its proposer's) from call metadata
+    ('' when absent or malformed)."""
     for k, v in metadata or ():
-        if k == RUN_KEY and isinstance(v, str) and _TOKEN.match(v):
+        if k == key and isinstance(v, str) and _TOKEN.match(v):
             return v
     return ""
 
@@ -98,8 +112,9 @@ def run_token_of(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
 @dataclass(frozen=True)
 class JobState:
     """How a job stands at a peer, as its Ping answers: ``open`` (with the peer's run token),
-    ``ended`` (``done`` or ``failed``, the party it blamed and why), or ``none`` (never opened,
-    or only for another run of ours)."""
+    ``ended`` (``done`` or ``failed``, the party it blamed and why), ``stale`` (the peer runs the
+    job for another run of its proposer than the asker), or ``none`` (never opened, or only for
+    another run of ours)."""
 
     kind: str
     token: str = ""
@@ -112,7 +127,7 @@ class JobState:
             return f"open {self.token}"
         if self.kind == "ended":
             return f"ended {self.outcome} {self.blame or '-'} {self.reason}"
-        return "none"
+        return "stale" if self.kind == "stale" else "none"
 
 
 def parse_job_state(status: str, parties: Sequence[str]) -> JobState:
@@ -125,14 +140,16 @@ def parse_job_state(status: str, parties: Sequence[str]) -> JobState:
         blame = words[2] if words[2] in parties else ""
         reason = clip(words[3] if len(words) == 4 else "", MAX_REASON_CHARS)
         return JobState("ended", outcome=words[1], blame=blame, reason=reason)
-    return JobState("none")
+    return JobState("stale") if words == ["stale"] else JobState("none")
 
 
 @dataclass
 class _Run:
-    """Our run of one job: its token and the run token of each peer seen in it."""
+    """Our run of one job: its token, the party that proposed it, and the run token of each
+    peer seen in it."""
 
     token: str
+    proposer: str = ""
     peers: dict[str, str] = field(default_factory=dict)
     ended: JobState | None = None
 
@@ -218,7 +235,8 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
         try:
             if request is _UNDECODABLE_ENVELOPE:
                 raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a decodable Envelope")
-            return self._deliver(request, cn, run_token_of(context.invocation_metadata()))
+            meta = context.invocation_metadata()
+            return self._deliver(request, cn, run_token_of(meta), run_token_of(meta, LEAD_KEY))
         except Refused as r:
             refusal = r
         except Exception as exc:  # a bug must cost this call, never the server
@@ -236,14 +254,20 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
             return common_pb2.Ack(status="alive")
         cn = [v.decode(errors="replace") for v in context.auth_context().get("x509_common_name", [])]
         asker = cn[0] if len(cn) == 1 and cn[0] in self.peers else ""
-        return common_pb2.Ack(status=self.job_state(job, asker, run_token_of(meta)).encode())
+        state = self.job_state(job, asker, run_token_of(meta), run_token_of(meta, LEAD_KEY))
+        return common_pb2.Ack(status=state.encode())
 
     # -- runs: liveness per job -----------------------------------------------------------------
-    def open_run(self, job_id: str, hub: MemoryHub, token: str) -> None:
-        """Our run of ``job_id`` opens (a job id run again replaces its ended record)."""
+    def open_run(self, job_id: str, hub: MemoryHub, token: str, proposer: str = "", lead: str = "") -> None:
+        """Our run of ``job_id`` opens (a job id run again replaces its ended record);
+        ``proposer``: the party whose run of the job this run belongs to ('' for no checks),
+        ``lead``: its run token where known (a proposal ``vfl serve`` accepted), so a call of
+        another run of it is refused from the first moment."""
         with self._lock:
             self.runs.pop(job_id, None)
-            self.runs[job_id] = _Run(token)
+            self.runs[job_id] = _Run(token, proposer)
+            if lead and proposer and proposer != self.me:
+                self.runs[job_id].peers[proposer] = lead
             for k in [k for k in self.gone if k[0] == job_id]:
                 del self.gone[k]
             for k in [k for k in self.peer_ended if k[0] == job_id]:
@@ -291,15 +315,55 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
             self.events("peer_restarted", why, peer=peer, job=job_id)
         return why
 
+    def lead(self, job_id: str, token: str) -> str:
+        """The proposer's run token of our run ``token`` of ``job_id``: ours if we proposed it,
+        the proposer's once it has called us, else '' (also when ``token`` is not our current
+        run of the job: a thread left over from an older run must not speak for the new one)."""
+        with self._lock:
+            run = self.runs.get(job_id)
+            return "" if run is None or run.token != token else self._lead(run)
+
+    def _lead(self, run: _Run) -> str:
+        return run.token if run.proposer == self.me else run.peers.get(run.proposer, "")
+
+    def stale_call(self, job_id: str, sender: str, lead: str) -> Refused | None:
+        """The refusal of a call from ``sender`` that carries proposer run ``lead`` and belongs
+        to another run of the job than our open one (None: it does not, or we cannot tell): for
+        good at the proposer, retryable at a passive. The proposer's own calls are never stale:
+        a new token from it is a restart (:meth:`note_run`)."""
+        with self._lock:
+            run = self.runs.get(job_id)
+            if not lead or run is None or run.ended is not None or sender == run.proposer:
+                return None
+            ours = self._lead(run)
+            if not ours or ours == lead:
+                return None
+            proposer = run.proposer
+        job = clip(job_id, 64)
+        if proposer == self.me:
+            return Refused(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"{sender}'s call {STALE} {job} than {self.me}'s: {self.me} started job {job} again, "
+                f"so the run {sender} is part of is over",
+            )
+        return Refused(
+            grpc.StatusCode.UNAVAILABLE,
+            f"{sender}'s call {STALE} {job} than {self.me}'s (another run of {proposer}'s); one of "
+            f"the two is over: ask {proposer} and retry",
+        )
+
     def peer_token(self, job_id: str, peer: str) -> str:
         """The run token we have seen from ``peer`` in our run of ``job_id`` ('' if none)."""
         with self._lock:
             run = self.runs.get(job_id)
             return "" if run is None else run.peers.get(peer, "")
 
-    def job_state(self, job_id: str, asker: str, token: str) -> JobState:
-        """What a Ping from ``asker`` (run ``token``) about ``job_id`` is told: a run of ours that
-        belongs to another run of the asker reads as ``none`` (and ends, see :meth:`note_run`)."""
+    def job_state(self, job_id: str, asker: str, token: str, lead: str = "") -> JobState:
+        """What a Ping from ``asker`` (run ``token``, of proposer run ``lead``) about ``job_id``
+        is told: a run of ours that belongs to another run of the asker reads as ``none`` (and
+        ends, see :meth:`note_run`); one of another proposer run as ``stale``."""
+        if self.stale_call(job_id, asker, lead) is not None:
+            return JobState("stale")
         if self.note_run(job_id, asker, token) is not None:
             return JobState("none")
         with self._lock:
@@ -309,7 +373,9 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
             return run.ended or JobState("open", run.token)
 
     # -- checks and filing --------------------------------------------------------------------
-    def _deliver(self, request: common_pb2.Envelope, cn: list[str], token: str = "") -> common_pb2.Ack:
+    def _deliver(
+        self, request: common_pb2.Envelope, cn: list[str], token: str = "", lead: str = ""
+    ) -> common_pb2.Ack:
         self.expire()
         if request.sender not in cn:
             raise Refused(
@@ -323,11 +389,14 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
             )
         if not valid_topic(request.topic) or not _TYPE.match(request.type):
             raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "malformed topic or message type")
+        stale = self.stale_call(request.job_id, request.sender, lead)
+        if stale is not None:  # its token is not recorded: that is no restart of the sender
+            raise stale
         restarted = self.note_run(request.job_id, request.sender, token) is not None
         hub = None if restarted else self.jobs.get(request.job_id)
         proposal = hub is None and self.accept_proposals and request.topic == _PROPOSE_TOPIC
         if hub is None and not proposal:
-            self._not_open(request, token)
+            self._not_open(request, token, lead)
         if proposal:
             self._check_proposal(request)
         elif hub is not None and request.sender not in hub.parties:
@@ -387,13 +456,13 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
             self.peer_ended.setdefault((hub.job_id, sender), state)
         hub.mark_dead(sender, state.reason)
 
-    def _not_open(self, request: common_pb2.Envelope, token: str) -> None:
+    def _not_open(self, request: common_pb2.Envelope, token: str, lead: str = "") -> None:
         """Refuse a delivery for a job we have not open. Before the job opens here (a start race,
         or ``vfl serve`` busy with another job) it is UNAVAILABLE, which the sender retries within
         its connect timeout; a job that ended here, or a ``vfl run`` process that runs another
         job, is FAILED_PRECONDITION, which it does not."""
         job = clip(request.job_id, 64)
-        state = self.job_state(request.job_id, request.sender, token)
+        state = self.job_state(request.job_id, request.sender, token, lead)
         if state.kind == "ended":
             raise Refused(
                 grpc.StatusCode.FAILED_PRECONDITION,

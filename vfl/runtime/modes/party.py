@@ -75,7 +75,10 @@ def run_with_peers(
     peers = {p: cfg.peers[p] for p in spec.order if p != cfg.name}
     tls = party_files(cfg.cert_dir, cfg.name)
     check_own_certificate(cfg.name, tls)  # our own mistake is ours to report, before a peer sees it
-    channel = GrpcChannel(cfg.name, cfg.listen, peers, spec.job_id, tls, settings=settings)
+    # the first party proposes the job (run_party_job): our run belongs to its run
+    channel = GrpcChannel(
+        cfg.name, cfg.listen, peers, spec.job_id, tls, settings=settings, proposer=spec.order[0]
+    )
     # line-buffered: each audit line is on disk as soon as the envelope arrived
     audit_file = open(audit_wire, "a", encoding="utf-8", buffering=1) if audit_wire else None
     if audit_file is not None:

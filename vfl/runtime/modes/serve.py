@@ -140,7 +140,15 @@ def _serve_one(
         return None
     try:
         channel = GrpcChannel(
-            cfg.name, cfg.listen, peers, spec.job_id, tls, server=server, settings=server.settings
+            cfg.name,
+            cfg.listen,
+            peers,
+            spec.job_id,
+            tls,
+            server=server,
+            settings=server.settings,
+            proposer=peer,
+            lead=proposal.token,
         )
     except Exception as exc:
         events(
