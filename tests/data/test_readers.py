@@ -100,3 +100,30 @@ def test_missing_file_and_unknown_type(tmp_path: Path) -> None:
 def test_unlabelled_rows_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="label column 'y' is empty in 1 rows"):
         read_party_table(_csv(tmp_path, "id,y,f\na,1,1\nb,,2\n"), name="p", label_column="y")
+
+
+def test_a_folder_of_parquet_shards_is_one_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("pyarrow")
+    from vfl.data.readers import parquet_id_batches, read_ids
+
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    pd.DataFrame({"id": ["c", "d"], "x": [3.0, 4.0]}).to_parquet(folder / "part-1.parquet")
+    pd.DataFrame({"id": ["a", " b"], "x": [1.0, 2.0]}).to_parquet(folder / "part-0.parquet")
+    (folder / "notes.txt").write_text("not a shard")
+    t = read_party_table(folder, name="p", id_column="id")
+    assert list(t.ids) == ["a", "b", "c", "d"] and t.features[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert list(read_ids(folder, name="p").ids) == ["a", "b", "c", "d"]
+    batches = [list(b) for b in parquet_id_batches(folder, batch=1)()]
+    assert batches == [["a"], ["b"], ["c"], ["d"]]
+    pd.DataFrame({"id": ["a"], "x": [1.0]}).to_parquet(folder / "part-2.parquet")
+    with pytest.raises(DataError, match=r"more than once|duplicate"):
+        read_party_table(folder, name="p", id_column="id")
+    pd.DataFrame({"key": ["e"]}).to_parquet(folder / "part-3.parquet")
+    with pytest.raises(DataError, match=r"part-3\.parquet: columns"):
+        read_party_table(folder, name="p", id_column="id")
+
+
+def test_an_empty_folder_says_what_to_do(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(DataError, match=r"no \.parquet files"):
+        read_party_table(tmp_path, name="p", id_column="id")

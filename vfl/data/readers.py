@@ -10,7 +10,7 @@ Columns that carry no information (constant, or empty in every row) are dropped 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -20,12 +20,21 @@ import pandas as pd
 from vfl.core.errors import ConfigError, DataError
 from vfl.data.categories import CategoryMap
 from vfl.data.columns import Column, read_column, read_numbers
-from vfl.data.ids import IdRule, check_ids
+from vfl.data.ids import IdRule, check_ids, normalise_ids
 from vfl.data.labels import check_label
 from vfl.data.problems import Problems, examples, warn_data, where
 from vfl.data.table import PartyTable
 
-__all__ = ["NanPolicy", "read_frame", "read_ids", "read_party_table", "require_parquet", "table_from_frame"]
+__all__ = [
+    "NanPolicy",
+    "parquet_id_batches",
+    "parquet_shards",
+    "read_frame",
+    "read_ids",
+    "read_party_table",
+    "require_parquet",
+    "table_from_frame",
+]
 
 NanPolicy = Literal["error", "mean", "median", "zero", "keep"]
 NAN_POLICIES = ("error", "mean", "median", "zero", "keep")
@@ -61,6 +70,8 @@ def read_frame(
     """Load a CSV (optionally gzipped) or Parquet file with the ID column (and ``text_columns``)
     kept as text. ``ids_only`` reads the ID column alone (PSI needs nothing else)."""
     p = Path(path)
+    if p.is_dir():
+        return _read_folder(p, id_column, ids_only)
     if not p.is_file():
         raise DataError(f"{p}: no such file", "check the path given with --data NAME=PATH")
     kind = _kind(p)
@@ -116,6 +127,71 @@ def require_parquet(what: str) -> None:
             f"{what}: Parquet needs pyarrow, which is not installed",
             "pip install 'vfl[parquet]', or use a CSV file (.csv or .csv.gz)",
         ) from exc
+
+
+def parquet_shards(folder: Path) -> list[Path]:
+    """Every ``*.parquet`` file of a folder in name order: the shards of one party's table."""
+    files = sorted(f for f in folder.iterdir() if f.is_file() and f.name.lower().endswith(".parquet"))
+    if not files:
+        raise DataError(
+            f"{folder}: no .parquet files in the folder",
+            "point --data at a file or a folder of .parquet shards",
+        )
+    require_parquet(str(folder))
+    return files
+
+
+def _read_folder(folder: Path, id_column: str, ids_only: bool) -> pd.DataFrame:
+    """The shards as one table (rows numbered 0-based across the shards in name order), each shard
+    with the first one's columns; an empty or unreadable shard is named."""
+    import pyarrow.parquet as pq
+
+    files = parquet_shards(folder)
+    names = pq.read_schema(files[0]).names
+    frames = []
+    for f in files:
+        if pq.read_schema(f).names != names:
+            raise DataError(
+                f"{f}: columns {pq.read_schema(f).names[:12]} differ from {files[0].name}'s {names[:12]}",
+                "every shard of a party's table needs the same columns in the same order",
+            )
+        frames.append(read_frame(f, id_column, ids_only=ids_only))
+    return pd.concat(frames, ignore_index=True)
+
+
+def parquet_id_batches(
+    path: str | Path, id_column: str = "id", rule: IdRule | None = None, batch: int = 65_536
+) -> Callable[[], Iterator[np.ndarray]]:
+    """A party's IDs from a Parquet file or folder of shards, read batch by batch (only the ID
+    column, one shard at a time) and normalised by ``rule``: the source of streaming PSI
+    (:func:`vfl.protocols.psi.stream.stream_pair_psi`), which never holds them all."""
+    p = Path(path)
+    files = parquet_shards(p) if p.is_dir() else [p]
+    require_parquet(str(p))
+    import pyarrow.parquet as pq
+
+    id_rule = rule or IdRule()
+
+    def read() -> Iterator[np.ndarray]:
+        row = 0
+        for f in files:
+            pf = pq.ParquetFile(f)
+            if id_column not in pf.schema_arrow.names:
+                raise _no_id_column(str(f), id_column, pf.schema_arrow.names)
+            for rb in pf.iter_batches(batch_size=batch, columns=[id_column]):
+                raw = rb.column(0).to_pandas().astype("string")
+                ids, bad = normalise_ids(raw, id_rule)
+                if bad.any():
+                    first = np.flatnonzero(bad)[:5]
+                    raise DataError(
+                        f"{f}: column {id_column!r} has {int(bad.sum())} malformed IDs in one batch "
+                        f"(rows {(row + first).tolist()} of the table)",
+                        "clean the ID column (missing, empty, too long or invisible characters)",
+                    )
+                row += len(ids)
+                yield ids
+
+    return read
 
 
 def _read_parquet(p: Path, id_column: str, ids_only: bool) -> pd.DataFrame:
