@@ -73,3 +73,25 @@ def test_duplicates_stop_before_any_message(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="more than once"):
         run_in_memory(["p0", "p1"], "job-test", work, timeout=20)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_streams_ids_from_a_folder_of_parquet_shards(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    from vfl.data.readers import parquet_id_batches
+
+    folder = tmp_path / "ids"
+    folder.mkdir()
+    for i, chunk in enumerate((["b", " a"], ["c", "q"])):
+        pd.DataFrame({"id": chunk}).to_parquet(folder / f"part-{i}.parquet")
+
+    def work(name: str, ch: Channel) -> list[int]:
+        with LocalExecutor(1) as group:
+            if name == "p0":
+                src = parquet_id_batches(folder, batch=1)
+            else:
+                src = id_batches(["q", "a", "z"])
+            return np.asarray(stream_pair_psi(ch, src, group, workdir=tmp_path).rows).tolist()
+
+    assert run_in_memory(["p0", "p1"], "job-test", work, timeout=30) == {"p0": [1, 3], "p1": [1, 0]}
