@@ -12,7 +12,8 @@ import pytest
 
 from vfl.core.errors import PeerError
 from vfl.transport.grpc import GrpcChannel, GrpcSettings, Proposal
-from vfl.transport.mailbox import JobState, parse_job_state
+from vfl.transport.mailbox import JobState, Router, parse_job_state
+from vfl.transport.memory import MemoryHub
 from vfl.transport.tls import init_ca, issue_party_cert, party_files
 from vfl.wire.v1 import common_pb2
 
@@ -184,3 +185,17 @@ def test_between_passives_of_two_proposer_runs_the_old_run_ends_and_the_new_one_
         t.join(10)
         for ch in (hos, new, *replaced):
             ch.close()
+
+
+def test_a_call_of_the_next_proposer_run_is_not_told_our_ended_run_is_over() -> None:
+    """The window between a passive's old run ending and its new run opening: a call from a
+    peer already in the proposer's new run is told 'not open yet' (retry), not 'ended' (give
+    up), which stopped the new run (seen once in CI); a call of the old run still hears 'ended'."""
+    router = Router("pharma", {"insurer", "hospital"}, FAST)
+    parties = ["insurer", "hospital", "pharma"]
+    router.open_run(
+        "job-l", MemoryHub(parties, job_id="job-l"), "pharma-old", proposer="insurer", lead="lead-old"
+    )
+    router.end_run("job-l", "done")
+    assert router.job_state("job-l", "hospital", "hospital-new", "lead-new").kind == "none"
+    assert router.job_state("job-l", "hospital", "", "lead-old").kind == "ended"

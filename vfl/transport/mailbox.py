@@ -370,6 +370,8 @@ class Router(mailbox_pb2_grpc.MailboxServicer):
             run = self.runs.get(job_id)
             if run is None or (token and run.peers.get(asker, token) != token):
                 return JobState("none")
+            if run.ended is not None and lead and self._lead(run) not in ("", lead):
+                return JobState("none")  # our run ended, the asker's is another proposer run: not open yet
             return run.ended or JobState("open", run.token)
 
     # -- checks and filing --------------------------------------------------------------------
