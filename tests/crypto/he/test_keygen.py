@@ -13,6 +13,8 @@ from vfl.core.errors import ConfigError, CryptoError
 from vfl.crypto.he import scheme_from_public_context
 from vfl.crypto.he.keygen import read_key_pair, start_keygen, write_key_pair
 
+pytestmark = pytest.mark.fresh_keys  # these tests are about making keys
+
 
 @pytest.mark.parametrize("name", ["ou", "ckks"])
 def test_keys_made_ahead_encrypt_decrypt_and_open_at_a_peer(name: str) -> None:

@@ -16,6 +16,8 @@ from vfl.runtime.modes.local import run_in_memory
 from vfl.runtime.modes.simulate import job_spec, load_tables
 from vfl.transport.channel import Channel
 
+pytestmark = pytest.mark.fresh_keys  # these tests are about making keys
+
 
 def _run(three_party_breast: dict[str, Path], tmp_path: Path) -> dict[str, Any]:
     data = tuple(f"{n}={p}" for n, p in three_party_breast.items())
