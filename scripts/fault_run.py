@@ -49,10 +49,10 @@ from tests.faults.harness import (
     judge,
     metrics_of,
     names_a_cause,
-    reused_key_pairs,
     run_job,
     stage_topics,
 )
+from tests.keypairs import reused_key_pairs
 from vfl.transport.faults import FAULT_KINDS, Fault, FaultPlan
 
 KINDS = [k for k in FAULT_KINDS if k != "kill"] + ["disk-full"]  # kill: tests/faults/test_processes.py
@@ -89,7 +89,7 @@ def main() -> int:
     table: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COLUMNS, 0))
     bad: list[str] = []
     t_start = time.perf_counter()
-    with reused_key_pairs():
+    with reused_key_pairs(("ou", 2048)):
         for model in args.models:
             ref, predict_ref, models, ref_s = _references(fed, model, tmp / f"ref-{model}")
             for stage in args.stages:

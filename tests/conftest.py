@@ -13,28 +13,16 @@ REPO = Path(__file__).resolve().parents[1]
 FATE_DATA = fate_pair("breast")[0].parent
 
 
-#: one real key pair per (scheme, key size) and test worker, made on first use
-_KEY_PAIRS: dict[tuple[str, int], tuple[bytes, bytes]] = {}
-
-
 @pytest.fixture(autouse=True)
 def _one_key_pair_per_scheme(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """OU and ZPaillier keys come from a child process and take 0.5 to 4 s each (a prime search):
-    in a few hundred fits that is minutes of CI for nothing the tests look at, so every job of a
-    test worker loads the same real key pair. Tests of key generation itself are marked
-    ``fresh_keys`` and make theirs."""
+    """Every job of a test worker loads the same real key pair (tests/keypairs.py); tests of key
+    generation itself are marked ``fresh_keys`` and make theirs."""
     if request.node.get_closest_marker("fresh_keys"):
         return
+    from tests.keypairs import shared_key_pair
     from vfl.crypto.he import keygen
 
-    real = keygen._child_key_pair
-
-    def cached(name: str, key_bits: int) -> tuple[bytes, bytes]:
-        if (name, key_bits) not in _KEY_PAIRS:
-            _KEY_PAIRS[(name, key_bits)] = real(name, key_bits)
-        return _KEY_PAIRS[(name, key_bits)]
-
-    monkeypatch.setattr(keygen, "_child_key_pair", cached)
+    monkeypatch.setattr(keygen, "_child_key_pair", shared_key_pair)
 
 
 @pytest.fixture(scope="session")

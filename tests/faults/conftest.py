@@ -5,12 +5,13 @@ from typing import Any
 
 import pytest
 
-from tests.faults.harness import Federation, breast_tables, metrics_of, reused_key_pairs, run_job
+from tests.faults.harness import Federation, breast_tables, metrics_of, run_job
+from tests.keypairs import reused_key_pairs
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_key_pair() -> Iterator[None]:
-    with reused_key_pairs():
+    with reused_key_pairs(("ou", 2048)):
         yield
 
 

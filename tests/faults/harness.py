@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from vfl.core.errors import CryptoError, VflError
-from vfl.crypto.he import keygen
 from vfl.data.datasets import fate_pair
 from vfl.data.table import PartyTable
 from vfl.runtime.job.run import PartyOutcome, run_party_job
@@ -132,30 +131,6 @@ class Federation:
 
     def load_models(self, out: Path) -> None:
         self.models = {n: load_model_file(out / n / "model.json") for n in PARTIES}
-
-
-# -- keys --------------------------------------------------------------------------------------
-_KEY_PAIRS: dict[tuple[str, int], tuple[bytes, bytes]] = {}
-
-
-@contextmanager
-def reused_key_pairs() -> Iterator[None]:
-    """One real OU key pair for every job of a test session: key generation (0.5 to 4 s, in a
-    child process) is not what these tests are about, and it would make the first receive of
-    the passives wait longer than the short timeout the faults need."""
-    real = keygen._child_key_pair
-
-    def cached(name: str, key_bits: int) -> tuple[bytes, bytes]:
-        if (name, key_bits) not in _KEY_PAIRS:
-            _KEY_PAIRS[(name, key_bits)] = real(name, key_bits)
-        return _KEY_PAIRS[(name, key_bits)]
-
-    cached("ou", 2048)  # before any job starts
-    keygen._child_key_pair = cached
-    try:
-        yield
-    finally:
-        keygen._child_key_pair = real
 
 
 # -- a full disk ------------------------------------------------------------------------------
