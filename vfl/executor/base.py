@@ -3,8 +3,9 @@
 A protocol hands an executor plain functions of plain values (``fn(shard, *shared)``), so the same
 call runs on this process's threads or on the party's own Ray workers; the results come back in
 shard order, so every executor gives bit-identical results. The PSI group operations are built on
-:meth:`Executor.map` here; HE vector encryption and bucket sums use the same two calls
-(:meth:`Executor.share` for the public context, :meth:`Executor.map` over row shards).
+:meth:`Executor.map` here; SecureBoost's and LR's HE work (:mod:`vfl.executor.he`) uses
+:meth:`Executor.share` for the public context and the [[g, h]] chunks and :meth:`Executor.submit`
+per chunk.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
 from vfl.crypto.psi_group import POINT_BYTES, Scalar, as_points, exp_batch, hash_batch, hash_prefix
 
-__all__ = ["MIN_SHARD", "Executor", "Shared"]
+__all__ = ["MIN_SHARD", "Done", "Executor", "Pending", "Shared"]
 
 S = TypeVar("S")
 R = TypeVar("R")
@@ -36,20 +37,46 @@ class Shared:
 
     key: str
     value: Any = field(repr=False)
+    #: applied once per worker to ``value`` (e.g. rebuild a public HE scheme from its bytes); the
+    #: local executor applies it once, at :meth:`Executor.share`
+    load: Callable[[Any], Any] | None = field(default=None, repr=False)
+
+
+class Pending(Generic[R]):
+    """A result on its way (:meth:`Executor.submit`); ``result()`` waits for it and re-raises the
+    task's own exception."""
+
+    def result(self) -> R:
+        raise NotImplementedError
+
+
+class Done(Pending[R]):
+    """A result computed already."""
+
+    def __init__(self, value: R):
+        self._value = value
+
+    def result(self) -> R:
+        return self._value
 
 
 class Executor(ABC):
     """A party's own compute: ``workers`` cores on threads or on its Ray cluster.
 
-    Counts the group operations it ran (the PSI bench's floor and the progress bar read them)."""
+    Counts the group operations it ran (the PSI bench's floor and the progress bar read them) and
+    the tasks :meth:`submit` started."""
 
     kind: str = "abstract"
+    #: the work leaves this process (Ray): HE work is then cut into tasks per [[g, h]] chunk or row
+    #: shard. Locally it is not, since heu and NumPy already use every core of this process.
+    distributed: ClassVar[bool] = False
 
     def __init__(self, workers: int):
         self.workers = max(1, workers)
         self._lock = threading.Lock()
         self.scalar_mults = 0
         self.hashes = 0
+        self.submitted = 0  # tasks started by submit (the HE work's, vfl.executor.he)
 
     @abstractmethod
     def map(self, fn: Callable[..., R], shards: Sequence[S], *shared: Shared) -> list[R]:
@@ -58,9 +85,17 @@ class Executor(ABC):
         ``fn`` must be a module-level function (Ray sends it by reference, inside the party's own
         cluster only); an exception it raises is re-raised here as itself."""
 
-    def share(self, value: Any) -> Shared:
-        """Make ``value`` available to every worker of the coming maps."""
-        return Shared(uuid.uuid4().hex, value)
+    @abstractmethod
+    def submit(
+        self, fn: Callable[..., R], shard: S, *shared: Shared, affinity: int | None = None
+    ) -> Pending[R]:
+        """Start ``fn(shard, *values of shared)`` on a worker (the same worker for the same
+        ``affinity``, so the shared values it needs are already there); returns at once."""
+
+    def share(self, value: Any, load: Callable[[Any], Any] | None = None) -> Shared:
+        """Make ``value`` (``load(value)`` when given) available to every worker of the coming
+        calls."""
+        return Shared(uuid.uuid4().hex, value if load is None else load(value))
 
     @abstractmethod
     def close(self) -> None:

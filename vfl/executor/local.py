@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-from vfl.executor.base import Executor, Shared
+from vfl.executor.base import Executor, Pending, Shared
 
 __all__ = ["LocalExecutor"]
 
@@ -31,5 +31,19 @@ class LocalExecutor(Executor):
             return [fn(shards[0], *values)]
         return list(self._pool.map(lambda shard: fn(shard, *values), shards))
 
+    def submit(
+        self, fn: Callable[..., R], shard: S, *shared: Shared, affinity: int | None = None
+    ) -> Pending[R]:
+        self.submitted += 1
+        return _Future(self._pool.submit(fn, shard, *[s.value for s in shared]))
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+
+
+class _Future(Pending[R]):
+    def __init__(self, future: Future[R]):
+        self._future = future
+
+    def result(self) -> R:
+        return self._future.result()

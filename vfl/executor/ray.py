@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import ray
 
 from vfl.core.errors import ConfigError
-from vfl.executor.base import Executor, Shared
+from vfl.executor.base import Executor, Pending, Shared
 
 __all__ = ["RayExecutor", "start_local"]
 
@@ -29,7 +29,9 @@ S = TypeVar("S")
 R = TypeVar("R")
 
 _INLINE = 4096  # bytes: a shared value this small travels with each call instead of by reference
-_KEEP = 16  # shared values an actor keeps (the most recent ones)
+# shared values an actor keeps (the most recent ones): a public context and one tree's [[g, h]]
+# chunks (at most 64, vfl.protocols.secureboost.stages.MAX_GH_CHUNKS) with room to spare
+_KEEP = 96
 
 
 class _Worker:
@@ -38,11 +40,12 @@ class _Worker:
     def __init__(self) -> None:
         self._kept: OrderedDict[str, Any] = OrderedDict()
 
-    def run(self, fn: Callable[..., Any], shard: Any, shared: list[tuple[str, Any]]) -> Any:
+    def run(self, fn: Callable[..., Any], shard: Any, shared: list[tuple[str, Any, Any]]) -> Any:
         values = []
-        for key, ref in shared:
+        for key, ref, load in shared:
             if key not in self._kept:
-                self._kept[key] = ray.get(ref) if isinstance(ref, ray.ObjectRef) else ref
+                value = ray.get(ref) if isinstance(ref, ray.ObjectRef) else ref
+                self._kept[key] = value if load is None else load(value)
                 while len(self._kept) > _KEEP:
                     self._kept.popitem(last=False)
             self._kept.move_to_end(key)
@@ -94,24 +97,30 @@ class RayExecutor(Executor):
             _init(address, workers)
             self._started = True
         super().__init__(workers or int(ray.cluster_resources().get("CPU", 1)))
+        self._next = 0  # the actor of the next submit without an affinity
         self._actors: list[Any] = [
             _RemoteWorker.options(scheduling_strategy="SPREAD").remote() for _ in range(self.workers)
         ]
 
-    def share(self, value: Any) -> Shared:
+    distributed = True
+
+    def share(self, value: Any, load: Callable[[Any], Any] | None = None) -> Shared:
         small = isinstance(value, bytes) and len(value) <= _INLINE
-        return Shared(uuid.uuid4().hex, value if small else ray.put(value))
+        return Shared(uuid.uuid4().hex, value if small else ray.put(value), load)
 
     def map(self, fn: Callable[..., R], shards: Sequence[S], *shared: Shared) -> list[R]:
-        refs = [(s.key, s.value) for s in shared]
+        refs = [(s.key, s.value, s.load) for s in shared]
         calls = [self._actors[i % self.workers].run.remote(fn, shard, refs) for i, shard in enumerate(shards)]
-        try:
-            return list(ray.get(calls))
-        except ray.exceptions.RayTaskError as exc:
-            cause = getattr(exc, "cause", None)
-            if isinstance(cause, BaseException):
-                raise cause from None
-            raise
+        return list(_get(calls))
+
+    def submit(
+        self, fn: Callable[..., R], shard: S, *shared: Shared, affinity: int | None = None
+    ) -> Pending[R]:
+        if affinity is None:
+            affinity, self._next = self._next, self._next + 1
+        actor = self._actors[affinity % self.workers]
+        self.submitted += 1
+        return _RayPending(actor.run.remote(fn, shard, [(s.key, s.value, s.load) for s in shared]))
 
     def worker_usage(self) -> list[tuple[float, float]]:
         """Each worker's (peak resident MiB, CPU seconds): what the bench charges to Ray."""
@@ -123,3 +132,23 @@ class RayExecutor(Executor):
         self._actors = []
         if self._started:
             ray.shutdown()
+
+
+def _get(refs: Any) -> Any:
+    """``ray.get``, re-raising a task's own exception as itself."""
+    try:
+        return ray.get(refs)
+    except ray.exceptions.RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, BaseException):
+            raise cause from None
+        raise
+
+
+class _RayPending(Pending[R]):
+    def __init__(self, ref: Any):
+        self._ref = ref
+
+    def result(self) -> R:
+        value: R = _get(self._ref)
+        return value

@@ -107,7 +107,19 @@ class HEScheme(ABC):
         """[[g, h]] of rows [0, c), [c, 2c), ... under one layout (taken from all rows), so a
         passive's bucket sums over the chunks, added, are those over the whole vector. A scheme
         without ``gh_chunks`` yields one chunk: the whole vector."""
-        yield self.encrypt_gh(g, h)
+        for item in self.gh_chunk_plan(g, h, chunk_rows):
+            yield self.encrypt_gh_planned(item)
+
+    def gh_chunk_plan(self, g: np.ndarray, h: np.ndarray, chunk_rows: int) -> list[Any]:
+        """The plaintext side of :meth:`encrypt_gh_chunks`: one plain, picklable item per chunk,
+        each encrypted by :meth:`encrypt_gh_planned`, which needs only the public key (so a
+        party's executor workers can run it, vfl.executor.he)."""
+        return [(np.asarray(g, dtype=np.float64), np.asarray(h, dtype=np.float64))]
+
+    def encrypt_gh_planned(self, item: Any) -> CipherVector:
+        """One chunk of :meth:`gh_chunk_plan`, encrypted."""
+        g, h = item
+        return self.encrypt_gh(g, h)
 
     def add_histograms(self, a: EncryptedHistogram, b: EncryptedHistogram) -> EncryptedHistogram:
         """a + b, the sums of two disjoint row sets (chunks of one [[g, h]] vector)."""

@@ -10,7 +10,6 @@ backend only says how to encrypt, add, multiply by plaintext integers, bucket-su
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -325,11 +324,15 @@ class IntegerScheme(HEScheme):
         gi, hi, slot = self._gh_layout(g, h)
         return self._gh_vector(gi, hi, slot, len(gi))
 
-    def encrypt_gh_chunks(self, g: np.ndarray, h: np.ndarray, chunk_rows: int) -> Iterator[IntVector]:
+    def gh_chunk_plan(self, g: np.ndarray, h: np.ndarray, chunk_rows: int) -> list[Any]:
+        """(fixed-point g, h of the chunk, slot width, all rows) per chunk."""
         gi, hi, slot = self._gh_layout(g, h)
         n, step = len(gi), int(chunk_rows) or len(gi)
-        for a in range(0, n, step):
-            yield self._gh_vector(gi[a : a + step], hi[a : a + step], slot, n)
+        return [(gi[a : a + step], hi[a : a + step], slot, n) for a in range(0, n, step)]
+
+    def encrypt_gh_planned(self, item: Any) -> IntVector:
+        gi, hi, slot, n = item
+        return self._gh_vector(gi, hi, slot, n)
 
     def bucket_sums(
         self, enc_gh: CipherVector, bins: np.ndarray, rows: np.ndarray, n_bins: int

@@ -31,6 +31,8 @@ from vfl.core.errors import ProtocolError
 from vfl.core.progress import Progress
 from vfl.crypto import dp
 from vfl.crypto.he.base import HEScheme
+from vfl.executor.base import Executor
+from vfl.executor.he import HEWork
 from vfl.protocols.secureboost.active_tree import TreeGrower
 from vfl.protocols.secureboost.model import PassiveSplit, Tree
 from vfl.protocols.secureboost.resume import Checkpointer, agree_start_active, run_key
@@ -196,12 +198,14 @@ def train_active(
     checkpoint: Checkpointer | None = None,
     offset: np.ndarray | None = None,
     categories: list[int] | None = None,
+    executor: Executor | None = None,
 ) -> ActiveResult:
     """Train the whole ensemble as the label holder; passives run :func:`train_passive`.
     With ``checkpoint``: save after every tree and continue from the newest tree all parties
     hold (:mod:`vfl.protocols.secureboost.resume`). ``offset``: each row's starting margin
     (xgboost's base_margin; it never leaves this party). ``categories[f]`` > 0: own feature f
-    holds that many category codes (one bin each)."""
+    holds that many category codes (one bin each). ``executor``: where [[g, h]] is encrypted
+    (:mod:`vfl.executor.he`; none: this process)."""
     backend = backend or get_backend("cpu")
     y = np.asarray(y, dtype=np.float64)
     cfg = cfg.with_labels(y)
@@ -213,7 +217,9 @@ def train_active(
         )
     X = np.asarray(X, dtype=np.float64)
     t_setup = time.perf_counter()
-    grower = TreeGrower(channel, X, scheme, cfg, passives, backend, categories)
+    grower = TreeGrower(
+        channel, X, HEWork(scheme, executor, channel.job_id), cfg, passives, backend, categories
+    )
     grower.setup(len(y))
     setup_seconds = time.perf_counter() - t_setup
     m0, start = initial_margin(cfg.objective, y, cfg.base_score, offset)

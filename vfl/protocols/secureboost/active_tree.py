@@ -24,7 +24,8 @@ from vfl.compute import (
     tie_tolerance,
 )
 from vfl.core.errors import ProtocolError
-from vfl.crypto.he.base import EncryptedHistogram, HEScheme
+from vfl.crypto.he.base import EncryptedHistogram
+from vfl.executor.he import HEWork
 from vfl.protocols.secureboost.model import Node, PassiveSplit, Tree
 from vfl.protocols.secureboost.stages import (
     SBTConfig,
@@ -82,13 +83,14 @@ class TreeGrower:
         self,
         channel: Channel,
         X: np.ndarray,
-        scheme: HEScheme,
+        work: HEWork,
         cfg: SBTConfig,
         passives: list[str],
         backend: Backend,
         categories: list[int] | None = None,
     ):
-        self.ch, self.X, self.scheme, self.cfg, self.passives = channel, X, scheme, cfg, passives
+        self.ch, self.X, self.cfg, self.passives = channel, X, cfg, passives
+        self.work, self.scheme = work, work.scheme
         self.backend, self.xp = backend, backend.xp
         self.np_xp = get_backend("cpu").xp
         self.rule = SplitRule(cfg.reg_lambda, cfg.gamma, cfg.min_child_weight)
@@ -177,7 +179,7 @@ class TreeGrower:
         passives sum the first chunk's buckets while this party encrypts the next."""
         step = self.chunk_rows or len(g)
         n_chunks = -(-len(g) // step)
-        chunks = self.scheme.encrypt_gh_chunks(g, h, self.chunk_rows)
+        chunks = self.work.encrypt_gh_chunks(g, h, self.chunk_rows)
         for c in range(n_chunks):
             msg = first if c == 0 else pb.SBTGradients(tree=t, chunk=c)
             msg.n_chunks = n_chunks

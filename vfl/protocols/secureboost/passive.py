@@ -19,6 +19,8 @@ from vfl.compute import Backend, BinMapper, fit_bins, get_backend, to_numpy
 from vfl.core.errors import ProtocolError
 from vfl.core.progress import Progress
 from vfl.crypto.he.base import CipherVector, EncryptedHistogram, HEScheme
+from vfl.executor.base import Executor
+from vfl.executor.he import HEWork
 from vfl.protocols.secureboost.model import PassiveSplit
 from vfl.protocols.secureboost.resume import (
     Checkpointer,
@@ -62,16 +64,20 @@ def train_passive(
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
     categories: list[int] | None = None,
+    executor: Executor | None = None,
 ) -> PassiveResult:
     """Serve one training job for ``active``; returns this party's private split table.
     With ``checkpoint``: save the split table after every tree and continue from the tree the
     active announces (:mod:`vfl.protocols.secureboost.resume`). ``categories[f]`` > 0: feature
-    f holds that many category codes (one bin each; the map never leaves this party)."""
+    f holds that many category codes (one bin each; the map never leaves this party).
+    ``executor``: where the bucket sums run (:mod:`vfl.executor.he`; none: this process)."""
     backend = backend or get_backend("cpu")
     X = np.asarray(X, dtype=np.float64)
     clock = TreeClock(channel)
     setup, scheme = _join(channel, X, active, open_scheme, clock)
-    run = _PassiveRun(channel, X, active, setup, scheme, clock, backend, categories)
+    run = _PassiveRun(
+        channel, X, active, setup, HEWork(scheme, executor, channel.job_id), clock, backend, categories
+    )
     done = run.resume(checkpoint)
     if progress:
         progress("tree", done, setup.n_trees)  # the stage starts now (after setup and resume)
@@ -138,17 +144,17 @@ class _PassiveRun:
         X: np.ndarray,
         active: str,
         setup: pb.SBTSetup,
-        scheme: HEScheme,
+        work: HEWork,
         clock: TreeClock,
         backend: Backend,
         categories: list[int] | None,
     ) -> None:
-        self.ch, self.X, self.active, self.setup, self.scheme, self.clock = (
+        self.ch, self.X, self.active, self.setup, self.work, self.clock = (
             channel,
             X,
             active,
             setup,
-            scheme,
+            work,
             clock,
         )
         n = X.shape[0]
@@ -188,7 +194,7 @@ class _PassiveRun:
 
     def receive_gradients(self, t: int) -> _TreeRows:
         n = self.X.shape[0]
-        grads = _Gradients(self.ch, self.scheme, self.clock, self.active, t, self.chunk_rows, self.n_bins)
+        grads = _Gradients(self.ch, self.work, self.clock, self.active, t, self.chunk_rows, self.n_bins)
         in_sample, position = grads.receive(n, self.bins)
         return _TreeRows(grads, in_sample, position, {0: np.arange(n)})
 
@@ -213,7 +219,7 @@ class _PassiveRun:
         job = self.ch.job_id
         with self.clock.crypto():
             out = [
-                pb.NodeHistogram(node=nd, hist=self.scheme.serialize(rows.histogram(nd, level), job))
+                pb.NodeHistogram(node=nd, hist=self.work.scheme.serialize(rows.histogram(nd, level), job))
                 for nd in build
             ]
         self.ch.send(
@@ -276,17 +282,17 @@ class _Gradients:
     def __init__(
         self,
         channel: Channel,
-        scheme: HEScheme,
+        work: HEWork,
         clock: TreeClock,
         active: str,
         tree: int,
         chunk_rows: int,
         n_bins: int,
     ) -> None:
-        self.ch, self.scheme, self.clock, self.active, self.tree = channel, scheme, clock, active, tree
+        self.ch, self.scheme, self.clock, self.active, self.tree = channel, work.scheme, clock, active, tree
         self.chunk_rows, self.n_bins = chunk_rows, n_bins
         self.starts: list[int] = []
-        self.chunks: list[CipherVector] = []
+        self.sums = work.chunk_sums(n_bins)
         self.root: EncryptedHistogram | None = None
         self.bins = np.zeros((0, 0), dtype=np.int64)
 
@@ -314,23 +320,21 @@ class _Gradients:
                     raise ProtocolError(
                         f"{active} sent {len(enc)} encrypted gradients for {min(step, m - a)} rows"
                     )
-                self.chunks.append(enc)
-                part = self.scheme.bucket_sums(
-                    enc, self.bins[a : a + len(enc)], np.arange(len(enc)), self.n_bins
-                )
-                self.root = part if self.root is None else self.scheme.add_histograms(self.root, part)
+                self.sums.add(enc, self.bins[a : a + len(enc)])
             self.clock.count("bucket_terms", len(enc) * self.bins.shape[1])
+        with self.clock.crypto():
+            self.root = self.sums.root()
         return in_sample, position
 
     def bucket_sums(self, rows: np.ndarray) -> EncryptedHistogram:
         """The histogram of the sampled rows at indices ``rows`` (ascending) of [[g, h]]."""
         cuts = np.searchsorted(rows, [*self.starts[1:], len(self.bins)])
-        hist, lo = None, 0
-        for a, enc, hi in zip(self.starts, self.chunks, cuts, strict=True):
+        parts, lo = [], 0
+        for c, (a, hi) in enumerate(zip(self.starts, cuts, strict=True)):
             if hi > lo:
-                part = self.scheme.bucket_sums(enc, self.bins[a : a + len(enc)], rows[lo:hi] - a, self.n_bins)
-                hist = part if hist is None else self.scheme.add_histograms(hist, part)
+                parts.append((c, rows[lo:hi] - a))
             lo = hi
+        hist = self.sums.sums(parts)
         self.clock.count("bucket_terms", len(rows) * self.bins.shape[1])
         if hist is None:
             raise ProtocolError(f"{self.active} asked for the histogram of a node with no sampled rows")

@@ -23,6 +23,7 @@ from vfl.core.progress import Progress
 from vfl.crypto.he import HEScheme, make_scheme, scheme_from_public_context
 from vfl.data.categories import CategoryMap
 from vfl.data.table import PartyTable
+from vfl.executor.choose import current_executor, open_executor
 from vfl.protocols.secureboost import (
     PassiveSplit,
     SBTConfig,
@@ -190,33 +191,37 @@ def fit_sbt_party(
         t0 = time.perf_counter()
         scheme = scheme or make_scheme(params.he)
         keygen_seconds = time.perf_counter() - t0  # 0 for keys made ahead
-        res = train_active(
-            channel,
-            table.features,
-            table.label,
-            scheme,
-            cfg,
-            passives=passives,
-            backend=backend,
-            progress=progress,
-            checkpoint=checkpoint,
-            offset=table.offset,
-            categories=n_cats,
-        )
+        with open_executor(current_executor()) as executor:  # [compute]: this party's own, never sent
+            res = train_active(
+                channel,
+                table.features,
+                table.label,
+                scheme,
+                cfg,
+                passives=passives,
+                backend=backend,
+                progress=progress,
+                checkpoint=checkpoint,
+                offset=table.offset,
+                categories=n_cats,
+                executor=executor,
+            )
         model.trees, model.base_margin = res.trees, res.base_margin
         model.offset_name = table.offset_name if table.offset is not None else None
         stats = {**res.stats, "keygen_seconds": keygen_seconds}
     else:
-        pres = train_passive(
-            channel,
-            table.features,
-            active=active,
-            open_scheme=scheme_from_public_context,
-            backend=backend,
-            progress=progress,
-            checkpoint=checkpoint,
-            categories=n_cats,
-        )
+        with open_executor(current_executor()) as executor:
+            pres = train_passive(
+                channel,
+                table.features,
+                active=active,
+                open_scheme=scheme_from_public_context,
+                backend=backend,
+                progress=progress,
+                checkpoint=checkpoint,
+                categories=n_cats,
+                executor=executor,
+            )
         model.splits = pres.splits
         stats = pres.stats
     model.fit_stats = {**_summarise(stats, channel), "device": backend.name}  # never sent
