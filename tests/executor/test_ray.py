@@ -169,9 +169,10 @@ def _shape(res: object) -> list[object]:
 
 @pytest.mark.parametrize("on_ray_party", ["guest", "host"])
 def test_secureboost_on_ray_grows_the_same_trees(on_ray: None, on_ray_party: str) -> None:
-    """9,000 rows, 7,200 in each tree's sample: two [[g, h]] chunks (4,096 rows), each encrypted (label holder) or
-    bucket-summed (passive) as a task on that party's two Ray workers, the other party on its
-    own threads. OU is exact: the same trees, leaf weights and split table as all on threads."""
+    """9,000 rows, 7,200 in each tree's sample: two [[g, h]] chunks (4,096 rows), each encrypted
+    (label holder) or bucket-summed (passive) as a task on that party's two Ray workers, the
+    other party on its own threads. OU is exact: the same trees, leaf weights and split table
+    as all on threads."""
     data = _credit(9000)
     local = {n: LocalExecutor(1) for n in ("guest", "host")}
     try:
@@ -188,3 +189,47 @@ def test_secureboost_on_ray_grows_the_same_trees(on_ray: None, on_ray_party: str
     # label holder: one encryption per chunk and tree; passive: the root's sums per chunk, then
     # a task per chunk holding rows of each node it builds
     assert tasks == 2 * 2 if on_ray_party == "guest" else tasks > 2 * 2
+
+
+# ---- LR: a passive's X_p^T [[d]] on its Ray workers ---------------------------------------------
+
+
+def _lr(executors: dict[str, Executor], data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, object]:
+    from vfl.crypto.he import make_scheme, scheme_from_public_context
+    from vfl.protocols.lr import LRParams, train_active, train_passive
+
+    xg, y, xh = data
+    params = LRParams(he="ou", solver="lbfgs", max_iter=4)
+
+    def work(name: str, ch: Channel) -> object:
+        if name == "guest":
+            return train_active(ch, xg, y, passives=["host"], scheme=make_scheme("ou"), params=params)
+        return train_passive(
+            ch,
+            xh,
+            active="guest",
+            open_scheme=lambda msg: scheme_from_public_context(msg, ch.job_id),
+            params=params,
+            executor=executors[name],
+        )
+
+    return run_in_memory(["guest", "host"], "job-lr-ray", work, timeout=300)
+
+
+def test_lr_passive_on_ray_learns_the_same_weights(on_ray: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """6,000 rows: the passive's X_p^T [[d]] is four row-shard tasks on its two Ray workers,
+    added in order: the same ciphertexts as the one product on threads. (The one-time gradient
+    masks are fixed here: with fresh masks two runs differ in the last bits of (g + r) - r.)"""
+    from vfl.protocols.lr import rounds
+
+    monkeypatch.setattr(rounds, "uniform_mask", lambda k, bound: np.linspace(-bound, bound, k))
+    data = _credit(6000)
+    with LocalExecutor(1) as local:
+        want = _lr({"guest": local, "host": local}, data)
+        with RayExecutor(workers=2) as remote:
+            got = _lr({"guest": local, "host": remote}, data)
+            tasks = remote.submitted
+    assert tasks == 4 * got["host"].rounds  # type: ignore[attr-defined]  # four shards per HE round
+    for name in ("guest", "host"):
+        assert np.array_equal(got[name].weights, want[name].weights)  # type: ignore[attr-defined]
+    assert np.abs(got["host"].weights).max() > 0  # type: ignore[attr-defined]

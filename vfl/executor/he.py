@@ -1,5 +1,6 @@
-"""SecureBoost's HE bulk work on a party's executor: the label holder's [[g, h]] encryption and a
-passive's bucket sums, one task per [[g, h]] chunk.
+"""The HE bulk work of SecureBoost and LR on a party's executor: the label holder's [[g, h]]
+encryption and a passive's bucket sums (one task per [[g, h]] chunk), and an LR passive's
+X_p^T [[d]] (one task per row shard).
 
 With the local executor (the default) these are the scheme's own calls in this process: heu's
 and tenseal's pools already use every core here. On a distributed executor (Ray) every chunk is a
@@ -10,7 +11,9 @@ what reaches the workers is the driver's own objects, inside the party's own clu
 peer's bytes to unpickle. Results come back in chunk order and are added in that order, as the
 local path adds them, so both paths give the same ciphertexts (and the same model).
 
-A scheme whose histograms do not add across chunks (CKKS: ``gh_chunks`` is false) runs locally.
+A scheme that packs many rows into one ciphertext (CKKS: ``per_row`` is false) runs locally, as
+does the label holder's LR residual encryption (heu cannot join encrypted arrays: its driver's
+cores encrypt [[d]] whole).
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ def _encrypt(item: Any, scheme: HEScheme) -> CipherVector:
     return scheme.encrypt_gh_planned(item)
 
 
+def _dot_plain(shard: tuple[CipherVector, np.ndarray], scheme: HEScheme) -> CipherVector:
+    enc, x = shard
+    return scheme.dot_plain(enc, x)
+
+
 def _bucket_sums(
     task: tuple[np.ndarray | None, int], chunk: tuple[CipherVector, np.ndarray], scheme: HEScheme
 ) -> EncryptedHistogram:
@@ -51,7 +59,7 @@ class HEWork:
 
     def __init__(self, scheme: HEScheme, executor: Executor | None, job_id: str):
         self.scheme = scheme
-        spread = executor is not None and executor.distributed and scheme.gh_chunks
+        spread = executor is not None and executor.distributed and scheme.per_row
         self.executor = executor if spread else None
         self._ctx: Shared | None = None
         if self.executor is not None:
@@ -68,6 +76,22 @@ class HEWork:
         pending = [ex.submit(_encrypt, item, ctx) for item in self.scheme.gh_chunk_plan(g, h, chunk_rows)]
         for p in pending:
             yield p.result()
+
+    def dot_plain(self, enc: CipherVector, x: np.ndarray) -> CipherVector:
+        """:meth:`HEScheme.dot_plain` (``x.T @ [[enc]]``), a task per row shard when distributed;
+        the shards' products, added in order, are the same ciphertexts as the whole one."""
+        ex, ctx = self.executor, self._ctx
+        shards = ex.split(len(enc)) if ex is not None else []
+        if ex is None or ctx is None or len(shards) == 1:
+            return self.scheme.dot_plain(enc, x)
+        pending = [
+            ex.submit(_dot_plain, (self.scheme.rows(enc, s.start, s.stop), x[s]), ctx, affinity=i)
+            for i, s in enumerate(shards)
+        ]
+        total = pending[0].result()
+        for p in pending[1:]:
+            total = self.scheme.add(total, p.result())
+        return total
 
     def chunk_sums(self, n_bins: int) -> ChunkSums:
         return ChunkSums(self, n_bins)

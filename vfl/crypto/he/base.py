@@ -102,6 +102,15 @@ class HEScheme(ABC):
 
     #: encrypt_gh_chunks splits (g, h) into chunks whose bucket sums add up (add_histograms)
     gh_chunks: ClassVar[bool] = False
+    #: one ciphertext per row: :meth:`rows` cuts out a row range, and dot products and bucket
+    #: sums over row ranges add up to those over the whole vector (the integer schemes)
+    per_row: ClassVar[bool] = False
+
+    def rows(self, c: CipherVector, start: int, stop: int) -> CipherVector:
+        """Rows [start, stop) of ``c`` (only where :attr:`per_row`)."""
+        from vfl.core.errors import CryptoError
+
+        raise CryptoError(f"{self.name} vectors are packed: rows cannot be cut out of them")
 
     def encrypt_gh_chunks(self, g: np.ndarray, h: np.ndarray, chunk_rows: int) -> Iterator[CipherVector]:
         """[[g, h]] of rows [0, c), [c, 2c), ... under one layout (taken from all rows), so a

@@ -10,7 +10,7 @@ backend only says how to encrypt, add, multiply by plaintext integers, bucket-su
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -304,6 +304,14 @@ class IntegerScheme(HEScheme):
 
     # -- SecureBoost -----------------------------------------------------------------------------
     gh_chunks: ClassVar[bool] = True
+    per_row: ClassVar[bool] = True
+
+    def rows(self, c: CipherVector, start: int, stop: int) -> IntVector:
+        if not isinstance(c, IntVector):
+            raise CryptoError(f"{type(c).__name__} is not a {self.name} ciphertext vector")
+        if not 0 <= start <= stop <= c.n:
+            raise CryptoError(f"rows [{start}, {stop}) are outside a vector of {c.n}")
+        return replace(c, handle=self._ops.take(c.handle, np.arange(start, stop)), n=stop - start)
 
     def _gh_layout(self, g: np.ndarray, h: np.ndarray) -> tuple[list[int], list[int], int]:
         """Fixed-point g, h and the slot width that holds sums of all their rows."""

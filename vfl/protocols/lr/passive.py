@@ -17,6 +17,8 @@ from vfl.core.errors import CryptoError, ProtocolError
 from vfl.core.progress import Progress
 from vfl.crypto.dp import clip_rows
 from vfl.crypto.he.base import HEScheme
+from vfl.executor.base import Executor
+from vfl.executor.he import HEWork
 from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.local import Clock, Schedule, Standardiser, make_optimizer
 from vfl.protocols.lr.masking import agree_pair_seeds
@@ -43,15 +45,17 @@ def train_passive(
     params: LRParams,
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
+    executor: Executor | None = None,
 ) -> PartFit:
     """Run one passive's side of a training job; returns this passive's weights only.
     With ``checkpoint``: save after every epoch, and continue from the epoch the active
     announces (see :mod:`vfl.protocols.common.resume`).
 
     Partial scores run on ``params.device``; the homomorphic gradient, masks and the optimiser
-    stay NumPy float64."""
+    stay NumPy float64. ``executor``: where X_p^T [[d]] runs (:mod:`vfl.executor.he`; none:
+    this process)."""
     backend = get_backend(params.device)  # before any message: a bad device stops nobody mid-job
-    job = _accept_setup(channel, active, x.shape[0], open_scheme)
+    job = _accept_setup(channel, active, x.shape[0], open_scheme, executor)
     if job.setup.solver == "lbfgs":
         return train_passive_lbfgs(channel, x, job, params=params, progress=progress, checkpoint=checkpoint)
     if job.setup.solver:
@@ -59,7 +63,9 @@ def train_passive(
     return _train_minibatch(channel, x, job, backend, params, progress, checkpoint)
 
 
-def _accept_setup(channel: Channel, active: str, n: int, open_scheme: OpenScheme) -> PassiveJob:
+def _accept_setup(
+    channel: Channel, active: str, n: int, open_scheme: OpenScheme, executor: Executor | None
+) -> PassiveJob:
     """The active's setup, checked against our rows and the protocol's rules; the public-only
     scheme it carries; the pairwise mask seeds when several passives mask their scores."""
     clock = Clock()
@@ -84,7 +90,9 @@ def _accept_setup(channel: Channel, active: str, n: int, open_scheme: OpenScheme
             f"{len(setup.passives)} passive(s); the protocol requires '{mode}'"
         )
     seeds = agree_pair_seeds(channel, list(setup.passives), S.T_SETUP_KEY) if mode == S.SCORE_MASKED else {}
-    return PassiveJob(active, setup, scheme, mode, seeds, clock, wait0, bytes0)
+    return PassiveJob(
+        active, setup, HEWork(scheme, executor, channel.job_id), mode, seeds, clock, wait0, bytes0
+    )
 
 
 def _train_minibatch(
@@ -98,7 +106,7 @@ def _train_minibatch(
 ) -> PartFit:
     """The mini-batch epochs: per batch our scores out and our gradient from the encrypted
     residual; per epoch the validation rows' scores and the active's decision."""
-    active, setup, scheme, clock = job.active, job.setup, job.scheme, job.clock
+    active, setup, clock = job.active, job.setup, job.clock
     n = x.shape[0]
     sched = Schedule(n, setup.seed, setup.batch_size, setup.validation_fraction)
     if setup.early_stopping != (sched.n_val > 0):
@@ -124,7 +132,7 @@ def _train_minibatch(
         """One batch: scores out, the gradient from the encrypted residual, the update."""
         send_scores(S.t_score(epoch, b), rows)
         topics = (S.t_residual(epoch, b), S.t_grad(epoch, b), S.t_grad_plain(epoch, b))
-        g = passive_gradient(channel, scheme, active, xs[rows], topics, setup.grad_mask_bound, clock)
+        g = passive_gradient(channel, job.he, active, xs[rows], topics, setup.grad_mask_bound, clock)
         return opt.step(w, g, epoch, ones)
 
     key = run_key("passive", _run_settings(job, params), x)

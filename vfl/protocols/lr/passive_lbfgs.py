@@ -14,6 +14,7 @@ from vfl.compute import get_backend, linear_scores, to_numpy
 from vfl.core.errors import ProtocolError
 from vfl.core.progress import Progress
 from vfl.crypto.he.base import HEScheme
+from vfl.executor.he import HEWork
 from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.lbfgs import Iterate, Memory, pack_gram
 from vfl.protocols.lr.local import Clock, Standardiser
@@ -38,12 +39,16 @@ class PassiveJob:
 
     active: str
     setup: lr_pb2.LRSetup
-    scheme: HEScheme
+    he: HEWork  # the active's public-only scheme, and where its bulk work runs
     mode: str
     seeds: dict[str, bytes]
     clock: Clock
     wait0: float  # the channel's wait and byte counters when training began
     bytes0: int
+
+    @property
+    def scheme(self) -> HEScheme:
+        return self.he.scheme
 
 
 class _PassiveRun:
@@ -61,7 +66,7 @@ class _PassiveRun:
         job = self.job
         topics = (S.t_lbfgs(it, "residual"), S.t_lbfgs(it, "grad"), S.t_lbfgs(it, "grad-plain"))
         g = passive_gradient(
-            self.channel, job.scheme, self.active, self.xs, topics, job.setup.grad_mask_bound, job.clock
+            self.channel, job.he, self.active, self.xs, topics, job.setup.grad_mask_bound, job.clock
         )
         return g + self.l2 * at.w
 

@@ -10,6 +10,7 @@ import numpy as np
 from vfl.core.errors import ConfigError, CryptoError, ProtocolError
 from vfl.crypto.dp import gaussian_noise
 from vfl.crypto.he.base import CipherVector, HEScheme
+from vfl.executor.he import HEWork
 from vfl.protocols.lr import stages as S
 from vfl.protocols.lr.local import Clock
 from vfl.protocols.lr.masking import uniform_mask
@@ -62,7 +63,7 @@ def return_masked_gradients(
 
 def passive_gradient(
     channel: Channel,
-    scheme: HEScheme,
+    he: HEWork,
     active: str,
     x: np.ndarray,
     topics: tuple[str, str, str],
@@ -70,14 +71,16 @@ def passive_gradient(
     clock: Clock,
 ) -> np.ndarray:
     """Passive: this party's gradient ``X_p^T d`` over the rows ``x`` from the active's [[d]]
-    (topics: residual, masked gradient, its decryption); the active sees it only masked."""
+    (topics: residual, masked gradient, its decryption); the active sees it only masked. The
+    product runs where ``he`` says (this process, or this party's executor workers)."""
+    scheme = he.scheme
     msg = channel.recv(active, topics[0], he_pb2.CipherBatch)
     r = uniform_mask(x.shape[1], bound)
     with clock.in_crypto():
         enc_d = _vector(scheme, msg, channel.job_id, active)
         if len(enc_d) != x.shape[0]:
             raise ProtocolError(f"{active} sent {len(enc_d)} residuals for {x.shape[0]} rows")
-        enc_g = scheme.add_plain(scheme.dot_plain(enc_d, x), r)
+        enc_g = scheme.add_plain(he.dot_plain(enc_d, x), r)
         out = scheme.serialize(enc_g, channel.job_id)
     channel.send(active, topics[1], out)
     back = channel.recv(active, topics[2], lr_pb2.MaskedGradient)

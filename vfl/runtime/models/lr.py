@@ -18,6 +18,7 @@ from vfl.core.progress import Progress
 from vfl.crypto.he import HEScheme, make_scheme, scheme_from_public_context
 from vfl.data.categories import CategoryMap
 from vfl.data.table import PartyTable
+from vfl.executor.choose import current_executor, open_executor
 from vfl.protocols.common.resume import Checkpointer
 from vfl.protocols.lr import (
     Family,
@@ -186,15 +187,17 @@ def fit_linear_part(
             offset=offset,
         )
     else:
-        fit = train_passive(
-            channel,
-            x,
-            active=active,
-            open_scheme=lambda msg: scheme_from_public_context(msg, channel.job_id),
-            params=params,
-            progress=progress,
-            checkpoint=checkpoint,
-        )
+        with open_executor(current_executor()) as executor:  # [compute]: this party's own, never sent
+            fit = train_passive(
+                channel,
+                x,
+                active=active,
+                open_scheme=lambda msg: scheme_from_public_context(msg, channel.job_id),
+                params=params,
+                progress=progress,
+                checkpoint=checkpoint,
+                executor=executor,
+            )
     model = _model(cls, channel, table, active, parties, params, fit)
     if len(table.categories):
         model.categories, model.columns = table.categories, columns
