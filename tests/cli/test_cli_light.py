@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("pandas", "sklearn", "scipy", "grpc", "matplotlib", "tenseal", "heu", "xgboost", "dp_accounting")
+HEAVY = ("pandas", "sklearn", "scipy", "grpc", "pygal", "tenseal", "heu", "xgboost", "dp_accounting")
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ def test_report_command_prints_the_path(sbt_out: Path) -> None:
     result = CliRunner().invoke(report, [str(sbt_out)])
     assert result.exit_code == 0, result.output
     assert f"report: {sbt_out / 'report.html'}" in result.output
-    assert (sbt_out / "report.html").is_file() and (sbt_out / "plots" / "roc.png").is_file()
+    assert (sbt_out / "report.html").is_file() and (sbt_out / "plots" / "roc.svg").is_file()
 
 
 def test_report_command_on_an_empty_folder_says_what_to_do(tmp_path: Path) -> None:

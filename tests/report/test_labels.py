@@ -9,12 +9,18 @@ import json
 from pathlib import Path
 
 import pytest
-from matplotlib.transforms import Bbox
 from rich.console import Console
 
-from tests.report.conftest import ReportDom, load
+from tests.report.conftest import ReportDom, SvgChart, load, overlaps
 from vfl.report.html import build_report
-from vfl.report.plots import timing_figure, timing_parts, training_figure, training_series, write_plots
+from vfl.report.plots import (
+    svg_bytes,
+    timing_figure,
+    timing_parts,
+    training_figure,
+    training_series,
+    write_plots,
+)
 from vfl.report.summary import fmt_metric, fmt_seconds, render_summary
 
 
@@ -57,41 +63,58 @@ def test_a_tiny_negative_difference_prints_as_zero(lr_out: Path) -> None:
     assert "-0.0000" not in _screen(s)
 
 
+def _legend_fits(chart: SvgChart) -> None:
+    """Every legend entry whole, on the image, off the plot and clear of the next column."""
+    legend, plot = chart.legend(), chart.plot_box()
+    columns = sorted({round(box[0]) for _, box in legend})
+    for label, box in legend:
+        assert "…" not in label, label  # pygal cuts a legend that does not fit its column
+        assert 0 <= box[0] and box[2] <= chart.width and box[3] <= chart.height, label
+        assert not overlaps(box, plot), label
+        right = [c for c in columns if c > box[0] + 1]
+        assert not right or box[2] <= right[0], f"{label!r} runs into the next column"
+
+
 def test_lr_loss_axis_names_training_and_validation(lr_out: Path) -> None:
     s = load(lr_out)
     series = training_series(s)
     assert series["loss"] and series["val_loss"], "the LR run records both losses"
     write_plots(lr_out, s)
-    # matplotlib draws text as paths (svg.fonttype=path) and keeps each string as a comment
-    svg = (lr_out / "plots" / "training.svg").read_text()
-    assert "<!-- log-loss (training and validation) -->" in svg
-    assert "<!-- training log-loss -->" in svg and "<!-- validation log-loss -->" in svg  # legend
-    assert "<!-- training log-loss (" not in svg
+    chart = SvgChart((lr_out / "plots" / "training.svg").read_bytes())
+    assert chart.titles()["y"] == "log-loss (training and validation)"
+    assert [label for label, _ in chart.legend()] == ["training log-loss", "validation log-loss"]
+    assert not any(t.startswith("training log-loss (") for t in chart.texts())
 
 
 def test_loss_axis_without_validation_says_training() -> None:
     fig = training_figure({"unit": "tree", "metric": "log-loss", "loss": [0.6, 0.5], "val_loss": []})
-    assert fig.axes[0].get_ylabel() == "training log-loss"
+    assert SvgChart(svg_bytes(fig)).titles()["y"] == "training log-loss"
 
 
-def _overlaps(a: Bbox, b: Bbox) -> bool:
-    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+def test_sbt_training_has_seconds_left_and_the_loss_right(sbt_run: Path) -> None:
+    series = training_series(load(sbt_run))
+    chart = SvgChart(svg_bytes(training_figure(series)))
+    titles = chart.titles()
+    assert titles["y"] == "seconds at the label holder" and titles["x"] == "tree"
+    assert titles["y2"] == "training logloss" and titles["title"] == "Training per tree"
+    # the bars stack each tree's parts: as many bars as parts times trees
+    assert len(chart.bars()) == len(series["seconds"]) * len(series["loss"])
 
 
 def test_sbt_training_legend_covers_no_bar(sbt_run: Path) -> None:
     series = training_series(load(sbt_run))
     assert series["seconds"] and series["loss"]
-    fig = training_figure(series)
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-    assert all(ax.get_legend() is None for ax in fig.axes)
-    (legend,) = fig.legends
-    box = legend.get_window_extent(renderer)
-    assert len(legend.get_texts()) == len(series["seconds"]) + 1 + bool(series["val_loss"])
-    for ax in fig.axes:
-        assert not _overlaps(box, ax.get_window_extent(renderer))
-        for bar in ax.patches:
-            assert not _overlaps(box, bar.get_window_extent(renderer))
+    chart = SvgChart(svg_bytes(training_figure(series)))
+    legend = chart.legend()
+    assert len(legend) == len(series["seconds"]) + 1 + bool(series["val_loss"])
+    plot = chart.plot_box()
+    bars = chart.bars()
+    assert bars and all(
+        plot[0] - 0.5 <= b[0] and b[2] <= plot[2] + 0.5 and plot[1] - 0.5 <= b[1] for b in bars
+    )
+    _legend_fits(chart)
+    for label, box in legend:
+        assert all(not overlaps(box, b) for b in bars), label
 
 
 def test_footer_names_the_command_that_built_the_page(sbt_out: Path) -> None:
@@ -120,11 +143,10 @@ def test_times_say_whose_they_are(sbt_out: Path) -> None:
 def test_timing_legend_fits_and_leaves_the_bar_its_width(sbt_run: Path) -> None:
     """Five labels that say whose time they are once squeezed the bar to a sliver."""
     s = load(sbt_run)
-    fig = timing_figure(timing_parts(s), total=s["seconds"]["total"])
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-    page, (ax,), (legend,) = fig.bbox, fig.axes, fig.legends
-    box = legend.get_window_extent(renderer)
-    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0
-    assert ax.get_window_extent(renderer).width > 0.7 * page.width
-    assert not _overlaps(box, ax.get_window_extent(renderer))
+    chart = SvgChart(svg_bytes(timing_figure(timing_parts(s), total=s["seconds"]["total"])))
+    plot = chart.plot_box()
+    assert plot[2] - plot[0] > 0.7 * chart.width
+    bars = chart.bars()
+    assert len(bars) == 5 and sum(b[2] - b[0] for b in bars) > 0.7 * (plot[2] - plot[0])
+    assert len(chart.legend()) == 5
+    _legend_fits(chart)

@@ -5,31 +5,41 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from matplotlib.image import imread
 
-from tests.report.conftest import load
+from tests.report.conftest import SvgChart, load, self_contained
 from vfl.core.errors import DataError
 from vfl.report.plots import (
     FORMATS,
     contributions,
     plot_roc,
+    svg_bytes,
+    timing_figure,
     timing_parts,
     training_series,
     write_plots,
 )
 
+# what each plot draws at least (bars and lines): chance, model and baseline (ROC), a loss line
+# or per-round bars (training), a bar a party (contribution), a bar a part (timing)
+_DRAWN = {"roc": 3, "training": 1, "contribution": 2, "timing": 5}
+
+
+def _drawn(chart: SvgChart) -> int:
+    """Bars (pygal's class "rect") and data lines ("line reactive") in the chart."""
+    classes = [set(e.get("class", "").split()) for e in chart.root.iter()]
+    return sum(1 for c in classes if "rect" in c or {"line", "reactive"} <= c)
+
 
 def _check_files(paths: list[Path], names: set[str]) -> None:
+    assert FORMATS == ("svg",)
     assert {(p.stem, p.suffix[1:]) for p in paths} == {(n, f) for n in names for f in FORMATS}
     for p in paths:
         assert p.parent.name == "plots" and p.stat().st_size > 5_000, p
-        if p.suffix == ".png":
-            img = imread(p)
-            assert img.ndim == 3 and img.shape[0] > 150 and img.shape[1] > 300
-            assert float(img[..., :3].std()) > 0.05, f"{p} is blank"
-        else:
-            text = p.read_text()
-            assert text.lstrip().startswith("<?xml") and "<svg" in text and "</svg>" in text
+        svg = p.read_bytes()
+        self_contained(svg)
+        chart = SvgChart(svg)
+        assert chart.width > 300 and chart.height > 250, p
+        assert _drawn(chart) >= _DRAWN[p.stem], f"{p} draws {_drawn(chart)} bars and lines"
 
 
 def test_sbt_run_gets_every_plot(sbt_out: Path) -> None:
@@ -53,7 +63,7 @@ def test_alignment_only_run_gets_the_timing_plot(sbt_out: Path) -> None:
     s = load(sbt_out)
     s.update(model="none", metrics={}, baseline={}, fit_stats={})
     s.pop("curves")
-    assert [p.stem for p in write_plots(sbt_out, s)] == ["timing", "timing"]
+    assert [p.stem for p in write_plots(sbt_out, s)] == ["timing"]
 
 
 def test_sbt_contribution_is_the_label_holders_gain_share(sbt_run: Path) -> None:
@@ -96,6 +106,37 @@ def test_timing_parts_add_up_to_the_wall_time() -> None:
     parts = timing_parts(s)
     assert parts == {"psi": 2.0, "crypto": 1.5, "compute": 1.0, "network": 2.0, "other": 3.5}
     assert timing_parts({"seconds": {"psi": 1.0, "total": 0.5}})["other"] == 0.0
+
+
+def test_roc_names_its_axes_and_curves(sbt_out: Path) -> None:
+    s = load(sbt_out)
+    write_plots(sbt_out, s)
+    chart = SvgChart((sbt_out / "plots" / "roc.svg").read_bytes())
+    split = s["curves"]["model"].get("split")
+    assert chart.titles() == {
+        "title": "ROC" + (f" ({split} rows)" if split else ""),
+        "x": "false positive rate",
+        "y": "true positive rate",
+    }
+    auc = s["curves"]["model"]["auc"]
+    labels = [label for label, _ in chart.legend()]
+    assert labels[0] == "chance" and any(label.startswith("federated (AUC ") for label in labels)
+    assert f"federated (AUC {auc:.4f})" in labels and any("centralised baseline" in label for label in labels)
+
+
+def test_timing_notes_parts_that_add_up_to_more_than_the_wall_time() -> None:
+    parts = {"psi": 2.0, "crypto": 5.0, "compute": 3.0, "network": 4.0, "other": 0.0}
+    chart = SvgChart(svg_bytes(timing_figure(parts, total=10.0)))
+    assert chart.titles()["title"] == "Wall time 10.0 s"
+    assert "measured parts add up to 14.0 s, more than the wall time: they overlap" in chart.texts()
+    assert any("dasharray" in p.get("style", "") for p in chart.root.iter("{http://www.w3.org/2000/svg}path"))
+    quiet = SvgChart(svg_bytes(timing_figure(parts, total=14.0)))
+    assert not any("more than the wall time" in t for t in quiet.texts())
+
+
+def test_charts_have_fixed_ids_and_no_date(sbt_out: Path) -> None:
+    for p in write_plots(sbt_out, load(sbt_out)):
+        assert f'id="chart-{p.stem}"' in p.read_text()
 
 
 def test_malformed_curve_is_refused(tmp_path: Path) -> None:

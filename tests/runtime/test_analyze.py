@@ -133,7 +133,7 @@ def test_selection_page_and_share_policy(analysed: dict[str, Any]) -> None:
     page = (analysed["out"] / "analysis.html").read_text()
     for heading in ("Information value", "WOE per bin", "Correlation across parties", "Missing rates"):
         assert heading in page
-    assert page.count("data:image/png;base64,") == 4
+    assert page.count("data:image/svg+xml;base64,") == 4
     assert "IV per feature" in analysed["output"]
 
 

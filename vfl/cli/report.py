@@ -24,5 +24,5 @@ def report(out_dir: Path) -> None:
     from vfl.report.html import build_report
 
     path = build_report(out_dir)
-    click.echo(f"plots:  {out_dir / 'plots'}/ (PNG and SVG)")
+    click.echo(f"plots:  {out_dir / 'plots'}/ (SVG)")
     click.echo(f"report: {path}")
