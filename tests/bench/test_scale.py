@@ -1,17 +1,18 @@
-"""``vfl bench scale``'s pieces: one point gives the right intersection with its stages and
-bytes, and the growth exponent is the slope of log time on log rows."""
+"""``vfl bench scale``'s pieces: one point gives the right intersection with its stages, bytes
+and training stages, and the growth exponent is the slope of log time on log rows."""
 
 from __future__ import annotations
 
 import pytest
 
-from vfl.bench.scale import STAGES, growth_exponents, run_point
+from vfl.bench.scale import MODELS, STAGES, growth_exponents, resampled_tables, run_point
 
 
 def test_one_point_reports_stages_bytes_and_memory() -> None:
-    r = run_point(parties=2, rows=3000, executor="local", cores=2)
+    r = run_point(parties=2, rows=3000, executor="local", cores=2, models=MODELS)
     assert r["correct"] and r["intersection"] == 2400
     assert set(r["seconds"]) == set(STAGES)
+    assert all(r["seconds"][m] > 0 and r["bytes_sent_per_party_train"][m] > 0 for m in MODELS)
     assert r["seconds"]["psi"] >= r["seconds"]["exchange"] > 0
     assert r["scalar_mults"] == 2 * 2 * 3000
     # each party sends its list out and the peer's back: 2 x 3000 points of 32 bytes, plus framing
@@ -36,7 +37,8 @@ def test_the_command_prints_and_writes_every_point(tmp_path) -> None:  # type: i
 
     from vfl.cli.bench_scale import scale
 
-    out = CliRunner().invoke(scale, ["--rows", "2000,4000", "--executors", "local", "--out", str(tmp_path)])
+    args = ["--rows", "2000,4000", "--executors", "local", "--models", "", "--out", str(tmp_path)]
+    out = CliRunner().invoke(scale, args)
     assert out.exit_code == 0, out.output
     assert "exponent" in out.output
     data = json.loads((tmp_path / "bench.json").read_text())
@@ -49,3 +51,12 @@ def test_stream_point_streams_both_parties() -> None:
     r = run_point(parties=2, rows=2000, executor="local", cores=2, stream=True)
     assert r["correct"] and r["intersection"] == 1600 and r["executor"] == "local+stream"
     assert r["scalar_mults"] == 2 * 2 * 2000
+
+
+def test_training_tables_deal_real_columns_to_the_parties() -> None:
+    """Rows drawn from default-credit: every column once, the label at the first party."""
+    t = resampled_tables(["a", "b", "c"], 500)
+    names = [f for p in t.values() for f in p.feature_names]
+    assert len(names) == len(set(names)) == 23
+    assert all(p.features.shape[0] == 500 for p in t.values())
+    assert t["a"].label is not None and t["b"].label is None and set(t["a"].label) == {0.0, 1.0}

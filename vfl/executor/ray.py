@@ -98,11 +98,17 @@ class RayExecutor(Executor):
             self._started = True
         super().__init__(workers or int(ray.cluster_resources().get("CPU", 1)))
         self._next = 0  # the actor of the next submit without an affinity
-        self._actors: list[Any] = [
-            _RemoteWorker.options(scheduling_strategy="SPREAD").remote() for _ in range(self.workers)
-        ]
+        self._started_actors: list[Any] = []  # made on first use: a job that sends no work pays nothing
 
     distributed = True
+
+    @property
+    def _actors(self) -> list[Any]:
+        if not self._started_actors:
+            self._started_actors = [
+                _RemoteWorker.options(scheduling_strategy="SPREAD").remote() for _ in range(self.workers)
+            ]
+        return self._started_actors
 
     def share(self, value: Any, load: Callable[[Any], Any] | None = None) -> Shared:
         small = isinstance(value, bytes) and len(value) <= _INLINE
@@ -124,12 +130,12 @@ class RayExecutor(Executor):
 
     def worker_usage(self) -> list[tuple[float, float]]:
         """Each worker's (peak resident MiB, CPU seconds): what the bench charges to Ray."""
-        return list(ray.get([a.usage.remote() for a in self._actors]))
+        return list(ray.get([a.usage.remote() for a in self._started_actors]))
 
     def close(self) -> None:
-        for a in self._actors:
+        for a in self._started_actors:
             ray.kill(a)
-        self._actors = []
+        self._started_actors = []
         if self._started:
             ray.shutdown()
 
