@@ -4,6 +4,7 @@ with parties that are not (one local Ray for the whole module, started by the te
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -233,3 +234,36 @@ def test_lr_passive_on_ray_learns_the_same_weights(on_ray: None, monkeypatch: py
     for name in ("guest", "host"):
         assert np.array_equal(got[name].weights, want[name].weights)  # type: ignore[attr-defined]
     assert np.abs(got["host"].weights).max() > 0  # type: ignore[attr-defined]
+
+
+def test_serve_runs_its_jobs_on_the_party_compute_settings(
+    on_ray: None, three_party_breast: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``vfl serve`` with ``[compute] executor = "ray"``: the jobs it waits for run on Ray (the
+    settings in force while it serves), and its first log line says where."""
+    from dataclasses import replace
+
+    from vfl.executor.choose import ComputeConfig, current_executor
+    from vfl.runtime.job.jobfile import load_party_config
+    from vfl.runtime.modes.config import build_simulation_config
+    from vfl.runtime.modes.processes import write_federation
+    from vfl.runtime.modes.serve import serve
+    from vfl.runtime.modes.simulate import job_spec
+    from vfl.transport.grpc import MailboxServer
+
+    cfg = build_simulation_config(
+        tuple(f"{n}={p}" for n, p in three_party_breast.items()), "pid", "insurer:y", out_dir=tmp_path / "out"
+    )
+    job = write_federation(cfg, job_spec(cfg, "job-serve-ray"), tmp_path / "fed", tmp_path / "out")
+    party = replace(load_party_config(job.parent / "hospital.toml"), compute=ComputeConfig("ray", workers=1))
+    seen: list[ComputeConfig] = []
+
+    def no_proposal(self: MailboxServer, timeout: float | None) -> None:
+        seen.append(current_executor())
+
+    monkeypatch.setattr(MailboxServer, "next_proposal", no_proposal)
+    lines: list[str] = []
+    assert serve(party, idle_timeout=0.1, log=lines.append) == []
+    assert seen == [ComputeConfig("ray", workers=1)]
+    assert current_executor() == ComputeConfig()  # restored when serving ends
+    assert "heavy work on a local Ray (1 worker)" in lines[0]

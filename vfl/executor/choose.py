@@ -34,6 +34,14 @@ class ComputeConfig:
         if self.address and self.executor != "ray":
             raise ConfigError("address is for the ray executor only", 'set executor = "ray" or drop address')
 
+    def describe(self) -> str:
+        """Where the heavy work runs, in words (the serving log's line)."""
+        n = self.workers
+        cores = f"{n} worker{'s' if n != 1 else ''}" if n else "every core"
+        if self.executor == "local":
+            return f"this machine's threads ({cores})"
+        return f"Ray at {self.address} ({cores})" if self.address else f"a local Ray ({cores})"
+
 
 def _ray() -> Any:
     try:

@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError
 
 from vfl.core.errors import VflError, WireError
 from vfl.data.table import PartyTable
+from vfl.executor.choose import using_executor
 from vfl.runtime.job.handshake import answer, spec_of
 from vfl.runtime.job.jobfile import PartyConfig
 from vfl.runtime.job.run import PartyOutcome, run_party_job
@@ -84,19 +85,23 @@ def serve(
     events(
         "serving",
         f"{cfg.name}: serving on {cfg.listen} ({table.n_rows:,} rows, {table.n_features} features); "
-        f"accepting jobs from {', '.join(cfg.accept_from)}",
+        f"accepting jobs from {', '.join(cfg.accept_from)}; heavy work on {cfg.compute.describe()}",
         listen=cfg.listen,
+        executor=cfg.compute.executor,
     )
     done: list[PartyOutcome] = []
+    # [compute]: every job this server runs does its heavy work there (a local Ray, when asked
+    # for without an address, is started once for the server's life), never sent to peers
     try:
-        while max_jobs is None or len(done) < max_jobs:
-            proposal = server.next_proposal(idle_timeout)
-            if proposal is None:
-                events("idle_stop", f"{cfg.name}: no job for {idle_timeout} s, stopping")
-                break
-            outcome = _serve_one(cfg, server, tls, table, proposal, events)
-            if outcome is not None:
-                done.append(outcome)
+        with using_executor(cfg.compute):
+            while max_jobs is None or len(done) < max_jobs:
+                proposal = server.next_proposal(idle_timeout)
+                if proposal is None:
+                    events("idle_stop", f"{cfg.name}: no job for {idle_timeout} s, stopping")
+                    break
+                outcome = _serve_one(cfg, server, tls, table, proposal, events)
+                if outcome is not None:
+                    done.append(outcome)
     finally:
         server.stop()
     return done
