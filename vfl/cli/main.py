@@ -28,7 +28,7 @@ os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 os.environ.setdefault("GRPC_TRACE", "")
 
 # Commands import what they run inside their bodies, so that `vfl --help` and every command load
-# only their own code (no gRPC, scikit-learn, matplotlib or crypto stack for help or a psi run).
+# only their own code (no gRPC, scikit-learn, pygal or crypto stack for help or a psi run).
 
 __all__ = ["cli", "main"]
 
