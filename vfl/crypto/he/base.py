@@ -23,7 +23,7 @@ Contract for protocol authors (all arrays are numpy float64 unless said otherwis
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -118,6 +118,15 @@ class HEScheme(ABC):
         without ``gh_chunks`` yields one chunk: the whole vector."""
         for item in self.gh_chunk_plan(g, h, chunk_rows):
             yield self.encrypt_gh_planned(item)
+
+    def prepare_zeros(self, lengths: Iterable[int]) -> None:
+        """Make the randomness of coming encryptions of these lengths ahead, in the background,
+        where the scheme can (the integer schemes); a hint, without effect otherwise."""
+        return None
+
+    def discard_zeros(self) -> None:
+        """Drop what :meth:`prepare_zeros` made and was not used."""
+        return None
 
     def gh_chunk_plan(self, g: np.ndarray, h: np.ndarray, chunk_rows: int) -> list[Any]:
         """The plaintext side of :meth:`encrypt_gh_chunks`: one plain, picklable item per chunk,

@@ -9,7 +9,11 @@ backend only says how to encrypt, add, multiply by plaintext integers, bucket-su
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -141,6 +145,45 @@ class IntegerScheme(HEScheme):
         self._ops = ops
         self._fp = FixedPoint(int(scale_bits))
         self._fingerprint = sha256_hex(self.name.encode(), ops.public_key_bytes())
+        self._zeros: dict[int, deque[Future[Any]]] = {}  # length -> [[0]] vectors, made ahead
+        self._zero_lock = threading.Lock()
+        self._zero_maker: ThreadPoolExecutor | None = None
+
+    # -- encryptions of zero made ahead ----------------------------------------------------------
+    def prepare_zeros(self, lengths: Iterable[int]) -> None:
+        """Start encrypting zero vectors of these lengths on a background thread (heu and phe
+        release the GIL). A later encryption of that many values is then one plaintext addition,
+        [[m]] = [[0]] * g^m: the randomiser, most of an encryption's cost (ZPaillier 97 %, OU
+        half), is made while this party waits for its peers. Each [[0]] is used once, so the
+        result is a fresh encryption like any other."""
+        with self._zero_lock:
+            if self._zero_maker is None:
+                self._zero_maker = ThreadPoolExecutor(1, thread_name_prefix="vfl-zeros")
+            for k in lengths:
+                if k > 0:
+                    self._zeros.setdefault(int(k), deque()).append(
+                        self._zero_maker.submit(self._ops.encrypt, [0] * k)
+                    )
+
+    def discard_zeros(self) -> None:
+        """Drop the zeros not used (the job is over): pending ones are cancelled."""
+        with self._zero_lock:
+            for q in self._zeros.values():
+                for f in q:
+                    f.cancel()
+            self._zeros.clear()
+            maker, self._zero_maker = self._zero_maker, None
+        if maker is not None:
+            maker.shutdown(wait=False, cancel_futures=True)
+
+    def _encrypt_ints(self, ints: list[int]) -> Any:
+        """[[ints]], from a [[0]] made ahead when one of that length is there (or under way)."""
+        with self._zero_lock:
+            q = self._zeros.get(len(ints))
+            zero = q.popleft() if q else None
+        if zero is None:
+            return self._ops.encrypt(ints)
+        return self._ops.add_plain(zero.result(), ints)
 
     # -- keys ----------------------------------------------------------------------------------
     @property
@@ -221,7 +264,7 @@ class IntegerScheme(HEScheme):
     # -- key holder ------------------------------------------------------------------------------
     def encrypt(self, values: np.ndarray) -> IntVector:
         ints = self._fp.encode(values, max_bits=self._ops.capacity_bits - 1)
-        return IntVector(self._ops.encrypt(ints), len(ints), self._fp.scale_bits, bits_of(ints), fresh=True)
+        return IntVector(self._encrypt_ints(ints), len(ints), self._fp.scale_bits, bits_of(ints), fresh=True)
 
     def _need_secret(self) -> None:
         if not self.has_secret_key:
@@ -325,7 +368,7 @@ class IntegerScheme(HEScheme):
 
     def _gh_vector(self, gi: list[int], hi: list[int], slot: int, max_terms: int) -> IntVector:
         packed = SlotPacking(slot, 2).pack([gi, hi])
-        h = self._ops.encrypt(packed)
+        h = self._encrypt_ints(packed)
         return IntVector(h, len(gi), self._fp.scale_bits, 2 * slot, "gh", slot, max_terms, True)
 
     def encrypt_gh(self, g: np.ndarray, h: np.ndarray) -> IntVector:

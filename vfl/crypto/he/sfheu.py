@@ -195,7 +195,7 @@ def _all_coprime(ints: list[int], n: int) -> bool:
     the product iff it divides some c), ~6x faster than a gcd per ciphertext; else one each."""
     try:
         import gmpy2  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover - gmpy2 comes with the phe extra
+    except ImportError:  # pragma: no cover - gmpy2 is a core dependency
         return all(math.gcd(c, n) == 1 for c in ints)
     m = gmpy2.mpz(n)
     acc = gmpy2.mpz(1)

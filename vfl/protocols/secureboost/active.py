@@ -227,7 +227,10 @@ def train_active(
     key = run_key("sbt-active", {**cfg.to_dict(), "passives": passives, "he": scheme.name}, X, y, start)
     done, state = agree_start_active(channel, passives, checkpoint, key)
     ens = _Ensemble.start(np.repeat(start[:, None], cfg.trees_per_round, axis=1), state, grower)
-    _ActiveRun(grower, y, key, (sigma, dp_rng), checkpoint, progress).train(done, ens)
+    try:
+        _ActiveRun(grower, y, key, (sigma, dp_rng), checkpoint, progress).train(done, ens)
+    finally:
+        scheme.discard_zeros()  # the [[0]]s made ahead for a tree that will not come
     stats = {
         "trees": grower.clock.trees,
         "loss_metric": LOSS_METRIC[cfg.objective],

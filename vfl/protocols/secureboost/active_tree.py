@@ -160,6 +160,7 @@ class TreeGrower:
             g_enc, h_enc = g, h
         shift = gh_shift(g_enc, h_enc)  # stays here: the passives see only ciphertexts
         self._send_gradients(t, msg, np.ldexp(g_enc, -shift), np.ldexp(h_enc, -shift))
+        self._prepare_next(t, n)
         return _Growth(
             t=t,
             tree=Tree(output, [Node(0, 0, n_rows=n)]),
@@ -173,6 +174,16 @@ class TreeGrower:
             grown={0: np.arange(n) if sample is None else sample},
             pas_hists={p: {} for p in self.passives},
         )
+
+    def _prepare_next(self, t: int, n: int) -> None:
+        """While the passives sum this tree's buckets, start the [[0]]s of the next tree's [[g, h]]
+        chunks (its row sample is known already: drawn from the seed and the tree alone)."""
+        if t + 1 >= self.cfg.n_trees or self.work.executor is not None:
+            return
+        sample = self.cfg.row_sample(t + 1, n)
+        m = n if sample is None else len(sample)
+        step = self.chunk_rows or m
+        self.scheme.prepare_zeros(min(step, m - a) for a in range(0, m, step))
 
     def _send_gradients(self, t: int, first: pb.SBTGradients, g: np.ndarray, h: np.ndarray) -> None:
         """Encrypt and send [[g, h]] chunk by chunk (``gh_chunk_rows`` rows each), so the
