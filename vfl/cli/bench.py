@@ -20,10 +20,12 @@ __all__ = ["bench"]
         "psi": "vfl.cli.bench_psi:bench_psi",
         "scale": "vfl.cli.bench_scale:scale",
         "sbt": "vfl.cli.bench_sbt:sbt",
+        "simulate": "vfl.cli.bench_simulate:simulate",
     },
 )
 def bench() -> None:
-    """Benchmarks (psi, scale, crypto, lr, sbt, compute, analyze), each against a baseline in the same run.
+    """Benchmarks (psi, scale, simulate, crypto, lr, sbt, compute, analyze), each against a baseline
+    in the same run.
 
     \b
     Example:
