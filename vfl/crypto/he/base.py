@@ -128,6 +128,11 @@ class HEScheme(ABC):
         """Drop what :meth:`prepare_zeros` made and was not used."""
         return None
 
+    @property
+    def zero_seconds(self) -> float:
+        """Wall seconds the background spent making zeros so far (this party's crypto too)."""
+        return 0.0
+
     def gh_chunk_plan(self, g: np.ndarray, h: np.ndarray, chunk_rows: int) -> list[Any]:
         """The plaintext side of :meth:`encrypt_gh_chunks`: one plain, picklable item per chunk,
         each encrypted by :meth:`encrypt_gh_planned`, which needs only the public key (so a

@@ -10,6 +10,7 @@ backend only says how to encrypt, add, multiply by plaintext integers, bucket-su
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable
@@ -148,6 +149,7 @@ class IntegerScheme(HEScheme):
         self._zeros: dict[int, deque[Future[Any]]] = {}  # length -> [[0]] vectors, made ahead
         self._zero_lock = threading.Lock()
         self._zero_maker: ThreadPoolExecutor | None = None
+        self._zero_seconds = 0.0
 
     # -- encryptions of zero made ahead ----------------------------------------------------------
     def prepare_zeros(self, lengths: Iterable[int]) -> None:
@@ -162,8 +164,19 @@ class IntegerScheme(HEScheme):
             for k in lengths:
                 if k > 0:
                     self._zeros.setdefault(int(k), deque()).append(
-                        self._zero_maker.submit(self._ops.encrypt, [0] * k)
+                        self._zero_maker.submit(self._make_zero, int(k))
                     )
+
+    def _make_zero(self, k: int) -> Any:
+        t = time.perf_counter()
+        zero = self._ops.encrypt([0] * k)
+        with self._zero_lock:
+            self._zero_seconds += time.perf_counter() - t
+        return zero
+
+    @property
+    def zero_seconds(self) -> float:
+        return self._zero_seconds
 
     def discard_zeros(self) -> None:
         """Drop the zeros not used (the job is over): pending ones are cancelled."""

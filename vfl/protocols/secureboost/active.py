@@ -160,6 +160,7 @@ class _ActiveRun:
     def grow_tree(self, t: int, k: int, g: np.ndarray, h: np.ndarray, ens: _Ensemble) -> None:
         """Grow tree ``t`` on margin column ``k`` and add its leaves to the margin."""
         self.grower.clock.start()
+        zeros0 = self.grower.scheme.zero_seconds
         g, h = np.ascontiguousarray(g), np.ascontiguousarray(h)
         if self.cfg.dp_epsilon is not None:
             assert self.dp_rng is not None
@@ -168,6 +169,7 @@ class _ActiveRun:
         _, _, values = tree.arrays()
         ens.margin[:, k] += values[leaf_of_row]
         ens.trees.append(tree)
+        self.grower.clock.add_background(self.grower.scheme.zero_seconds - zeros0)
         self.end_tree(t, ens)
 
     def end_tree(self, t: int, ens: _Ensemble) -> None:

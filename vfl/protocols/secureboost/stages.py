@@ -254,9 +254,16 @@ class TreeClock:
     _wait0: float = 0.0
     _bytes0: int = 0
     _ops: dict[str, int] = field(default_factory=dict)
+    _background: float = 0.0
+
+    def add_background(self, seconds: float) -> None:
+        """Crypto this party ran on another thread during the tree (the label holder's [[0]]s,
+        made while it waited): counted in the tree's crypto, not in its wall-time split."""
+        self._background += seconds
 
     def start(self) -> None:
         self._crypto = 0.0
+        self._background = 0.0
         self._ops = {}
         self._t0 = time.perf_counter()
         self._wait0 = self.channel.stats.wait_seconds
@@ -282,7 +289,7 @@ class TreeClock:
             "tree": tree,
             "seconds": {
                 "total": total,
-                "crypto": self._crypto,
+                "crypto": self._crypto + self._background,
                 "network": network,
                 "compute": max(total - self._crypto - network, 0.0),
             },
