@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +40,24 @@ def default_simulation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
 
     from vfl.cli.main import cli
 
-    out = tmp_path_factory.mktemp("default_simulation")
-    res = CliRunner().invoke(cli, ["simulate", "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    return out, res.output
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        out = tmp_path_factory.mktemp("default_simulation")
+        res = CliRunner().invoke(cli, ["simulate", "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        return out, res.output
+    # under xdist a session fixture runs once per worker: the first worker runs the job into the
+    # session's shared folder (the workers' base folders' parent, this session's own) while the
+    # others wait on the lock, then read its output
+    shared = tmp_path_factory.getbasetemp().parent / "default_simulation"
+    shared.mkdir(exist_ok=True)
+    out, log = shared / "out", shared / "output.txt"
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not log.is_file():
+            res = CliRunner().invoke(cli, ["simulate", "--out", str(out)])
+            assert res.exit_code == 0, res.output
+            log.write_text(res.output)
+    return out, log.read_text()
 
 
 @pytest.fixture(scope="session")
