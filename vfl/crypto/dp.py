@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from dp_accounting import dp_event
-from dp_accounting.rdp import rdp_privacy_accountant
 
 from vfl.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dp_accounting import dp_event
 
 __all__ = [
     "MAX_NOISE_MULTIPLIER",
@@ -75,6 +77,9 @@ class DPAccountant:
             raise ConfigError(f"noise multiplier {self.noise_multiplier} gives no privacy", "use a value > 0")
 
     def epsilon(self) -> float:
+        # imported here: a job without DP (most) does not wait 0.14 s for dp_accounting and scipy
+        from dp_accounting.rdp import rdp_privacy_accountant
+
         acc = rdp_privacy_accountant.RdpAccountant()
         acc.compose(_event(self.noise_multiplier, self.sample_rate), self.steps)
         return float(acc.get_epsilon(self.delta))
@@ -116,6 +121,8 @@ def calibrate_noise(
 
 
 def _event(noise_multiplier: float, sample_rate: float) -> dp_event.DpEvent:
+    from dp_accounting import dp_event
+
     gauss = dp_event.GaussianDpEvent(noise_multiplier)
     return gauss if sample_rate >= 1.0 else dp_event.PoissonSampledDpEvent(sample_rate, gauss)
 
