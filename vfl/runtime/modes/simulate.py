@@ -108,6 +108,9 @@ def summarise(
         "baseline": {},
         "seconds": seconds,
         "bytes_sent": {n: o["bytes_sent"] for n, o in outcomes.items()},
+        # each party's own process over gRPC; in memory every party is this one process
+        "peak_rss_mib": {n: round(float(o.get("peak_rss_mib") or 0.0), 1) for n, o in outcomes.items()},
+        "peak_rss_scope": "each party's process" if cfg.transport == "grpc" else "all parties, one process",
         "psi": {
             "protocol": "n-party ecdh on ristretto255; comparer blinded by a dealer exponent",
             "comparer": spec.order[0],
