@@ -272,3 +272,18 @@ def test_serve_runs_its_jobs_on_the_party_compute_settings(
     assert seen == [ComputeConfig("ray", workers=1)]
     assert current_executor() == ComputeConfig()  # restored when serving ends
     assert "heavy work on a local Ray (1 worker)" in lines[0]
+
+
+def test_quiet_means_quiet_on_ray(three_party_breast: dict[str, Path], tmp_path: Path) -> None:
+    """`vfl simulate --executor ray --quiet` prints nothing: Ray's own warnings (token
+    authentication, ...) reached stderr under --quiet."""
+    import subprocess
+    import sys
+
+    data = [f"--data={n}={p}" for n, p in three_party_breast.items()]
+    cmd = [sys.executable, "-m", "vfl", "simulate", "--executor", "ray", "--quiet", "--model", "none"]
+    args = [*data, "--id-column", "pid", "--label", "insurer:y", "--out", str(tmp_path / "out")]
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (proc.stdout, proc.stderr) == ("", "")
+    assert (tmp_path / "out" / "summary.json").is_file()

@@ -68,7 +68,7 @@ def _init(address: str | None, workers: int | None) -> None:
             num_cpus=None if address else (workers or os.cpu_count() or 1),
             include_dashboard=False,
             log_to_driver=False,
-            logging_level=logging.WARNING,
+            logging_level=logging.ERROR,  # its warnings (token auth, ...) broke --quiet
         )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ConfigError(
