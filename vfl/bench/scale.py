@@ -176,13 +176,13 @@ def run_point(
                 e.close()
             scratch.cleanup()
         trained: dict[str, float] = {}
+        train_sent: dict[str, int] = {}
         if models:
             tables = resampled_tables(names, res[names[0]].size)
             # the fits open their executors from the settings: `workers` each, on the same Ray
             with using_executor(replace(current_executor(), workers=workers or cores)):
                 for m in models:
-                    trained[m], train_sent = _train(m, tables)
-                    sent[f"{m}"] = train_sent
+                    trained[m], train_sent[m] = _train(m, tables)
     stages = {s: max(r.stages[s] for r in res.values()) for s in ("check", "exchange", "order")}
     return {
         "parties": parties,
@@ -193,8 +193,8 @@ def run_point(
         "correct": all(r.size == round(rows * overlap) for r in res.values()),
         "seconds": {"ids": t_ids, **stages, "psi": wall, **trained},
         "cpu_seconds": cpu,  # this process's and its Ray workers': what a loaded box cannot hide
-        "bytes_sent_per_party": max(v for k, v in sent.items() if k in names),  # PSI
-        "bytes_sent_per_party_train": {m: sent[m] for m in trained},
+        "bytes_sent_per_party": max(sent.values()),  # PSI
+        "bytes_sent_per_party_train": train_sent,
         "peak_rss_mib_all_parties": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_rss_mib_ray_worker": worker_rss,  # one Ray actor's own process (0: no Ray)
         "scalar_mults": sum(r.scalar_mults for r in res.values()),

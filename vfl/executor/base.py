@@ -21,7 +21,7 @@ import numpy as np
 
 from vfl.crypto.psi_group import POINT_BYTES, Scalar, as_points, exp_batch, hash_batch, hash_prefix
 
-__all__ = ["MIN_SHARD", "Done", "Executor", "Pending", "Shared"]
+__all__ = ["MIN_SHARD", "Executor", "Pending", "Shared"]
 
 S = TypeVar("S")
 R = TypeVar("R")
@@ -48,16 +48,6 @@ class Pending(Generic[R]):
 
     def result(self) -> R:
         raise NotImplementedError
-
-
-class Done(Pending[R]):
-    """A result computed already."""
-
-    def __init__(self, value: R):
-        self._value = value
-
-    def result(self) -> R:
-        return self._value
 
 
 class Executor(ABC):

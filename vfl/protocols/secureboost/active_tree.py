@@ -31,6 +31,7 @@ from vfl.protocols.secureboost.stages import (
     SBTConfig,
     Topics,
     TreeClock,
+    chunk_lengths,
     complete_level,
     gh_chunk_rows,
     pack_bits,
@@ -181,15 +182,12 @@ class TreeGrower:
         if t + 1 >= self.cfg.n_trees or self.work.executor is not None:
             return
         sample = self.cfg.row_sample(t + 1, n)
-        m = n if sample is None else len(sample)
-        step = self.chunk_rows or m
-        self.scheme.prepare_zeros(min(step, m - a) for a in range(0, m, step))
+        self.scheme.prepare_zeros(chunk_lengths(n if sample is None else len(sample), self.chunk_rows))
 
     def _send_gradients(self, t: int, first: pb.SBTGradients, g: np.ndarray, h: np.ndarray) -> None:
         """Encrypt and send [[g, h]] chunk by chunk (``gh_chunk_rows`` rows each), so the
         passives sum the first chunk's buckets while this party encrypts the next."""
-        step = self.chunk_rows or len(g)
-        n_chunks = -(-len(g) // step)
+        n_chunks = len(chunk_lengths(len(g), self.chunk_rows))
         chunks = self.work.encrypt_gh_chunks(g, h, self.chunk_rows)
         for c in range(n_chunks):
             msg = first if c == 0 else pb.SBTGradients(tree=t, chunk=c)

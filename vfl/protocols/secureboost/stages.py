@@ -24,6 +24,7 @@ __all__ = [
     "TreeClock",
     "apply_partitions",
     "check_gh_chunk_rows",
+    "chunk_lengths",
     "complete_level",
     "gh_chunk_rows",
     "pack_bits",
@@ -160,6 +161,12 @@ def gh_chunk_rows(n: int, chunked: bool) -> int:
         return 0
     per = -(-max(n, 1) // (GH_CHUNK_BASE * MAX_GH_CHUNKS))
     return GH_CHUNK_BASE * per
+
+
+def chunk_lengths(m: int, chunk_rows: int) -> list[int]:
+    """The rows of each [[g, h]] chunk of m rows (``chunk_rows`` 0: one chunk)."""
+    step = chunk_rows or m
+    return [min(step, m - a) for a in range(0, m, step)]
 
 
 def check_gh_chunk_rows(chunk_rows: int, n: int, sender: str) -> int:
