@@ -6,14 +6,10 @@ refused as stale, not mistaken for a restart of that passive."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.runtime.test_serve import FAST, _federation
+from tests.runtime.test_serve import FAST, _events, _federation, _serve_processes
 from vfl.runtime.job.handshake import propose
 from vfl.runtime.job.jobfile import load_job, load_party_config
 from vfl.runtime.modes.party import run_as
@@ -27,23 +23,11 @@ LIVENESS = [  # vfl serve with the tests' short liveness deadlines
 ]
 
 
-def _events(log: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-
-
 def test_a_label_holder_that_restarts_the_job_is_served_afresh(
     three_party_breast: dict[str, Path], tmp_path: Path
 ) -> None:
     job = _federation(three_party_breast, tmp_path)
-    logs = {n: tmp_path / f"{n}.log" for n in ("hospital", "pharma")}
-    procs = {}
-    for n, log in logs.items():
-        with open(log, "w") as sink:
-            procs[n] = subprocess.Popen(
-                [sys.executable, "-m", "vfl", "serve", "--config", str(job.parent / f"{n}.toml"),
-                 "--max-jobs", "1", *LIVENESS],
-                env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL, stderr=sink,
-            )  # fmt: skip
+    procs, logs = _serve_processes(job, tmp_path, *LIVENESS)
     try:
         deadline = time.monotonic() + 60
         while (

@@ -40,6 +40,28 @@ def _federation(data: dict[str, Path], tmp: Path, model: str = "lr") -> Path:
     return write_federation(cfg, job_spec(cfg, "job-serve"), tmp / "fed", tmp / "out")
 
 
+def _serve_processes(
+    job: Path, logs: Path, *options: str
+) -> tuple[dict[str, subprocess.Popen[bytes]], dict[str, Path]]:
+    """hospital and pharma as real `vfl serve --max-jobs 1` processes for ``job``, each logging its
+    JSON events to LOGS/NAME.log."""
+    paths = {n: logs / f"{n}.log" for n in ("hospital", "pharma")}
+    procs = {}
+    for n, log in paths.items():
+        with open(log, "w") as sink:
+            procs[n] = subprocess.Popen(
+                [sys.executable, "-m", "vfl", "serve", "--config", str(job.parent / f"{n}.toml"),
+                 "--max-jobs", "1", *options],
+                env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL, stderr=sink,
+            )  # fmt: skip
+    return procs, paths
+
+
+def _events(log: Path) -> list[dict[str, object]]:
+    """A serving party's structured log lines (its JSON events)."""
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
+
 def _serve_in_thread(cfg_path: Path, **kw: object) -> threading.Thread:
     t = threading.Thread(
         target=serve,
@@ -131,20 +153,10 @@ def test_peer_killed_mid_job_stops_the_job_quickly_and_nothing_is_written(tmp_pa
             .replace('id_column = "pid"', 'id_column = "patient_id"')
             .replace('label_column = "y"', 'label_column = "outcome"')
         )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    logs = {n: tmp_path / f"{n}.log" for n in ("hospital", "pharma")}
-    procs = {}
-    for n, log in logs.items():
-        with open(log, "w") as sink:
-            procs[n] = subprocess.Popen(
-                [sys.executable, "-m", "vfl", "serve", "--config", str(job.parent / f"{n}.toml"),
-                 "--max-jobs", "1", "--dead-after", "2", "--ping-every", "0.5"],
-                env=env, stdout=subprocess.DEVNULL, stderr=sink,
-            )  # fmt: skip
+    procs, logs = _serve_processes(job, tmp_path, "--dead-after", "2", "--ping-every", "0.5")
 
     def logged(n: str, event: str) -> list[dict[str, object]]:
-        lines = logs[n].read_text().splitlines()
-        return [e for e in map(json.loads, (x for x in lines if x.startswith("{"))) if e["event"] == event]
+        return [e for e in _events(logs[n]) if e["event"] == event]
 
     def wait_for(n: str, event: str, seconds: float) -> list[dict[str, object]]:
         deadline = time.monotonic() + seconds
