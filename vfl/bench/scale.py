@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from vfl.data.datasets import fate_frames
 from vfl.data.synth import synth_ids
 from vfl.data.table import PartyTable
 from vfl.executor.base import Executor
-from vfl.executor.choose import ComputeConfig, current_executor, open_executor, using_executor
+from vfl.executor.choose import ComputeConfig, open_executor, using_executor
 from vfl.protocols.psi import PsiResult, run_psi
 from vfl.protocols.psi.stream import IdBatches, stream_pair_psi
 from vfl.runtime.models.lr import LRParams, fit_lr_party
@@ -91,9 +90,9 @@ def resampled_tables(names: Sequence[str], rows: int, seed: int = 7) -> dict[str
     return out
 
 
-def _train(model: str, tables: dict[str, PartyTable]) -> tuple[float, int]:
-    """One training job on ``tables`` (the first party holds the label), keys made first;
-    returns (wall seconds, most bytes any party sent)."""
+def _train(model: str, tables: dict[str, PartyTable], execs: dict[str, Executor]) -> tuple[float, int]:
+    """One training job on ``tables`` (the first party holds the label) and each party's
+    executor, keys made first; returns (wall seconds, most bytes any party sent)."""
     names = list(tables)
     active = names[0]
     scheme = make_scheme(_SBT.he if model == "sbt" else _LR.he)
@@ -102,9 +101,11 @@ def _train(model: str, tables: dict[str, PartyTable]) -> tuple[float, int]:
     def work(name: str, ch: Channel) -> object:
         keys = scheme if name == active else None
         if model == "sbt":
-            fit: object = fit_sbt_party(ch, tables[name], active=active, params=_SBT, scheme=keys)
+            fit: object = fit_sbt_party(
+                ch, tables[name], active=active, params=_SBT, scheme=keys, executor=execs[name]
+            )
         else:
-            fit = fit_lr_party(ch, tables[name], active=active, params=_LR, scheme=keys)
+            fit = fit_lr_party(ch, tables[name], active=active, params=_LR, scheme=keys, executor=execs[name])
         sent[name] = ch.stats.total_bytes_sent
         return fit
 
@@ -163,6 +164,8 @@ def run_point(
             sent[name] = ch.stats.total_bytes_sent
             return res
 
+        trained: dict[str, float] = {}
+        train_sent: dict[str, int] = {}
         try:
             before = _worker_usage(execs.values())
             cpu0, t = time.process_time(), time.perf_counter()
@@ -171,18 +174,14 @@ def run_point(
             after = _worker_usage(execs.values())
             cpu += sum(a[1] for a in after) - sum(b[1] for b in before)
             worker_rss = max((a[0] for a in after), default=0.0)
+            if models:  # on the executors PSI used, as a party's job does (run_party_job)
+                tables = resampled_tables(names, res[names[0]].size)
+                for m in models:
+                    trained[m], train_sent[m] = _train(m, tables, execs)
         finally:
             for e in execs.values():
                 e.close()
             scratch.cleanup()
-        trained: dict[str, float] = {}
-        train_sent: dict[str, int] = {}
-        if models:
-            tables = resampled_tables(names, res[names[0]].size)
-            # the fits open their executors from the settings: `workers` each, on the same Ray
-            with using_executor(replace(current_executor(), workers=workers or cores)):
-                for m in models:
-                    trained[m], train_sent[m] = _train(m, tables)
     stages = {s: max(r.stages[s] for r in res.values()) for s in ("check", "exchange", "order")}
     return {
         "parties": parties,

@@ -4,7 +4,7 @@ on ``vfl simulate``). Party-local, like ``device``: never sent, never part of th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +12,14 @@ from vfl.core.errors import ConfigError
 from vfl.executor.base import Executor
 from vfl.executor.local import LocalExecutor
 
-__all__ = ["EXECUTORS", "ComputeConfig", "current_executor", "open_executor", "using_executor"]
+__all__ = [
+    "EXECUTORS",
+    "ComputeConfig",
+    "current_executor",
+    "executor_scope",
+    "open_executor",
+    "using_executor",
+]
 
 EXECUTORS = ("local", "ray")
 
@@ -59,6 +66,13 @@ def open_executor(cfg: ComputeConfig) -> Executor:
         return LocalExecutor(cfg.workers)
     executor: Executor = _ray().RayExecutor(cfg.address, cfg.workers)
     return executor
+
+
+def executor_scope(executor: Executor | None) -> AbstractContextManager[Executor]:
+    """``executor`` as is (the caller's to close), else a fresh one from this process's compute
+    settings, closed at the end: a party's job opens one for PSI and training together, and a
+    fit called on its own (the library) opens its own."""
+    return nullcontext(executor) if executor is not None else open_executor(current_executor())
 
 
 _current: ComputeConfig = ComputeConfig()

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 from vfl.core.progress import Progress
 from vfl.data.table import PartyTable
 from vfl.executor.base import Executor
-from vfl.executor.choose import current_executor, open_executor
+from vfl.executor.choose import executor_scope
 from vfl.protocols.psi import PsiResult, run_psi
 from vfl.transport.channel import Channel
 
@@ -48,8 +47,7 @@ def align_party(
     where there used to be one step of unknown length). The group work runs on ``executor``, else
     on one opened from this process's compute settings (``[compute]``, ``--executor``)."""
     total = max(1, expected_scalar_mults(table.n_rows, order, channel.me))
-    scope = nullcontext(executor) if executor is not None else open_executor(current_executor())
-    with scope as group:  # an executor handed in is the caller's to close
+    with executor_scope(executor) as group:
         mults0 = group.scalar_mults
         done = threading.Event()
         if progress is not None:

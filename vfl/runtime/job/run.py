@@ -16,6 +16,8 @@ from vfl.core.errors import ConfigError, DataError, ProtocolError
 from vfl.core.progress import Progress
 from vfl.crypto.he.keygen import PendingKeys, start_keygen
 from vfl.data.table import PartyTable
+from vfl.executor.base import Executor
+from vfl.executor.choose import executor_scope
 from vfl.report.curves import roc_points
 from vfl.runtime.evaluate.metrics import model_details, model_metrics, objective_of
 from vfl.runtime.job.align import align_party
@@ -95,7 +97,28 @@ def run_party_job(
     ``checkpoint_dir``: where this party checkpoints after each epoch / tree; ``resume``: continue
     from the checkpoint found there (every party of the job resumes together). ``model_file``:
     this party's trained part, for a ``predict`` task. ``keep``: writes this party's outputs; it
-    runs at the commit (see :func:`commit`), so a failure anywhere leaves no party with a model."""
+    runs at the commit (see :func:`commit`), so a failure anywhere leaves no party with a model.
+
+    PSI and training share one executor (``[compute]``): on Ray, the workers PSI started are the
+    ones training uses."""
+    with executor_scope(None) as executor:
+        return _run_party_job(
+            spec, table, channel, progress, executor, agreed, checkpoint_dir, resume, model_file, keep
+        )
+
+
+def _run_party_job(
+    spec: JobSpec,
+    table: PartyTable,
+    channel: Channel,
+    progress: Progress | None,
+    executor: Executor,
+    agreed: bool,
+    checkpoint_dir: Path | None,
+    resume: bool,
+    model_file: ModelFile | None,
+    keep: Callable[[PartyOutcome], Any] | None,
+) -> PartyOutcome:
     t0 = time.perf_counter()
     training = spec.trains
     params = None
@@ -108,7 +131,7 @@ def run_party_job(
             propose(channel, spec)
         else:
             answer(channel, spec.order[0], same_job(spec))
-    aligned = align_party(channel, table, spec.order, progress)
+    aligned = align_party(channel, table, spec.order, progress, executor)
     seconds = {"psi": time.perf_counter() - t0}
     out = PartyOutcome(
         name=channel.me,
@@ -134,7 +157,9 @@ def run_party_job(
         if keys is not None:
             extra["scheme"] = keys.result()
             seconds["keygen_wait"] = time.perf_counter() - t1  # what PSI did not hide
-        out.model = kind.fit(channel, train, active=spec.active, params=params, progress=progress, **extra)
+        out.model = kind.fit(
+            channel, train, active=spec.active, params=params, progress=progress, executor=executor, **extra
+        )
         seconds["train"] = time.perf_counter() - t1
         out.parts = exchange_fingerprints(channel, part_sha256(out.model.to_dict()))
         t2 = time.perf_counter()

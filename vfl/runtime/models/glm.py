@@ -18,6 +18,7 @@ from vfl.core.errors import ConfigError
 from vfl.core.progress import Progress
 from vfl.crypto.he import HEScheme
 from vfl.data.table import PartyTable
+from vfl.executor.base import Executor
 from vfl.protocols.common.resume import Checkpointer
 from vfl.protocols.lr import Family, GLMParams
 from vfl.runtime.models.lr import LRPartyModel, fit_linear_part, predict_linear_part
@@ -48,6 +49,7 @@ def fit_glm_party(
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
     scheme: HEScheme | None = None,
+    executor: Executor | None = None,
 ) -> GLMPartyModel:
     """Train this party's part (every party calls this on its aligned rows); the label holder's
     offset, if its table has one, is added to the linear predictor at the label holder only."""
@@ -67,6 +69,7 @@ def fit_glm_party(
         checkpoint=checkpoint,
         offset=offset,
         scheme=scheme,
+        executor=executor,
     )
     model.offset_name = table.offset_name if offset is not None else None
     return model

@@ -18,7 +18,8 @@ from vfl.core.progress import Progress
 from vfl.crypto.he import HEScheme, make_scheme, scheme_from_public_context
 from vfl.data.categories import CategoryMap
 from vfl.data.table import PartyTable
-from vfl.executor.choose import current_executor, open_executor
+from vfl.executor.base import Executor
+from vfl.executor.choose import executor_scope
 from vfl.protocols.common.resume import Checkpointer
 from vfl.protocols.lr import (
     Family,
@@ -126,6 +127,7 @@ def fit_lr_party(
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
     scheme: HEScheme | None = None,
+    executor: Executor | None = None,
 ) -> LRPartyModel:
     """Train this party's part; every party of the job calls this on its aligned rows.
 
@@ -141,6 +143,7 @@ def fit_lr_party(
         progress=progress,
         checkpoint=checkpoint,
         scheme=scheme,
+        executor=executor,
     )
 
 
@@ -155,6 +158,7 @@ def fit_linear_part(
     checkpoint: Checkpointer | None = None,
     offset: np.ndarray | None = None,
     scheme: HEScheme | None = None,
+    executor: Executor | None = None,
 ) -> M:
     """:func:`fit_lr_party` for any part class of the linear family (``offset``: the active's).
     Categorical columns are one-hot at their own party: the map of the training rows' categories
@@ -187,7 +191,7 @@ def fit_linear_part(
             offset=offset,
         )
     else:
-        with open_executor(current_executor()) as executor:  # [compute]: this party's own, never sent
+        with executor_scope(executor) as work:  # [compute]: this party's own, never sent
             fit = train_passive(
                 channel,
                 x,
@@ -196,7 +200,7 @@ def fit_linear_part(
                 params=params,
                 progress=progress,
                 checkpoint=checkpoint,
-                executor=executor,
+                executor=work,
             )
     model = _model(cls, channel, table, active, parties, params, fit)
     if len(table.categories):

@@ -58,7 +58,7 @@ class ModelKind:
     title: str  # the report's and the summary's name for it
     default_he: str  # the measured best scheme for this model (one default, used by every door)
     params_ref: str  # the parameter dataclass: fields with defaults, checked in __post_init__
-    fit_ref: str  # (channel, table, *, active, params, progress=None, checkpoint=None) -> part
+    fit_ref: str  # (channel, table, *, active, params, progress=, checkpoint=, scheme=, executor=) -> part
     predict_ref: str  # (channel, part, table, device="cpu") -> scores at the label holder, else None
     part_ref: str  # the part's class: to_dict() / from_dict()
     baseline_ref: str  # (params, x_train, y_train) -> predict_proba-like callable on a matrix

@@ -23,7 +23,8 @@ from vfl.core.progress import Progress
 from vfl.crypto.he import HEScheme, make_scheme, scheme_from_public_context
 from vfl.data.categories import CategoryMap
 from vfl.data.table import PartyTable
-from vfl.executor.choose import current_executor, open_executor
+from vfl.executor.base import Executor
+from vfl.executor.choose import executor_scope
 from vfl.protocols.secureboost import (
     PassiveSplit,
     SBTConfig,
@@ -152,12 +153,14 @@ def fit_sbt_party(
     progress: Progress | None = None,
     checkpoint: Checkpointer | None = None,
     scheme: HEScheme | None = None,
+    executor: Executor | None = None,
 ) -> SBTPartyModel:
     """Train this party's part; every party of the job calls this on its aligned rows.
     ``scheme``: the label holder's keys made ahead (``run_party_job`` makes them during PSI);
-    None makes them here. ``checkpoint`` (``vfl.runtime.store.checkpoint.Checkpoint``): saved
-    after every tree; opened with ``resume=True``, training continues from the newest tree all
-    parties hold."""
+    None makes them here. ``executor``: where the HE bulk work runs (the job's own, shared with
+    its PSI; None opens one from ``[compute]``). ``checkpoint``
+    (``vfl.runtime.store.checkpoint.Checkpoint``): saved after every tree; opened with
+    ``resume=True``, training continues from the newest tree all parties hold."""
     parties = sorted([channel.me, *channel.peers])
     if active not in parties:
         raise ConfigError(
@@ -191,7 +194,7 @@ def fit_sbt_party(
         t0 = time.perf_counter()
         scheme = scheme or make_scheme(params.he)
         keygen_seconds = time.perf_counter() - t0  # 0 for keys made ahead
-        with open_executor(current_executor()) as executor:  # [compute]: this party's own, never sent
+        with executor_scope(executor) as work:  # [compute]: this party's own, never sent
             res = train_active(
                 channel,
                 table.features,
@@ -204,13 +207,13 @@ def fit_sbt_party(
                 checkpoint=checkpoint,
                 offset=table.offset,
                 categories=n_cats,
-                executor=executor,
+                executor=work,
             )
         model.trees, model.base_margin = res.trees, res.base_margin
         model.offset_name = table.offset_name if table.offset is not None else None
         stats = {**res.stats, "keygen_seconds": keygen_seconds}
     else:
-        with open_executor(current_executor()) as executor:
+        with executor_scope(executor) as work:
             pres = train_passive(
                 channel,
                 table.features,
@@ -220,7 +223,7 @@ def fit_sbt_party(
                 progress=progress,
                 checkpoint=checkpoint,
                 categories=n_cats,
-                executor=executor,
+                executor=work,
             )
         model.splits = pres.splits
         stats = pres.stats
