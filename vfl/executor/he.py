@@ -25,6 +25,7 @@ import numpy as np
 
 from vfl.crypto.he.base import CipherVector, EncryptedHistogram, HEScheme
 from vfl.executor.base import Executor, Pending, Shared
+from vfl.executor.cohosted import cohosted
 from vfl.wire.v1 import he_pb2
 
 __all__ = ["ChunkSums", "HEWork"]
@@ -61,6 +62,9 @@ class HEWork:
         self.scheme = scheme
         spread = executor is not None and executor.distributed and scheme.per_row
         self.executor = executor if spread else None
+        #: background work ahead (the label holder's [[0]]s) pays: the scheme's own calls run here,
+        #: in a process of this party's alone (vfl.executor.cohosted)
+        self.ahead = self.executor is None and not cohosted()
         self._ctx: Shared | None = None
         if self.executor is not None:
             data = scheme.public_context().SerializeToString()

@@ -11,7 +11,7 @@ import pytest
 
 from vfl.core.errors import WireError
 from vfl.crypto.he import HEScheme
-from vfl.crypto.he.sfheu import _all_coprime, _fast_magnitude, _read, parse_heu_array
+from vfl.crypto.he.sfheu import _all_coprime, _fast_array, _fast_magnitude, _read, parse_heu_array
 
 N = 1009 * 2003  # two primes: a non-unit shares one of them
 
@@ -36,7 +36,9 @@ def test_fast_item_reader_agrees_with_general_reader(name: str, keyholders: dict
     general = [int.from_bytes(_read(it, 0)[0][0], "little") for it in top[3]]
     assert (rows, cols) == (4, 1) and ints == general
     tail = int(ops.schema_index).to_bytes(8, "little")
-    assert all(_fast_magnitude(it, tail) is not None for it in top[3])  # the fast path ran
+    assert all(_fast_magnitude(it, tail) is not None for it in top[3])  # the fast item path ran
+    assert _fast_array(data, tail) == (general, 4, 1)  # and the flat whole-array pass agrees
+    assert _fast_array(data[:-1] + bytes([data[-1] ^ 1]), tail) is None  # leaves the rest to the strict one
     with pytest.raises(WireError, match="another scheme"):
         parse_heu_array(data[:-1] + bytes([data[-1] ^ 1]), ops.schema_index)  # altered tag
     with pytest.raises(WireError):

@@ -153,11 +153,11 @@ class IntegerScheme(HEScheme):
 
     # -- encryptions of zero made ahead ----------------------------------------------------------
     def prepare_zeros(self, lengths: Iterable[int]) -> None:
-        """Start encrypting zero vectors of these lengths on a background thread (heu and phe
-        release the GIL). A later encryption of that many values is then one plaintext addition,
-        [[m]] = [[0]] * g^m: the randomiser, most of an encryption's cost (ZPaillier 97 %, OU
-        half), is made while this party waits for its peers. Each [[0]] is used once, so the
-        result is a fresh encryption like any other."""
+        """Start encrypting zero vectors of these lengths on a background thread (phe releases the
+        GIL, heu does not: vfl.executor.cohosted). A later encryption of that many values is then
+        one plaintext addition, [[m]] = [[0]] * g^m: the randomiser, most of an encryption's cost
+        (ZPaillier 97 %, OU half), is made while this party waits for its peers. Each [[0]] is
+        used once, so the result is a fresh encryption like any other."""
         with self._zero_lock:
             if self._zero_maker is None:
                 self._zero_maker = ThreadPoolExecutor(1, thread_name_prefix="vfl-zeros")

@@ -151,7 +151,9 @@ class PheOps(IntOps):
                     "the message was truncated or altered",
                 )
             c = int.from_bytes(raw, "big")
-            if not (0 < c < self.nsq) or math.gcd(c, self.n) != 1:
+            # gcd(c, n) = 1 at the key holder only, as in sfheu.py: a public-key holder never
+            # decrypts, so a non-unit under the sender's own key harms only the sender's results
+            if not (0 < c < self.nsq) or (self.has_secret_key and math.gcd(c, self.n) != 1):
                 raise CryptoError(
                     "received a Paillier ciphertext outside Z*_{n^2} (0 < c < n^2, gcd(c, n) = 1)",
                     "the message was tampered with or made under another key; refuse the round",

@@ -4,8 +4,9 @@ All crypto runs in heu's C++ on whole arrays (``heu.numpy``), on all cores heu's
 SecureBoost histograms use heu's native ``feature_wise_bucket_sum``. Handles are (m, 1)
 CiphertextArrays. Ciphertexts travel in heu's own array serialisation; before heu parses them
 we walk that (msgpack) layout ourselves and range-check every ciphertext integer:
-ZPaillier 0 < c < n^2, OU 0 < c < n, and gcd(c, n) = 1. heu has no accessor for n, so n is read
-from the public key's printed form once per key.
+ZPaillier 0 < c < n^2, OU 0 < c < n, and, at the key holder, gcd(c, n) = 1 (why there only:
+protocols/specs/he.md). heu has no accessor for n, so n is read from the public key's printed
+form once per key.
 """
 
 from __future__ import annotations
@@ -178,7 +179,8 @@ class HeuOps(IntOps):
                 f"sf-heu array has shape ({rows}, {cols}), expected ({msg.n_ciphertexts}, 1)",
                 "the message was truncated or altered",
             )
-        if not all(0 < c < self.ct_modulus for c in ints) or not _all_coprime(ints, self.n):
+        units = not self._secret or _all_coprime(ints, self.n)  # the key holder's check only
+        if not all(0 < c < self.ct_modulus for c in ints) or not units:
             raise CryptoError(
                 f"received an {self.schema} ciphertext outside its group "
                 f"(0 < c < {'n^2' if self.schema == 'zpaillier' else 'n'}, gcd(c, n) = 1)",
@@ -271,6 +273,10 @@ def parse_heu_array(data: bytes, schema_index: int) -> tuple[list[int], int, int
 
     Each item is msgpack([little-endian magnitude]) followed by heu's 8-byte scheme index
     (SchemaType value: 4 ZPaillier, 1 OU), which we also check."""
+    tail = int(schema_index).to_bytes(8, "little")
+    fast = _fast_array(data, tail)
+    if fast is not None:
+        return fast
     top, end = _read(data, 0)
     if end != len(data) or not isinstance(top, list) or len(top) != 4:
         raise WireError("sf-heu ciphertext array has an unexpected layout")
@@ -282,7 +288,6 @@ def parse_heu_array(data: bytes, schema_index: int) -> tuple[list[int], int, int
     if len(items) != rows * cols:
         raise WireError(f"sf-heu array header says {rows}x{cols} but carries {len(items)} items")
     ints = []
-    tail = int(schema_index).to_bytes(8, "little")
     for it in items:
         mag = _fast_magnitude(it, tail) if isinstance(it, bytes) else None
         if mag is None:  # anything but heu's usual layout takes the general reader
@@ -294,6 +299,58 @@ def parse_heu_array(data: bytes, schema_index: int) -> tuple[list[int], int, int
             mag = inner[0]
         ints.append(int.from_bytes(mag, "little"))
     return ints, rows, cols
+
+
+def _fast_array(data: bytes, tail: bytes) -> tuple[list[int], int, int] | None:
+    """heu's usual (m, 1) array read in one flat pass, without the general reader's item objects
+    (2x faster on 30,000 OU ciphertexts); None on anything else, which the strict reader then
+    reads or refuses. Accepts a subset of what that reader accepts, with the same result."""
+    if len(data) < 8 or data[0] != 0x94:
+        return None
+    try:
+        (rows, cols, ndim), pos = _read_array(data, 1, 3, 1)
+    except WireError:
+        return None
+    if not (isinstance(rows, int) and isinstance(cols, int)) or ndim != 2 or cols != 1:
+        return None
+    t = data[pos]
+    if t == 0xDC:
+        count, pos = int.from_bytes(data[pos + 1 : pos + 3], "big"), pos + 3
+    elif t == 0xDD:
+        count, pos = int.from_bytes(data[pos + 1 : pos + 5], "big"), pos + 5
+    elif 0x90 <= t <= 0x9F:
+        count, pos = t & 0x0F, pos + 1
+    else:
+        return None
+    if count != rows or count > len(data) - pos:
+        return None
+    ints: list[int] = []
+    append, from_bytes, end = ints.append, int.from_bytes, len(data)
+    for _ in range(count):
+        if pos + 3 > end:
+            return None
+        t = data[pos]
+        if t in (0xDA, 0xC5):  # str/bin 16 holding the item
+            size, pos = (data[pos + 1] << 8) | data[pos + 2], pos + 3
+        elif t in (0xD9, 0xC4):  # str/bin 8
+            size, pos = data[pos + 1], pos + 2
+        else:
+            return None
+        stop = pos + size
+        if stop > end or size < 11 or data[pos] != 0x91 or data[stop - 8 : stop] != tail:
+            return None
+        t = data[pos + 1]  # the magnitude: bin/str 8 or 16
+        if t in (0xC5, 0xDA):
+            start, mag = pos + 4, (data[pos + 2] << 8) | data[pos + 3]
+        elif t in (0xC4, 0xD9):
+            start, mag = pos + 3, data[pos + 2]
+        else:
+            return None
+        if start + mag != stop - 8:
+            return None
+        append(from_bytes(data[start : start + mag], "little"))
+        pos = stop
+    return (ints, rows, cols) if pos == end else None
 
 
 def _fast_magnitude(it: bytes, tail: bytes) -> bytes | None:

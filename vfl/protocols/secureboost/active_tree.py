@@ -178,8 +178,9 @@ class TreeGrower:
 
     def _prepare_next(self, t: int, n: int) -> None:
         """While the passives sum this tree's buckets, start the [[0]]s of the next tree's [[g, h]]
-        chunks (its row sample is known already: drawn from the seed and the tree alone)."""
-        if t + 1 >= self.cfg.n_trees or self.work.executor is not None:
+        chunks (its row sample is known already: drawn from the seed and the tree alone); only
+        where it pays (:attr:`vfl.executor.he.HEWork.ahead`)."""
+        if t + 1 >= self.cfg.n_trees or not self.work.ahead:
             return
         sample = self.cfg.row_sample(t + 1, n)
         self.scheme.prepare_zeros(chunk_lengths(n if sample is None else len(sample), self.chunk_rows))

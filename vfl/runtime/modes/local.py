@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from vfl.core.errors import PeerError
+from vfl.executor.cohosted import cohosting
 from vfl.transport.channel import Channel
 from vfl.transport.memory import MemoryHub
 from vfl.transport.recording import RecordedMessage, RecordingChannel
@@ -44,10 +45,11 @@ def run_in_memory(
             hub.mark_dead(name, f"{type(exc).__name__}: {exc}")
 
     threads = [threading.Thread(target=run, args=(p,), name=f"party-{p}", daemon=True) for p in parties]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with cohosting(len(parties)):  # one interpreter for all: no party's work ahead pays
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     if errors:
         # a PeerError is a consequence; report the party whose own error started it
         root = [e for e in errors.values() if not isinstance(e, PeerError)]
