@@ -12,7 +12,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -64,14 +64,26 @@ def _no_id_column(source: str, id_column: str, columns: Sequence[object]) -> Dat
     )
 
 
+#: how a folder's shards are read: ``map_shards(fn, shards)`` gives ``[fn(s) for s in shards]`` in
+#: order. The runtime passes its party's executor's map (threads, or the party's Ray workers);
+#: the data layer itself knows no executor
+ShardMap = Callable[[Callable[[Any], pd.DataFrame], list[Any]], list[pd.DataFrame]]
+
+
 def read_frame(
-    path: str | Path, id_column: str, *, ids_only: bool = False, text_columns: Sequence[str] = ()
+    path: str | Path,
+    id_column: str,
+    *,
+    ids_only: bool = False,
+    text_columns: Sequence[str] = (),
+    map_shards: ShardMap | None = None,
 ) -> pd.DataFrame:
     """Load a CSV (optionally gzipped) or Parquet file with the ID column (and ``text_columns``)
-    kept as text. ``ids_only`` reads the ID column alone (PSI needs nothing else)."""
+    kept as text. ``ids_only`` reads the ID column alone (PSI needs nothing else). A folder of
+    Parquet shards is read shard by shard through ``map_shards`` (default: one after another)."""
     p = Path(path)
     if p.is_dir():
-        return _read_folder(p, id_column, ids_only)
+        return _read_folder(p, id_column, ids_only, map_shards)
     if not p.is_file():
         raise DataError(f"{p}: no such file", "check the path given with --data NAME=PATH")
     kind = _kind(p)
@@ -141,9 +153,19 @@ def parquet_shards(folder: Path) -> list[Path]:
     return files
 
 
-def _read_folder(folder: Path, id_column: str, ids_only: bool) -> pd.DataFrame:
+def _read_shard(shard: tuple[str, str, bool]) -> pd.DataFrame:
+    """One Parquet shard of a folder (a plain function of plain values: it runs on a thread or
+    on a worker of the party's own Ray cluster, which reads the same path)."""
+    path, id_column, ids_only = shard
+    return read_frame(path, id_column, ids_only=ids_only)
+
+
+def _read_folder(
+    folder: Path, id_column: str, ids_only: bool, map_shards: ShardMap | None = None
+) -> pd.DataFrame:
     """The shards as one table (rows numbered 0-based across the shards in name order), each shard
-    with the first one's columns; an empty or unreadable shard is named."""
+    with the first one's columns; an empty or unreadable shard is named. The columns are checked
+    from the files' footers first, so a mismatch is named before any shard is read."""
     import pyarrow.parquet as pq
 
     files = parquet_shards(folder)
@@ -155,7 +177,8 @@ def _read_folder(folder: Path, id_column: str, ids_only: bool) -> pd.DataFrame:
                 f"{f}: columns {pq.read_schema(f).names[:12]} differ from {files[0].name}'s {names[:12]}",
                 "every shard of a party's table needs the same columns in the same order",
             )
-        frames.append(read_frame(f, id_column, ids_only=ids_only))
+    shards = [(str(f), id_column, ids_only) for f in files]
+    frames = map_shards(_read_shard, shards) if map_shards else [_read_shard(s) for s in shards]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -439,10 +462,12 @@ def read_party_table(
     categories: CategoryMap | None = None,
     ids_only: bool = False,
     offset_column: str | None = None,
+    map_shards: ShardMap | None = None,
 ) -> PartyTable:
-    """Read and validate one party's file; see :func:`table_from_frame` for the options."""
+    """Read and validate one party's file; see :func:`table_from_frame` for the options and
+    :func:`read_frame` for ``map_shards``."""
     text = list(categories.columns) if categories is not None else []
-    df = read_frame(path, id_column, ids_only=ids_only, text_columns=text)
+    df = read_frame(path, id_column, ids_only=ids_only, text_columns=text, map_shards=map_shards)
     return table_from_frame(
         df,
         name=name,

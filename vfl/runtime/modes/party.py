@@ -16,7 +16,7 @@ from typing import Any
 from vfl.core.errors import ConfigError
 from vfl.data.readers import read_party_table
 from vfl.data.table import PartyTable
-from vfl.executor.choose import using_executor
+from vfl.executor.choose import executor_scope, using_executor
 from vfl.runtime.job.jobfile import JobFile, PartyConfig
 from vfl.runtime.job.run import PartyOutcome, run_party_job
 from vfl.runtime.job.spec import JobSpec
@@ -123,17 +123,21 @@ def _audit_line(env: common_pb2.Envelope) -> str:
 
 
 def read_own_table(cfg: PartyConfig, ids_only: bool = False) -> PartyTable:
-    """This party's table; ``ids_only`` for alignment-only jobs (the features are not read)."""
-    return read_party_table(
-        cfg.data,
-        name=cfg.name,
-        id_column=cfg.id_column,
-        label_column=cfg.label_column,
-        offset_column=cfg.offset_column,
-        nan_policy=cfg.nan_policy,  # type: ignore[arg-type]
-        id_rule=cfg.id_rule,
-        ids_only=ids_only,
-    )
+    """This party's table; ``ids_only`` for alignment-only jobs (the features are not read). A
+    folder of Parquet shards is read on this process's executor (``[compute]``: its threads, or
+    the party's Ray workers)."""
+    with executor_scope(None) as executor:
+        return read_party_table(
+            cfg.data,
+            name=cfg.name,
+            id_column=cfg.id_column,
+            label_column=cfg.label_column,
+            offset_column=cfg.offset_column,
+            nan_policy=cfg.nan_policy,  # type: ignore[arg-type]
+            id_rule=cfg.id_rule,
+            ids_only=ids_only,
+            map_shards=executor.map,
+        )
 
 
 def run_as(
@@ -147,9 +151,9 @@ def run_as(
     Computes on ``device`` if given, else as :meth:`JobFile.spec_for` says."""
     _check(job, cfg)
     spec = job.spec_for(cfg) if device is None else replace(job.spec, device=device)
-    table = read_own_table(cfg, ids_only=not spec.trains)
     out_dir = party_out_dir(cfg, job)
     with using_executor(cfg.compute):  # [compute]: this party's own cluster, never sent
+        table = read_own_table(cfg, ids_only=not spec.trains)
         return run_with_peers(
             cfg, spec, table, settings=settings, keep=lambda o: write_party_outputs(out_dir, o), **job_options
         )

@@ -19,7 +19,7 @@ from vfl.core.jobs import new_job_id
 from vfl.core.progress import Progress
 from vfl.data.readers import read_party_table
 from vfl.data.table import PartyTable
-from vfl.executor.choose import ComputeConfig, using_executor
+from vfl.executor.choose import ComputeConfig, executor_scope, using_executor
 from vfl.runtime.evaluate.baseline import centralised_baseline
 from vfl.runtime.evaluate.compare import versus_own_data
 from vfl.runtime.job.run import PartyOutcome, run_party_job, split_rows
@@ -36,20 +36,23 @@ __all__ = ["add_baseline", "job_spec", "load_tables", "simulate", "summarise"]
 
 
 def load_tables(cfg: SimulationConfig) -> dict[str, PartyTable]:
-    """Read and validate every party's file up front (raises DataError naming file and rows)."""
-    return {
-        p.name: read_party_table(
-            p.path,
-            name=p.name,
-            id_column=cfg.id_column,
-            label_column=p.label_column,
-            offset_column=p.offset_column,
-            nan_policy=cfg.nan_policy,
-            id_rule=cfg.id_rule,
-            ids_only=cfg.model == NO_MODEL,  # alignment needs the IDs only (vfl psi)
-        )
-        for p in cfg.parties
-    }
+    """Read and validate every party's file up front (raises DataError naming file and rows);
+    a folder of Parquet shards on this process's executor (``--executor``)."""
+    with executor_scope(None) as executor:
+        return {
+            p.name: read_party_table(
+                p.path,
+                name=p.name,
+                id_column=cfg.id_column,
+                label_column=p.label_column,
+                offset_column=p.offset_column,
+                nan_policy=cfg.nan_policy,
+                id_rule=cfg.id_rule,
+                ids_only=cfg.model == NO_MODEL,  # alignment needs the IDs only (vfl psi)
+                map_shards=executor.map,
+            )
+            for p in cfg.parties
+        }
 
 
 def job_spec(cfg: SimulationConfig, job_id: str | None = None) -> JobSpec:
@@ -194,13 +197,14 @@ def simulate(cfg: SimulationConfig, progress: Callable[[str], Progress] | None =
     gRPC with mutual TLS on loopback. Both run the same per-party job code.
     """
     t0 = time.perf_counter()
-    tables = load_tables(cfg)
     spec = job_spec(cfg)
     test_scores = None
     if cfg.transport == "memory":
         with using_executor(ComputeConfig(cfg.executor)):  # one local Ray for all, when ray
+            tables = load_tables(cfg)
             outcomes, ids, test_scores = _in_memory(cfg, spec, tables, progress)
     else:
+        tables = load_tables(cfg)
         outcomes, ids = _as_processes(cfg, spec)
     out = Path(cfg.out_dir)
     summary = summarise(cfg, spec, tables, outcomes, time.perf_counter() - t0)
