@@ -135,6 +135,7 @@ class _ActiveRun:
         self.sigma, self.dp_rng = noise
         self.checkpoint, self.progress = checkpoint, progress
         self.k_out = self.cfg.trees_per_round
+        self._zeros_seen = grower.zeros_at_start  # background seconds already charged to a tree
 
     def train(self, done: int, ens: _Ensemble) -> None:
         """Every round from the one holding tree ``done`` (the agreed restart)."""
@@ -160,7 +161,6 @@ class _ActiveRun:
     def grow_tree(self, t: int, k: int, g: np.ndarray, h: np.ndarray, ens: _Ensemble) -> None:
         """Grow tree ``t`` on margin column ``k`` and add its leaves to the margin."""
         self.grower.clock.start()
-        zeros0 = self.grower.scheme.zero_seconds
         g, h = np.ascontiguousarray(g), np.ascontiguousarray(h)
         if self.cfg.dp_epsilon is not None:
             assert self.dp_rng is not None
@@ -169,7 +169,9 @@ class _ActiveRun:
         _, _, values = tree.arrays()
         ens.margin[:, k] += values[leaf_of_row]
         ens.trees.append(tree)
-        self.grower.clock.add_background(self.grower.scheme.zero_seconds - zeros0)
+        zeros = self.grower.scheme.zero_seconds  # made for this tree (the first: from the setup on)
+        self.grower.clock.add_background(zeros - self._zeros_seen)
+        self._zeros_seen = zeros
         self.end_tree(t, ens)
 
     def end_tree(self, t: int, ens: _Ensemble) -> None:
@@ -222,14 +224,14 @@ def train_active(
     grower = TreeGrower(
         channel, X, HEWork(scheme, executor, channel.job_id), cfg, passives, backend, categories
     )
-    grower.setup(len(y))
-    setup_seconds = time.perf_counter() - t_setup
-    m0, start = initial_margin(cfg.objective, y, cfg.base_score, offset)
-    sigma, dp_stats, dp_rng = _dp_noise(cfg, dp_rng)
-    key = run_key("sbt-active", {**cfg.to_dict(), "passives": passives, "he": scheme.name}, X, y, start)
-    done, state = agree_start_active(channel, passives, checkpoint, key)
-    ens = _Ensemble.start(np.repeat(start[:, None], cfg.trees_per_round, axis=1), state, grower)
     try:
+        grower.setup(len(y))
+        setup_seconds = time.perf_counter() - t_setup
+        m0, start = initial_margin(cfg.objective, y, cfg.base_score, offset)
+        sigma, dp_stats, dp_rng = _dp_noise(cfg, dp_rng)
+        key = run_key("sbt-active", {**cfg.to_dict(), "passives": passives, "he": scheme.name}, X, y, start)
+        done, state = agree_start_active(channel, passives, checkpoint, key)
+        ens = _Ensemble.start(np.repeat(start[:, None], cfg.trees_per_round, axis=1), state, grower)
         _ActiveRun(grower, y, key, (sigma, dp_rng), checkpoint, progress).train(done, ens)
     finally:
         scheme.discard_zeros()  # the [[0]]s made ahead for a tree that will not come

@@ -92,6 +92,7 @@ class TreeGrower:
     ):
         self.ch, self.X, self.cfg, self.passives = channel, X, cfg, passives
         self.work, self.scheme = work, work.scheme
+        self.zeros_at_start = self.scheme.zero_seconds  # the [[0]]s this scheme made before this run
         self.backend, self.xp = backend, backend.xp
         self.np_xp = get_backend("cpu").xp
         self.rule = SplitRule(cfg.reg_lambda, cfg.gamma, cfg.min_child_weight)
@@ -107,7 +108,8 @@ class TreeGrower:
 
     # -- messages 1-2 --------------------------------------------------------------------------
     def setup(self, n: int) -> None:
-        """Send the setup (with the public context) and check every passive's shape."""
+        """Send the setup (with the public context) and check every passive's shape; the first
+        tree's [[0]]s start meanwhile (the passives load the key and bin their features)."""
         self.chunk_rows = gh_chunk_rows(n, self.scheme.gh_chunks)
         with self.clock.crypto():
             ctx = self.scheme.public_context()
@@ -120,6 +122,7 @@ class TreeGrower:
             gh_chunk_rows=self.chunk_rows,
         )
         self.ch.broadcast(Topics.SETUP, msg, self.passives)
+        self._prepare(0, n)
         for p in self.passives:
             self._check_info(p, self.ch.recv(p, Topics.INFO, pb.SBTPassiveInfo), n)
 
@@ -161,7 +164,7 @@ class TreeGrower:
             g_enc, h_enc = g, h
         shift = gh_shift(g_enc, h_enc)  # stays here: the passives see only ciphertexts
         self._send_gradients(t, msg, np.ldexp(g_enc, -shift), np.ldexp(h_enc, -shift))
-        self._prepare_next(t, n)
+        self._prepare(t + 1, n)
         return _Growth(
             t=t,
             tree=Tree(output, [Node(0, 0, n_rows=n)]),
@@ -176,13 +179,13 @@ class TreeGrower:
             pas_hists={p: {} for p in self.passives},
         )
 
-    def _prepare_next(self, t: int, n: int) -> None:
-        """While the passives sum this tree's buckets, start the [[0]]s of the next tree's [[g, h]]
-        chunks (its row sample is known already: drawn from the seed and the tree alone); only
-        where it pays (:attr:`vfl.executor.he.HEWork.ahead`)."""
-        if t + 1 >= self.cfg.n_trees or not self.work.ahead:
+    def _prepare(self, t: int, n: int) -> None:
+        """While the passives work (on the setup, or on the tree before), start the [[0]]s of tree
+        ``t``'s [[g, h]] chunks (its row sample is known already: drawn from the seed and the
+        tree alone); only where it pays (:attr:`vfl.executor.he.HEWork.ahead`)."""
+        if t >= self.cfg.n_trees or not self.work.ahead:
             return
-        sample = self.cfg.row_sample(t + 1, n)
+        sample = self.cfg.row_sample(t, n)
         self.scheme.prepare_zeros(chunk_lengths(n if sample is None else len(sample), self.chunk_rows))
 
     def _send_gradients(self, t: int, first: pb.SBTGradients, g: np.ndarray, h: np.ndarray) -> None:
