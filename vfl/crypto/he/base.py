@@ -131,7 +131,12 @@ class HEScheme(ABC):
     @property
     def zero_seconds(self) -> float:
         """Wall seconds the background spent making zeros so far (this party's crypto too)."""
-        return 0.0
+        return sum(b - a for a, b in self.zero_spans)
+
+    @property
+    def zero_spans(self) -> list[tuple[float, float]]:
+        """When the background made them: (start, end) on ``time.perf_counter``'s clock."""
+        return []
 
     def gh_chunk_plan(self, g: np.ndarray, h: np.ndarray, chunk_rows: int) -> list[Any]:
         """The plaintext side of :meth:`encrypt_gh_chunks`: one plain, picklable item per chunk,

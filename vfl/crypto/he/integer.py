@@ -149,7 +149,7 @@ class IntegerScheme(HEScheme):
         self._zeros: dict[int, deque[Future[Any]]] = {}  # length -> [[0]] vectors, made ahead
         self._zero_lock = threading.Lock()
         self._zero_maker: ThreadPoolExecutor | None = None
-        self._zero_seconds = 0.0
+        self._zero_spans: list[tuple[float, float]] = []
 
     # -- encryptions of zero made ahead ----------------------------------------------------------
     def prepare_zeros(self, lengths: Iterable[int]) -> None:
@@ -171,12 +171,13 @@ class IntegerScheme(HEScheme):
         t = time.perf_counter()
         zero = self._ops.encrypt([0] * k)
         with self._zero_lock:
-            self._zero_seconds += time.perf_counter() - t
+            self._zero_spans.append((t, time.perf_counter()))
         return zero
 
     @property
-    def zero_seconds(self) -> float:
-        return self._zero_seconds
+    def zero_spans(self) -> list[tuple[float, float]]:
+        with self._zero_lock:
+            return list(self._zero_spans)
 
     def discard_zeros(self) -> None:
         """Drop the zeros not used (the job is over): pending ones are cancelled."""

@@ -244,6 +244,8 @@ def train_active(
         "he": scheme.name,
         "setup_seconds": setup_seconds,
         "resumed_from_tree": done,
+        # the [[0]]s count from the setup on (the first tree's start there)
+        "crypto_busy_seconds": grower.clock.busy_seconds([s for s in scheme.zero_spans if s[0] >= t_setup]),
     }
     return ActiveResult(ens.trees, m0, grower.mapper.cuts, stats, cfg.num_class)
 

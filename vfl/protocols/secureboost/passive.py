@@ -92,7 +92,12 @@ def train_passive(
     return PassiveResult(
         run.splits,
         run.mapper,
-        {"trees": clock.trees, "he": setup.he_context.scheme, "resumed_from_tree": done},
+        {
+            "trees": clock.trees,
+            "he": setup.he_context.scheme,
+            "resumed_from_tree": done,
+            "crypto_busy_seconds": clock.busy_seconds(),
+        },
     )
 
 

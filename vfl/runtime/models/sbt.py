@@ -300,6 +300,8 @@ def _summarise(stats: dict[str, Any], channel: Channel) -> dict[str, Any]:
     totals = {
         k: round(sum(t["seconds"][k] for t in trees), 4) for k in ("total", "crypto", "compute", "network")
     }
+    # crypto_busy: how long any crypto ran (threads' overlaps counted once), crypto: their sum
+    totals["crypto_busy"] = round(stats.get("crypto_busy_seconds", totals["crypto"]), 4)
     out: dict[str, Any] = {
         "he": stats.get("he"),
         "trees": trees,
