@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from tests.conftest import FATE_DATA
 from vfl import SecureBoostClassifier, SecureBoostRegressor, VerticalLogisticRegression
-from vfl.core.errors import DataError
+from vfl.core.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,12 @@ def test_estimator_contract(cls: type) -> None:
     assert not [k for k in vars(est) if k.endswith("_")], "__init__ must only store parameters"
     with pytest.raises(NotFittedError):
         est.predict({"a": pd.DataFrame(), "b": pd.DataFrame()})
+
+
+def test_an_unknown_executor_stops_the_fit_before_any_party_starts(breast) -> None:  # type: ignore[no-untyped-def]
+    x_tr, y_tr, _, _ = breast
+    with pytest.raises(ConfigError, match="unknown executor 'spark'"):
+        SecureBoostClassifier(executor="spark").fit(x_tr, y_tr)
 
 
 def test_secureboost_estimators_pass_every_tree_parameter_to_the_job() -> None:

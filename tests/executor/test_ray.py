@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -147,6 +148,32 @@ def test_parquet_shards_are_read_on_the_party_workers(on_ray: None, tmp_path: Pa
         assert len(ex._started_actors) == 2  # type: ignore[attr-defined]
     assert list(got.ids) == list(want.ids) and got.n_rows == 50 + 70 + 90
     assert np.array_equal(got.features, want.features) and np.array_equal(got.label, want.label)
+
+
+def test_an_estimator_runs_its_parties_on_ray(on_ray: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``executor="ray"`` on an estimator: the same model as on threads (OU is exact), and the
+    parties' HE work ran as Ray tasks."""
+    import pandas as pd
+
+    from tests.conftest import FATE_DATA
+    from vfl import SecureBoostClassifier
+
+    g = pd.read_csv(FATE_DATA / "breast_hetero_guest.csv.gz").set_index("id")
+    h = pd.read_csv(FATE_DATA / "breast_hetero_host.csv.gz").set_index("id").loc[g.index]
+    y = g.pop("y")
+    X = {"insurer": g, "hospital": h}
+    params = {"n_estimators": 2, "max_depth": 2, "he": "ou", "random_state": 0}
+    on_threads = SecureBoostClassifier(**params).fit(X, y).predict_proba(X)
+    tasks: list[int] = []
+    submit = RayExecutor.submit
+
+    def counted(self: RayExecutor, *a: Any, **k: Any) -> Any:
+        tasks.append(1)
+        return submit(self, *a, **k)
+
+    monkeypatch.setattr(RayExecutor, "submit", counted)
+    on_ray = SecureBoostClassifier(**params, executor="ray").fit(X, y).predict_proba(X)
+    assert tasks and np.array_equal(on_ray, on_threads)
 
 
 # ---- SecureBoost: [[g, h]] encrypted and bucket-summed on the party's Ray workers ---------------

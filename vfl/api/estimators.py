@@ -30,6 +30,7 @@ from vfl.core.errors import ConfigError, DataError
 from vfl.core.jobs import new_job_id
 from vfl.data.readers import table_from_frame
 from vfl.data.table import PartyTable
+from vfl.executor.choose import ComputeConfig, using_executor
 from vfl.runtime.job.run import PartyOutcome, run_party_job
 from vfl.runtime.job.spec import JobSpec
 from vfl.runtime.modes.local import run_in_memory
@@ -159,6 +160,13 @@ class _VerticalEstimator(BaseEstimator):
         indexed by ID (aligned by ID), an array in the label holder's row order, or the name of
         the label holder's label column."""
         get_backend(self.device)  # a bad or unusable device stops here, before any party starts
+        compute = ComputeConfig(self.executor, self.executor_address)  # and so does a bad executor
+        with using_executor(compute):  # this process's parties: never sent, like the device
+            return self._fit(X, y, federation, resume, checkpoint_dir)
+
+    def _fit(
+        self, X: Any, y: Any, federation: Federation | None, resume: bool, checkpoint_dir: str | Path | None
+    ) -> _VerticalEstimator:
         job_opts = {"checkpoint_dir": Path(checkpoint_dir) if checkpoint_dir else None, "resume": resume}
         # a resumable fit keeps one job id per checkpoint folder, so a restart finds its checkpoints
         job_id = (
@@ -434,7 +442,9 @@ class VerticalLogisticRegression(_Classifier):
     """Logistic regression across parties with HE-protected gradients (CKKS by default).
 
     ``device``: where this process's parties compute in plaintext (``"cpu"``, ``"torch"``,
-    ``"cuda"``, ``"cupy"`` or ``"auto"``: a GPU if usable); it is never sent to peers."""
+    ``"cuda"``, ``"cupy"`` or ``"auto"``: a GPU if usable); ``executor``: where their heavy
+    per-row work runs (``"local"`` threads, or ``"ray"``: the Ray cluster at
+    ``executor_address``, or a local Ray vfl starts when it is None). Neither is sent to peers."""
 
     @property
     def importances_by_party_(self) -> dict[str, dict[str, float]]:

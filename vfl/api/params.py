@@ -20,10 +20,13 @@ T = TypeVar("T", bound=type)
 
 
 def _estimator_level(model: str) -> dict[str, Any]:
-    """What the estimator chooses for the job (or for this process only: ``device``)."""
+    """What the estimator chooses for the job (or for this process only: ``device``, ``executor``
+    and ``executor_address``)."""
     return {
         "he": MODELS[model].default_he,
         "device": "cpu",
+        "executor": "local",
+        "executor_address": None,
         "label_holder": None,
         "id_column": None,
         "unaligned": "error",
