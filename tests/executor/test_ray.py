@@ -156,14 +156,14 @@ def test_an_estimator_runs_its_parties_on_ray(on_ray: None, monkeypatch: pytest.
     import pandas as pd
 
     from tests.conftest import FATE_DATA
+    from tests.keypairs import reused_key_pairs
     from vfl import SecureBoostClassifier
 
     g = pd.read_csv(FATE_DATA / "breast_hetero_guest.csv.gz").set_index("id")
     h = pd.read_csv(FATE_DATA / "breast_hetero_host.csv.gz").set_index("id").loc[g.index]
     y = g.pop("y")
     X = {"insurer": g, "hospital": h}
-    params = {"n_estimators": 2, "max_depth": 2, "he": "ou", "random_state": 0}
-    on_threads = SecureBoostClassifier(**params).fit(X, y).predict_proba(X)
+    params = {"n_estimators": 1, "max_depth": 2, "he": "ou", "random_state": 0}
     tasks: list[int] = []
     submit = RayExecutor.submit
 
@@ -171,8 +171,10 @@ def test_an_estimator_runs_its_parties_on_ray(on_ray: None, monkeypatch: pytest.
         tasks.append(1)
         return submit(self, *a, **k)
 
-    monkeypatch.setattr(RayExecutor, "submit", counted)
-    on_ray = SecureBoostClassifier(**params, executor="ray").fit(X, y).predict_proba(X)
+    with reused_key_pairs(("ou", 2048)):  # one key generation for both fits
+        on_threads = SecureBoostClassifier(**params).fit(X, y).predict_proba(X)
+        monkeypatch.setattr(RayExecutor, "submit", counted)
+        on_ray = SecureBoostClassifier(**params, executor="ray").fit(X, y).predict_proba(X)
     assert tasks and np.array_equal(on_ray, on_threads)
 
 
