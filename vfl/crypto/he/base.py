@@ -129,13 +129,9 @@ class HEScheme(ABC):
         return None
 
     @property
-    def zero_seconds(self) -> float:
-        """Wall seconds the background spent making zeros so far (this party's crypto too)."""
-        return sum(b - a for a, b in self.zero_spans)
-
-    @property
     def zero_spans(self) -> list[tuple[float, float]]:
-        """When the background made them: (start, end) on ``time.perf_counter``'s clock."""
+        """When the background made its zeros so far (this party's crypto too): (start, end) on
+        ``time.perf_counter``'s clock, in the order they finished."""
         return []
 
     def gh_chunk_plan(self, g: np.ndarray, h: np.ndarray, chunk_rows: int) -> list[Any]:

@@ -135,7 +135,7 @@ class _ActiveRun:
         self.sigma, self.dp_rng = noise
         self.checkpoint, self.progress = checkpoint, progress
         self.k_out = self.cfg.trees_per_round
-        self._zeros_seen = grower.zeros_at_start  # background seconds already charged to a tree
+        self._zeros_charged = 0  # of the run's [[0]] spans, those already in a tree's crypto
 
     def train(self, done: int, ens: _Ensemble) -> None:
         """Every round from the one holding tree ``done`` (the agreed restart)."""
@@ -169,9 +169,9 @@ class _ActiveRun:
         _, _, values = tree.arrays()
         ens.margin[:, k] += values[leaf_of_row]
         ens.trees.append(tree)
-        zeros = self.grower.scheme.zero_seconds  # made for this tree (the first: from the setup on)
-        self.grower.clock.add_background(zeros - self._zeros_seen)
-        self._zeros_seen = zeros
+        spans = self.grower.zero_spans()  # those made for this tree (the first: from the setup on)
+        self.grower.clock.add_background(sum(b - a for a, b in spans[self._zeros_charged :]))
+        self._zeros_charged = len(spans)
         self.end_tree(t, ens)
 
     def end_tree(self, t: int, ens: _Ensemble) -> None:
@@ -244,8 +244,7 @@ def train_active(
         "he": scheme.name,
         "setup_seconds": setup_seconds,
         "resumed_from_tree": done,
-        # the [[0]]s count from the setup on (the first tree's start there)
-        "crypto_busy_seconds": grower.clock.busy_seconds([s for s in scheme.zero_spans if s[0] >= t_setup]),
+        "crypto_busy_seconds": grower.clock.busy_seconds(grower.zero_spans()),
     }
     return ActiveResult(ens.trees, m0, grower.mapper.cuts, stats, cfg.num_class)
 

@@ -92,7 +92,7 @@ class TreeGrower:
     ):
         self.ch, self.X, self.cfg, self.passives = channel, X, cfg, passives
         self.work, self.scheme = work, work.scheme
-        self.zeros_at_start = self.scheme.zero_seconds  # the [[0]]s this scheme made before this run
+        self._zeros_before = len(self.scheme.zero_spans)  # made by this scheme for an earlier run
         self.backend, self.xp = backend, backend.xp
         self.np_xp = get_backend("cpu").xp
         self.rule = SplitRule(cfg.reg_lambda, cfg.gamma, cfg.min_child_weight)
@@ -178,6 +178,10 @@ class TreeGrower:
             grown={0: np.arange(n) if sample is None else sample},
             pas_hists={p: {} for p in self.passives},
         )
+
+    def zero_spans(self) -> list[tuple[float, float]]:
+        """When this run's [[0]]s were made (from the setup on)."""
+        return self.scheme.zero_spans[self._zeros_before :]
 
     def _prepare(self, t: int, n: int) -> None:
         """While the passives work (on the setup, or on the tree before), start the [[0]]s of tree

@@ -103,7 +103,16 @@ def run_party_job(
     ones training uses."""
     with executor_scope(None) as executor:
         return _run_party_job(
-            spec, table, channel, progress, executor, agreed, checkpoint_dir, resume, model_file, keep
+            spec,
+            table,
+            channel,
+            progress,
+            executor,
+            agreed=agreed,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+            model_file=model_file,
+            keep=keep,
         )
 
 
@@ -113,6 +122,7 @@ def _run_party_job(
     channel: Channel,
     progress: Progress | None,
     executor: Executor,
+    *,
     agreed: bool,
     checkpoint_dir: Path | None,
     resume: bool,
