@@ -74,9 +74,11 @@ def _fit(
     names: list[str], tables: dict[str, Any], rows: np.ndarray, active: str, params: SBTParams
 ) -> tuple[dict[str, SBTPartyModel], float, float]:
     """(models, fit seconds, key generation seconds): the keys are made before the fit, as a job
-    makes them during PSI (vfl/crypto/he/keygen.py), so the fit time is training alone."""
+    makes them during PSI (vfl/crypto/he/keygen.py), so the fit time is training alone; their
+    [[0]] process starts with them, as in a job."""
     t0 = time.perf_counter()
     scheme = make_scheme(params.he)
+    scheme.start_zeros_apart(len(rows))
     keygen_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     models: dict[str, SBTPartyModel] = run_parties(

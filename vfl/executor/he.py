@@ -63,8 +63,9 @@ class HEWork:
         spread = executor is not None and executor.distributed and scheme.per_row
         self.executor = executor if spread else None
         #: background work ahead (the label holder's [[0]]s) pays: the scheme's own calls run here,
-        #: in a process of this party's alone (vfl.executor.cohosted)
-        self.ahead = self.executor is None and not cohosted()
+        #: and either this process is this party's alone (vfl.executor.cohosted) or the scheme
+        #: makes them in a process of its own
+        self.ahead = self.executor is None and (not cohosted() or scheme.prepares_zeros_apart)
         self._ctx: Shared | None = None
         if self.executor is not None:
             data = scheme.public_context().SerializeToString()

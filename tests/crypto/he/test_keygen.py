@@ -28,6 +28,24 @@ def test_keys_made_ahead_encrypt_decrypt_and_open_at_a_peer(name: str) -> None:
         pending.result()
 
 
+def test_keys_for_a_large_boosting_job_come_with_their_zero_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SecureBoost's label holder (run.py: ``zeros_for`` its rows) gets its [[0]] child started
+    with the keys, during PSI; a small job, or a model without [[0]]s ahead, starts none."""
+    from tests.keypairs import shared_key_pair
+    from vfl.crypto.he import keygen
+    from vfl.crypto.he.zeros import CHILD_MIN_VALUES, ChildZeros
+
+    monkeypatch.setattr(keygen, "_child_key_pair", shared_key_pair)  # the zeros are what is tested
+
+    big = start_keygen("ou", zeros_for=CHILD_MIN_VALUES).result(timeout=120)
+    child = big._zero_maker  # type: ignore[attr-defined]
+    assert isinstance(child, ChildZeros) and child._proc.poll() is None
+    big.discard_zeros()
+    child._proc.wait(timeout=30)
+    for rows in (CHILD_MIN_VALUES - 1, 0):
+        assert start_keygen("ou", zeros_for=rows).result(timeout=120)._zero_maker is None  # type: ignore[attr-defined]
+
+
 def test_bad_parameters_fail_before_anything_starts() -> None:
     with pytest.raises(ConfigError):
         start_keygen("ou", key_bits=1024)

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from vfl.crypto.he import integer
 from vfl.crypto.he.keygen import PendingKeys
+from vfl.crypto.he.zeros import ChildZeros
 from vfl.runtime.job import run
 from vfl.runtime.models import sbt
 from vfl.runtime.modes.config import build_simulation_config
@@ -56,9 +58,9 @@ def test_keys_are_made_once_during_psi_and_give_the_same_model(
         events.append((channel.me, "psi-end"))
         return out
 
-    def recorded_start(name: str) -> PendingKeys:
+    def recorded_start(name: str, **kwargs: Any) -> PendingKeys:
         events.append(("?", f"keygen-start-{name}"))
-        return start(name)
+        return start(name, **kwargs)
 
     def inline_keygen(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the fit made keys of its own")
@@ -74,9 +76,27 @@ def test_keys_are_made_once_during_psi_and_give_the_same_model(
     assert stats["keygen_seconds"] < 0.05 and "keygen_wait" in ahead["insurer"].seconds
 
     monkeypatch.undo()  # before: the adapter makes its keys at the start of the fit
-    monkeypatch.setattr(run, "start_keygen", lambda name: None)
+    monkeypatch.setattr(run, "start_keygen", lambda name, **kwargs: None)
     inline = _run(three_party_breast, tmp_path / "inline")
     for name in ahead:
         a, b = _no_ids(ahead[name].model.to_dict()), _no_ids(inline[name].model.to_dict())
         assert a == b
     assert ahead["insurer"].metrics == inline["insurer"].metrics
+
+    # and with the [[0]]s of a child process (vfl/crypto/he/zeros.py), started with the keys:
+    # a job this small starts none, so the threshold is lowered; where the child's [[0]]s came
+    # in time an encryption took one, else it was made in full, and the model is the same
+    monkeypatch.undo()
+    children: list[ChildZeros] = []
+
+    class Counted(ChildZeros):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            children.append(self)
+
+    monkeypatch.setattr(integer, "CHILD_MIN_VALUES", 1)
+    monkeypatch.setattr(integer, "ChildZeros", Counted)
+    zeros = _run(three_party_breast, tmp_path / "zeros")
+    assert len(children) == 1 and children[0]._to.closed  # one child, ended with the fit
+    for name in ahead:
+        assert _no_ids(zeros[name].model.to_dict()) == _no_ids(ahead[name].model.to_dict())

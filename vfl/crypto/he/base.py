@@ -24,11 +24,21 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 __all__ = ["CipherVector", "EncryptedHistogram", "HEScheme"]
+
+
+class ZeroSpan(NamedTuple):
+    """One batch of [[0]]s made in the background: its window (start, end on
+    ``time.perf_counter``'s clock, one clock for the machine on Linux) and the CPU seconds it
+    took, which are less than the window where it ran only on CPU left idle."""
+
+    start: float
+    end: float
+    cpu: float
 
 
 class CipherVector(ABC):
@@ -128,10 +138,22 @@ class HEScheme(ABC):
         """Drop what :meth:`prepare_zeros` made and was not used."""
         return None
 
+    def start_zeros_apart(self, values: int) -> None:
+        """Start now the process :meth:`prepare_zeros` will use for encryptions of about ``values``
+        values at a time (while the job's PSI runs, so its start-up is off training's path),
+        where that pays; a no-op where zeros are not made apart."""
+        return None
+
     @property
-    def zero_spans(self) -> list[tuple[float, float]]:
-        """When the background made its zeros so far (this party's crypto too): (start, end) on
-        ``time.perf_counter``'s clock, in the order they finished."""
+    def prepares_zeros_apart(self) -> bool:
+        """:meth:`prepare_zeros` works in a process of its own (vfl.crypto.he.zeros), so it pays
+        even where this interpreter is shared with other parties (vfl.executor.cohosted)."""
+        return False
+
+    @property
+    def zero_spans(self) -> list[ZeroSpan]:
+        """When the background made its zeros so far (this party's crypto too), in the order
+        they finished."""
         return []
 
     def gh_chunk_plan(self, g: np.ndarray, h: np.ndarray, chunk_rows: int) -> list[Any]:

@@ -10,11 +10,11 @@ backend only says how to encrypt, add, multiply by plaintext integers, bucket-su
 from __future__ import annotations
 
 import threading
-import time
+import weakref
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -23,7 +23,7 @@ import numpy as np
 from vfl.core.errors import CryptoError, WireError
 from vfl.core.jobs import check_job_id
 from vfl.crypto.fingerprints import sha256_hex
-from vfl.crypto.he.base import CipherVector, EncryptedHistogram, HEScheme
+from vfl.crypto.he.base import CipherVector, EncryptedHistogram, HEScheme, ZeroSpan
 from vfl.crypto.he.digits import MAX_DIGIT_INPUT_BITS, digit_matvec
 from vfl.crypto.he.encoding import (
     FixedPoint,
@@ -37,6 +37,7 @@ from vfl.crypto.he.encoding import (
 )
 from vfl.crypto.he.params import MAX_PUBLIC_KEY_BYTES
 from vfl.crypto.he.wire import MAX_CIPHERTEXTS, MAX_SCALE_BITS, check_binding, stamp
+from vfl.crypto.he.zeros import CHILD_MIN_VALUES, ChildZeros, ThreadZeros, ZeroMaker
 from vfl.wire.v1 import he_pb2
 
 __all__ = ["IntHistogram", "IntOps", "IntVector", "IntegerScheme"]
@@ -103,6 +104,19 @@ class IntOps(ABC):
     def from_wire(self, msg: he_pb2.CipherBatch) -> Any:
         """Parse and range-check every ciphertext; raise CryptoError/WireError on any doubt."""
 
+    def zero_child(self) -> tuple[str, bytes] | None:
+        """(scheme, public key) for a child process to make [[0]]s in
+        (:class:`vfl.crypto.he.zeros.ChildZeros`, with :meth:`dump_own` / :meth:`load_own`);
+        None: they are made on a thread."""
+        return None
+
+    def dump_own(self, h: Any) -> bytes:
+        raise NotImplementedError
+
+    def load_own(self, data: bytes) -> Any:
+        """A handle from :meth:`dump_own`'s bytes, made by our own child: not range-checked."""
+        raise NotImplementedError
+
 
 @dataclass
 class IntVector(CipherVector):
@@ -148,34 +162,57 @@ class IntegerScheme(HEScheme):
         self._fingerprint = sha256_hex(self.name.encode(), ops.public_key_bytes())
         self._zeros: dict[int, deque[Future[Any]]] = {}  # length -> [[0]] vectors, made ahead
         self._zero_lock = threading.Lock()
-        self._zero_maker: ThreadPoolExecutor | None = None
-        self._zero_spans: list[tuple[float, float]] = []
+        self._zero_maker: ZeroMaker | None = None
+        self._zero_spans: list[ZeroSpan] = []
 
     # -- encryptions of zero made ahead ----------------------------------------------------------
+    @property
+    def prepares_zeros_apart(self) -> bool:
+        return self._ops.zero_child() is not None
+
     def prepare_zeros(self, lengths: Iterable[int]) -> None:
-        """Start encrypting zero vectors of these lengths on a background thread (phe releases the
-        GIL, heu does not: vfl.executor.cohosted). A later encryption of that many values is then
-        one plaintext addition, [[m]] = [[0]] * g^m: the randomiser, most of an encryption's cost
+        """Start encrypting zero vectors of these lengths in the background (where, and why
+        there: :mod:`vfl.crypto.he.zeros`). A later encryption of that many values is then one
+        plaintext addition, [[m]] = [[0]] * g^m: the randomiser, most of an encryption's cost
         (ZPaillier 97 %, OU half), is made while this party waits for its peers. Each [[0]] is
         used once, so the result is a fresh encryption like any other."""
+        ks = [int(k) for k in lengths if k > 0]
         with self._zero_lock:
             if self._zero_maker is None:
-                self._zero_maker = ThreadPoolExecutor(1, thread_name_prefix="vfl-zeros")
-            for k in lengths:
-                if k > 0:
-                    self._zeros.setdefault(int(k), deque()).append(
-                        self._zero_maker.submit(self._make_zero, int(k))
-                    )
+                self._zero_maker = self._start_zero_maker(sum(ks))
+            maker = self._zero_maker
+            if maker is not None:
+                for k in ks:
+                    self._zeros.setdefault(k, deque()).append(maker.submit(k))
 
-    def _make_zero(self, k: int) -> Any:
-        t = time.perf_counter()
-        zero = self._ops.encrypt([0] * k)
+    def start_zeros_apart(self, values: int) -> None:
         with self._zero_lock:
-            self._zero_spans.append((t, time.perf_counter()))
-        return zero
+            if self._zero_maker is None and self.prepares_zeros_apart and values >= CHILD_MIN_VALUES:
+                self._zero_maker = self._child_maker()
+
+    def _start_zero_maker(self, values: int) -> ZeroMaker | None:
+        if not self.prepares_zeros_apart:
+            return ThreadZeros(self._ops.encrypt, self._record_zero)
+        if values < CHILD_MIN_VALUES:
+            return None  # too few to pay for starting a child: encrypt them in full when due
+        return self._child_maker()
+
+    def _child_maker(self) -> ZeroMaker | None:
+        child = self._ops.zero_child()
+        assert child is not None
+        try:
+            maker = ChildZeros(*child, self._ops.load_own, self._record_zero)
+        except (OSError, CryptoError):
+            return None  # no child here (a frozen or sandboxed process)
+        weakref.finalize(self, maker.close)  # a scheme dropped without discard_zeros
+        return maker
+
+    def _record_zero(self, span: ZeroSpan) -> None:
+        with self._zero_lock:
+            self._zero_spans.append(span)
 
     @property
-    def zero_spans(self) -> list[tuple[float, float]]:
+    def zero_spans(self) -> list[ZeroSpan]:
         with self._zero_lock:
             return list(self._zero_spans)
 
@@ -188,16 +225,20 @@ class IntegerScheme(HEScheme):
             self._zeros.clear()
             maker, self._zero_maker = self._zero_maker, None
         if maker is not None:
-            maker.shutdown(wait=False, cancel_futures=True)
+            maker.close()
 
     def _encrypt_ints(self, ints: list[int]) -> Any:
-        """[[ints]], from a [[0]] made ahead when one of that length is there (or under way)."""
+        """[[ints]], from a [[0]] made ahead when one of that length is there (or under way,
+        where the maker may be waited for); else encrypted in full."""
         with self._zero_lock:
-            q = self._zeros.get(len(ints))
-            zero = q.popleft() if q else None
-        if zero is None:
-            return self._ops.encrypt(ints)
-        return self._ops.add_plain(zero.result(), ints)
+            q, maker = self._zeros.get(len(ints)), self._zero_maker
+            zero = q.popleft() if q and maker is not None and (maker.waits or q[0].done()) else None
+        if zero is not None:
+            try:
+                return self._ops.add_plain(zero.result(), ints)
+            except CryptoError:
+                pass  # the child stopped: encrypt in full
+        return self._ops.encrypt(ints)
 
     # -- keys ----------------------------------------------------------------------------------
     @property

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any, BinaryIO
 
 from vfl.core.errors import ConfigError, CryptoError
@@ -73,18 +74,32 @@ class PendingKeys:
         return self._scheme
 
 
-def start_keygen(name: str, **params: Any) -> PendingKeys:
+def start_keygen(name: str, *, zeros_for: int = 0, **params: Any) -> PendingKeys:
     """Start generating ``name``'s keys (the parameters of :func:`vfl.crypto.he.make_scheme`) in
-    the background. Bad parameters raise here, before anything starts."""
+    the background. Bad parameters raise here, before anything starts. ``zeros_for``: the model
+    makes [[0]]s ahead (SecureBoost) for encryptions of about this many rows, so their process
+    starts with the keys where it pays (``HEScheme.start_zeros_apart``), during PSI too."""
     from vfl.crypto.he import make_scheme
 
+    make: Callable[[], HEScheme]
     if name in CHILD_BACKENDS and set(params) <= {"key_bits", "scale_bits"}:
         bits = check_paillier_bits(int(params.get("key_bits", 2048)), name)
         scale = params.get("scale_bits")
-        return PendingKeys(name, params, lambda: _from_child(name, bits, scale))
-    if name not in ("ckks", "paillier", *CHILD_BACKENDS):
+        make = partial(_from_child, name, bits, scale)
+    elif name in ("ckks", "paillier", *CHILD_BACKENDS):
+        make = partial(make_scheme, name, **params)
+    else:
         raise ConfigError(f"unknown HE scheme {name!r}")
-    return PendingKeys(name, params, lambda: make_scheme(name, **params))
+    return PendingKeys(name, params, _with_zeros(make, zeros_for) if zeros_for > 0 else make)
+
+
+def _with_zeros(make: Callable[[], HEScheme], values: int) -> Callable[[], HEScheme]:
+    def run() -> HEScheme:
+        scheme = make()
+        scheme.start_zeros_apart(values)
+        return scheme
+
+    return run
 
 
 def _from_child(name: str, key_bits: int, scale_bits: int | None) -> HEScheme:

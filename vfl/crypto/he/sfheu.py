@@ -25,7 +25,7 @@ from vfl.crypto.he.integer import DEFAULT_SCALE_BITS, IntegerScheme, IntOps
 from vfl.crypto.he.params import check_paillier_bits, check_peer_paillier_bits
 from vfl.wire.v1 import he_pb2
 
-__all__ = ["HeuOps", "OUScheme", "ZPaillierScheme", "parse_heu_array"]
+__all__ = ["HeuOps", "OUScheme", "ZPaillierScheme", "parse_heu_array", "public_heu_ops"]
 
 MAX_HEU_BINS = 127  # heu's bucket-sum takes int8 bin indices
 
@@ -168,6 +168,15 @@ class HeuOps(IntOps):
 
     def to_wire(self, h: Any, msg: he_pb2.CipherBatch) -> None:
         msg.packed = bytes(h.serialize())
+
+    def zero_child(self) -> tuple[str, bytes] | None:
+        return self.schema, self.public_key_bytes()
+
+    def dump_own(self, h: Any) -> bytes:
+        return bytes(h.serialize())
+
+    def load_own(self, data: bytes) -> Any:
+        return self._hnp.CiphertextArray.load_from(data)
 
     def from_wire(self, msg: he_pb2.CipherBatch) -> Any:
         if msg.ciphertexts:
@@ -400,6 +409,10 @@ class _HeuScheme(IntegerScheme):
 
     @classmethod
     def _from_public_key(cls, data: bytes, scale_bits: int) -> _HeuScheme:
+        return cls(cls._public_ops(data), scale_bits or DEFAULT_SCALE_BITS)
+
+    @classmethod
+    def _public_ops(cls, data: bytes) -> HeuOps:
         hphe, hnp = _heu()
         try:
             pk = hphe.PublicKey.load_from(data)
@@ -414,7 +427,7 @@ class _HeuScheme(IntegerScheme):
             kit = hnp.setup(pk)
         except Exception as err:
             raise WireError(f"sf-heu could not use the {cls.name} public key: {err}") from err
-        return cls(HeuOps(kit, cls.name, key_bits, secret=False), scale_bits or DEFAULT_SCALE_BITS)
+        return HeuOps(kit, cls.name, key_bits, secret=False)
 
     printed_prefix: ClassVar[str] = ""
 
@@ -433,3 +446,9 @@ class OUScheme(_HeuScheme):
     name: ClassVar[str] = "ou"
     schema_attr: ClassVar[str] = "OU"
     printed_prefix: ClassVar[str] = "ou"
+
+
+def public_heu_ops(name: str, public_key: bytes) -> HeuOps:
+    """Public-key-only operations of scheme ``name`` (the zero-making child's, vfl.crypto.he.zeros)."""
+    cls: type[_HeuScheme] = OUScheme if name == "ou" else ZPaillierScheme
+    return cls._public_ops(public_key)

@@ -170,7 +170,8 @@ class _ActiveRun:
         ens.margin[:, k] += values[leaf_of_row]
         ens.trees.append(tree)
         spans = self.grower.zero_spans()  # those made for this tree (the first: from the setup on)
-        self.grower.clock.add_background(sum(b - a for a, b in spans[self._zeros_charged :]))
+        made = spans[self._zeros_charged :]
+        self.grower.clock.add_background(sum(min(z.cpu, z.end - z.start) for z in made))
         self._zeros_charged = len(spans)
         self.end_tree(t, ens)
 

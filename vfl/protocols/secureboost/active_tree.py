@@ -24,7 +24,7 @@ from vfl.compute import (
     tie_tolerance,
 )
 from vfl.core.errors import ProtocolError
-from vfl.crypto.he.base import EncryptedHistogram
+from vfl.crypto.he.base import EncryptedHistogram, ZeroSpan
 from vfl.executor.he import HEWork
 from vfl.protocols.secureboost.model import Node, PassiveSplit, Tree
 from vfl.protocols.secureboost.stages import (
@@ -179,7 +179,7 @@ class TreeGrower:
             pas_hists={p: {} for p in self.passives},
         )
 
-    def zero_spans(self) -> list[tuple[float, float]]:
+    def zero_spans(self) -> list[ZeroSpan]:
         """When this run's [[0]]s were made (from the setup on)."""
         return self.scheme.zero_spans[self._zeros_before :]
 

@@ -4,6 +4,7 @@ bit packing of row partitions, the level-wise histogram builder and the time/byt
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ import numpy as np
 
 from vfl.compute import MULTICLASS, OBJECTIVES, check_tweedie_power, n_outputs
 from vfl.core.errors import ConfigError, DataError, ProtocolError
+from vfl.crypto.he.base import ZeroSpan
 from vfl.transport.channel import Channel
 from vfl.wire.arrays import from_ndarray, to_ndarray
 from vfl.wire.v1 import common_pb2, secureboost_pb2
@@ -288,16 +290,34 @@ class TreeClock:
             self._crypto += end - t
             self.spans.append((t, end))
 
-    def busy_seconds(self, background: Sequence[tuple[float, float]] = ()) -> float:
-        """How long any crypto of this party was under way: the union of its own spans and the
-        ``background``'s. Adding the seconds would count twice the time the threads waited for
-        each other (one core, or heu holding the GIL): a ZPaillier label holder "spent" 105 s on
-        crypto in a 96 s run that way."""
-        total, reach = 0.0, float("-inf")
-        for a, b in sorted([*self.spans, *background]):
-            if b > reach:
-                total += b - max(a, reach)
-                reach = b
+    def busy_seconds(self, background: Sequence[ZeroSpan] = ()) -> float:
+        """How long any crypto of this party was under way: the union of its own spans, plus
+        each background batch's CPU seconds placed in the gaps its own spans leave in that
+        batch's window (a [[0]] process at idle priority runs only there on a shared core; on a
+        core of its own it fills the window, and what overlaps counts once either way). Adding
+        the seconds would count twice the time the threads waited for each other (one core, or
+        heu holding the GIL): a ZPaillier label holder "spent" 105 s on crypto in a 96 s run
+        that way."""
+        starts: list[float] = []
+        ends: list[float] = []
+        for a, b in sorted(self.spans):  # merged into disjoint, ascending intervals
+            if ends and a <= ends[-1]:
+                ends[-1] = max(ends[-1], b)
+            else:
+                starts.append(a)
+                ends.append(b)
+        before = [0.0]  # own busy seconds before each interval
+        for a, b in zip(starts, ends, strict=True):
+            before.append(before[-1] + b - a)
+
+        def busy_until(x: float) -> float:
+            i = bisect.bisect_right(starts, x) - 1
+            return 0.0 if i < 0 else before[i] + min(x, ends[i]) - starts[i]
+
+        total = before[-1]
+        for z in background:
+            gaps = z.end - z.start - (busy_until(z.end) - busy_until(z.start))
+            total += max(0.0, min(z.cpu, gaps))
         return total
 
     def count(self, op: str, k: int) -> None:

@@ -135,7 +135,9 @@ def _run_party_job(
     if training:  # bad parameters stop the job here, before the handshake and PSI
         params = make_params(spec.model, spec.he, spec.seed, {**spec.model_params, "device": spec.device})
     # the label holder's HE keys are made while the handshake and PSI run (keygen.py)
-    keys: PendingKeys | None = start_keygen(spec.he) if training and channel.me == spec.active else None
+    keys: PendingKeys | None = None
+    if training and channel.me == spec.active:
+        keys = start_keygen(spec.he, zeros_for=table.n_rows if MODELS[spec.model].zeros_ahead else 0)
     if not agreed:
         if channel.me == spec.order[0]:
             propose(channel, spec)

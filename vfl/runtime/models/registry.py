@@ -64,6 +64,7 @@ class ModelKind:
     baseline_ref: str  # (params, x_train, y_train) -> predict_proba-like callable on a matrix
     baseline_title: str  # what the centralised baseline is, for the summary
     contribution: str  # report section: how a party's share is measured ("gain" | "coefficients")
+    zeros_ahead: bool = False  # the label holder's encryptions use [[0]]s made ahead (keygen.py)
 
     @cached_property
     def params_type(self) -> Any:
@@ -126,6 +127,7 @@ MODELS: dict[str, ModelKind] = {
             baseline_ref="vfl.runtime.evaluate.baseline:xgboost_hist",
             baseline_title="xgboost hist",
             contribution="gain",
+            zeros_ahead=True,
         ),
         ModelKind(
             name="glm",
