@@ -74,11 +74,9 @@ def _fit(
     names: list[str], tables: dict[str, Any], rows: np.ndarray, active: str, params: SBTParams
 ) -> tuple[dict[str, SBTPartyModel], float, float]:
     """(models, fit seconds, key generation seconds): the keys are made before the fit, as a job
-    makes them during PSI (vfl/crypto/he/keygen.py), so the fit time is training alone; their
-    [[0]] process starts with them, as in a job."""
+    makes them during PSI (vfl/crypto/he/keygen.py), so the fit time is training alone."""
     t0 = time.perf_counter()
     scheme = make_scheme(params.he)
-    scheme.start_zeros_apart(len(rows))
     keygen_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     models: dict[str, SBTPartyModel] = run_parties(
@@ -149,19 +147,29 @@ def run_sbt_bench(
     tr, te = stratified_split(y)
     records: list[dict[str, Any]] = []
     widest = max(t.n_features for t in tables_list if t.name != active)
-    # the crypto floor's rates, measured first in this run (bench/crypto.py), for the integer
-    # schemes, whose costs are per encrypted row and per bucket-summed (row x feature) term.
-    # CKKS has none: its bucket sums cost per packed ciphertext (4096 rows) whatever the node's
-    # rows, so a per-term rate made a "floor" above its fit (0.63x measured); phe is too slow.
-    rates = {
-        he: sbt_crypto_rates(he, widest, params.max_bin + 1) for he in he_names if he in ("ou", "zpaillier")
-    }
+
+    # the crypto floor's rates, measured in this run (bench/crypto.py) just before each fit and
+    # just after it, for the integer schemes, whose costs are per encrypted row and per
+    # bucket-summed (row x feature) term; a fit's floor takes the faster of its two (this
+    # machine's speed drifted by a third within one run). CKKS has none: its bucket sums cost
+    # per packed ciphertext (4096 rows) whatever the node's rows, so a per-term rate made a
+    # "floor" above its fit (0.63x measured); phe is too slow.
+    def probe(he: str) -> dict[str, float]:
+        return sbt_crypto_rates(he, widest, params.max_bin + 1)
+
+    floored = {he for he in he_names if he in ("ou", "zpaillier")}
     for he, sub in [(h, s) for h in he_names for s in subsamples]:
+        before = probe(he) if he in floored else None
         p = replace(params, he=he, subsample=sub)
         slow = he == "paillier"
         if slow:
             p = replace(p, n_estimators=phe_trees)
         models, fit_s, keygen_s = _fit(names, tables, every, active, p)
+        if before is not None:
+            after = probe(he)
+            best = {op: max(before[op], after[op]) for op in before}
+            floor = crypto_floor(models, active, best)
+            floor["rates_measured"] = {"before": before, "after": after}
         rec: dict[str, Any] = {
             "he": he,
             "subsample": sub,
@@ -195,9 +203,9 @@ def run_sbt_bench(
             rec["test_auc_diff"] = rec["metrics"]["test_auc"] - xgb_split["test_auc"]
         rec["train_auc_diff"] = rec["metrics"]["train_auc"] - xgb_all["train_auc"]
         rec["time_ratio_vs_xgboost"] = fit_s / max(xgb_all["fit_seconds"], 1e-9)
-        if he in rates:
-            rec["crypto_floor"] = crypto_floor(models, active, rates[he])
-            rec["fit_over_crypto_floor"] = fit_s / max(rec["crypto_floor"]["seconds"], 1e-9)
+        if before is not None:
+            rec["crypto_floor"] = floor
+            rec["fit_over_crypto_floor"] = fit_s / max(floor["seconds"], 1e-9)
         full = next((r for r in records if r["he"] == he and r["subsample"] == 1.0), None)
         if full is not None and sub < 1.0:
             rec["speedup_vs_all_rows"] = full["seconds"]["fit"] / fit_s

@@ -198,6 +198,9 @@ def test_bench_command_writes_bench_json(tmp_path) -> None:  # type: ignore[no-u
     assert floor["seconds"] > 0 and rec["fit_over_crypto_floor"] == pytest.approx(
         rec["seconds"]["fit"] / floor["seconds"], rel=0.01
     )
+    measured = floor["rates_measured"]  # before the fits and after them: the floor takes the faster
+    for op, rate in floor["rates"].items():
+        assert rate == max(measured["before"][op], measured["after"][op])
 
 
 def test_public_names_are_pinned() -> None:

@@ -11,6 +11,7 @@ import pytest
 from vfl.crypto.he import integer
 from vfl.crypto.he.keygen import PendingKeys
 from vfl.crypto.he.zeros import ChildZeros
+from vfl.executor import he as he_work
 from vfl.runtime.job import run
 from vfl.runtime.models import sbt
 from vfl.runtime.modes.config import build_simulation_config
@@ -83,10 +84,13 @@ def test_keys_are_made_once_during_psi_and_give_the_same_model(
         assert a == b
     assert ahead["insurer"].metrics == inline["insurer"].metrics
 
-    # and with the [[0]]s of a child process (vfl/crypto/he/zeros.py), started with the keys:
-    # a job this small starts none, so the threshold is lowered; where the child's [[0]]s came
-    # in time an encryption took one, else it was made in full, and the model is the same
+    # and with the [[0]]s of a child process (vfl/crypto/he/zeros.py), started with the keys, as
+    # for a party with a process of its own (here all share one, so that is what is patched); a
+    # job this small starts none, so the threshold is lowered; where the child's [[0]]s came in
+    # time an encryption took one, else it was made in full, and the model is the same
     monkeypatch.undo()
+    monkeypatch.setattr(run, "cohosted", lambda: False)
+    monkeypatch.setattr(he_work, "cohosted", lambda: False)
     children: list[ChildZeros] = []
 
     class Counted(ChildZeros):

@@ -145,12 +145,6 @@ class HEScheme(ABC):
         return None
 
     @property
-    def prepares_zeros_apart(self) -> bool:
-        """:meth:`prepare_zeros` works in a process of its own (vfl.crypto.he.zeros), so it pays
-        even where this interpreter is shared with other parties (vfl.executor.cohosted)."""
-        return False
-
-    @property
     def zero_spans(self) -> list[ZeroSpan]:
         """When the background made its zeros so far (this party's crypto too), in the order
         they finished."""

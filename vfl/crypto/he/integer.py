@@ -166,10 +166,6 @@ class IntegerScheme(HEScheme):
         self._zero_spans: list[ZeroSpan] = []
 
     # -- encryptions of zero made ahead ----------------------------------------------------------
-    @property
-    def prepares_zeros_apart(self) -> bool:
-        return self._ops.zero_child() is not None
-
     def prepare_zeros(self, lengths: Iterable[int]) -> None:
         """Start encrypting zero vectors of these lengths in the background (where, and why
         there: :mod:`vfl.crypto.he.zeros`). A later encryption of that many values is then one
@@ -187,11 +183,12 @@ class IntegerScheme(HEScheme):
 
     def start_zeros_apart(self, values: int) -> None:
         with self._zero_lock:
-            if self._zero_maker is None and self.prepares_zeros_apart and values >= CHILD_MIN_VALUES:
+            apart = self._ops.zero_child() is not None
+            if self._zero_maker is None and apart and values >= CHILD_MIN_VALUES:
                 self._zero_maker = self._child_maker()
 
     def _start_zero_maker(self, values: int) -> ZeroMaker | None:
-        if not self.prepares_zeros_apart:
+        if self._ops.zero_child() is None:
             return ThreadZeros(self._ops.encrypt, self._record_zero)
         if values < CHILD_MIN_VALUES:
             return None  # too few to pay for starting a child: encrypt them in full when due

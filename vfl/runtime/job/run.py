@@ -18,6 +18,7 @@ from vfl.crypto.he.keygen import PendingKeys, start_keygen
 from vfl.data.table import PartyTable
 from vfl.executor.base import Executor
 from vfl.executor.choose import executor_scope
+from vfl.executor.cohosted import cohosted
 from vfl.report.curves import roc_points
 from vfl.runtime.evaluate.metrics import model_details, model_metrics, objective_of
 from vfl.runtime.job.align import align_party
@@ -137,7 +138,9 @@ def _run_party_job(
     # the label holder's HE keys are made while the handshake and PSI run (keygen.py)
     keys: PendingKeys | None = None
     if training and channel.me == spec.active:
-        keys = start_keygen(spec.he, zeros_for=table.n_rows if MODELS[spec.model].zeros_ahead else 0)
+        # SecureBoost's [[0]]s are made ahead only by a party with a process of its own (HEWork)
+        ahead = MODELS[spec.model].zeros_ahead and not cohosted()
+        keys = start_keygen(spec.he, zeros_for=table.n_rows if ahead else 0)
     if not agreed:
         if channel.me == spec.order[0]:
             propose(channel, spec)
