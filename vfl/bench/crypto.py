@@ -102,14 +102,17 @@ def sbt_crypto_rates(
     """SecureBoost's two crypto costs at this run's rates: [[g, h]] encryptions per second at the
     label holder and bucket-summed (row x feature) terms per second at a passive, on ``rows``
     rows of (g, h) like a logistic loss's and ``n_features`` features of ``n_bins`` bins. The
-    bench divides a fit's counted work by these to get the fit's crypto floor."""
+    bench divides a fit's counted work by these to get the fit's crypto floor. Also the rest of
+    its crypto, per unit: one histogram's packing and re-randomisation (its serialisation at the
+    passive) and decryption (at the label holder), and one load of the public key (a passive's,
+    heu's tables)."""
     from vfl.crypto.he import CipherVector, scheme_from_public_context
 
     rng = np.random.default_rng(seed)
     s = make_scheme(name)
     g, h = rng.uniform(-1, 1, rows), rng.uniform(0, 0.25, rows)
     enc_s, chunks = _timed(lambda: list(s.encrypt_gh_chunks(g, h, 4096 if s.gh_chunks else 0)))
-    peer = scheme_from_public_context(s.public_context(), JOB)
+    key_s, peer = _timed(lambda: scheme_from_public_context(s.public_context(), JOB))
     enc = [peer.deserialize(s.serialize(c, JOB), JOB) for c in chunks]
     bins = rng.integers(0, n_bins, size=(rows, n_features))
     starts = np.cumsum([0, *(len(c) for c in chunks)])
@@ -120,4 +123,13 @@ def sbt_crypto_rates(
             peer.bucket_sums(c, bins[a : a + len(c)], np.arange(len(c)), n_bins)
 
     bucket_s, _ = _timed(sums)
-    return {"encrypt_per_s": rows / enc_s, "bucket_terms_per_s": rows * n_features / bucket_s}
+    assert isinstance(enc[0], CipherVector)
+    hist = peer.bucket_sums(enc[0], bins[: len(enc[0])], np.arange(len(enc[0])), n_bins)
+    pack_s, wire = _timed(lambda: peer.serialize(hist, JOB))
+    open_s, _ = _timed(lambda: s.decrypt_histogram(s.deserialize(wire, JOB)))  # type: ignore[arg-type]
+    return {
+        "encrypt_per_s": rows / enc_s,
+        "bucket_terms_per_s": rows * n_features / bucket_s,
+        "histograms_per_s": 1 / (pack_s + open_s),
+        "key_loads_per_s": 1 / key_s,
+    }

@@ -39,7 +39,8 @@ def _floor(r: dict[str, Any]) -> str:
     rates = f["rates"]
     return (
         f"{f['seconds']:.2f} (fit {r['fit_over_crypto_floor']:.2f}x)\n"
-        f"enc {rates['encrypt_per_s']:,.0f}/s, sums {rates['bucket_terms_per_s']:,.0f}/s"
+        f"enc {rates['encrypt_per_s']:,.0f}/s, sums {rates['bucket_terms_per_s']:,.0f}/s\n"
+        f"all crypto {f['all_seconds']:.2f} (fit {r['fit_over_all_crypto']:.2f}x)"
     )
 
 

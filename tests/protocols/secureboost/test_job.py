@@ -198,6 +198,8 @@ def test_bench_command_writes_bench_json(tmp_path) -> None:  # type: ignore[no-u
     assert floor["seconds"] > 0 and rec["fit_over_crypto_floor"] == pytest.approx(
         rec["seconds"]["fit"] / floor["seconds"], rel=0.01
     )
+    # the rest of its crypto: one histogram per node a passive built (2 trees, depth <= 3: 1 to 4)
+    assert 2 <= floor["histograms"] <= 8 and floor["all_seconds"] > floor["seconds"]
     measured = floor["rates_measured"]  # before the fits and after them: the floor takes the faster
     for op, rate in floor["rates"].items():
         assert rate == max(measured["before"][op], measured["after"][op])

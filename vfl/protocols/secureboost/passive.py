@@ -227,6 +227,7 @@ class _PassiveRun:
                 pb.NodeHistogram(node=nd, hist=self.work.scheme.serialize(rows.histogram(nd, level), job))
                 for nd in build
             ]
+        self.clock.count("histograms", len(out))
         self.ch.send(
             self.active, Topics.histograms(t, level), pb.SBTHistograms(tree=t, level=level, nodes=out)
         )
