@@ -97,7 +97,7 @@ def run_crypto_bench(
 
 
 def sbt_crypto_rates(
-    name: str, n_features: int, n_bins: int, rows: int = 8192, seed: int = 0
+    name: str, n_features: int, n_bins: int, rows: int = 8192, seed: int = 0, scheme: Any = None
 ) -> dict[str, float]:
     """SecureBoost's two crypto costs at this run's rates: [[g, h]] encryptions per second at the
     label holder and bucket-summed (row x feature) terms per second at a passive, on ``rows``
@@ -105,11 +105,11 @@ def sbt_crypto_rates(
     bench divides a fit's counted work by these to get the fit's crypto floor. Also the rest of
     its crypto, per unit: one histogram's packing and re-randomisation (its serialisation at the
     passive) and decryption (at the label holder), and one load of the public key (a passive's,
-    heu's tables)."""
+    heu's tables). ``scheme``: the key holder's scheme to measure with (default: new keys)."""
     from vfl.crypto.he import CipherVector, scheme_from_public_context
 
     rng = np.random.default_rng(seed)
-    s = make_scheme(name)
+    s = scheme if scheme is not None else make_scheme(name)
     g, h = rng.uniform(-1, 1, rows), rng.uniform(0, 0.25, rows)
     enc_s, chunks = _timed(lambda: list(s.encrypt_gh_chunks(g, h, 4096 if s.gh_chunks else 0)))
     key_s, peer = _timed(lambda: scheme_from_public_context(s.public_context(), JOB))

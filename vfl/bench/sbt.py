@@ -162,10 +162,12 @@ def run_sbt_bench(
     # machine's speed drifted by a third within one run). CKKS has none: its bucket sums cost
     # per packed ciphertext (4096 rows) whatever the node's rows, so a per-term rate made a
     # "floor" above its fit (0.63x measured); phe is too slow.
-    def probe(he: str) -> dict[str, float]:
-        return sbt_crypto_rates(he, widest, params.max_bin + 1)
-
     floored = {he for he in he_names if he in ("ou", "zpaillier")}
+    probe_keys = {he: make_scheme(he) for he in floored}  # one key pair per scheme for its probes
+
+    def probe(he: str) -> dict[str, float]:
+        return sbt_crypto_rates(he, widest, params.max_bin + 1, scheme=probe_keys[he])
+
     for he, sub in [(h, s) for h in he_names for s in subsamples]:
         before = probe(he) if he in floored else None
         p = replace(params, he=he, subsample=sub)
