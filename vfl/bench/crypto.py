@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from vfl.crypto.he import available_backends, make_scheme
+from vfl.crypto.he import HEScheme, available_backends, make_scheme
 
 __all__ = ["OPS", "run_crypto_bench"]
 
@@ -97,7 +97,7 @@ def run_crypto_bench(
 
 
 def sbt_crypto_rates(
-    name: str, n_features: int, n_bins: int, rows: int = 8192, seed: int = 0, scheme: Any = None
+    name: str, n_features: int, n_bins: int, rows: int = 8192, seed: int = 0, scheme: HEScheme | None = None
 ) -> dict[str, float]:
     """SecureBoost's two crypto costs at this run's rates: [[g, h]] encryptions per second at the
     label holder and bucket-summed (row x feature) terms per second at a passive, on ``rows``

@@ -182,21 +182,20 @@ class IntegerScheme(HEScheme):
                     self._zeros.setdefault(k, deque()).append(maker.submit(k))
 
     def start_zeros_apart(self, values: int) -> None:
+        child = self._ops.zero_child()
         with self._zero_lock:
-            apart = self._ops.zero_child() is not None
-            if self._zero_maker is None and apart and values >= CHILD_MIN_VALUES:
-                self._zero_maker = self._child_maker()
+            if self._zero_maker is None and child is not None and values >= CHILD_MIN_VALUES:
+                self._zero_maker = self._child_maker(child)
 
     def _start_zero_maker(self, values: int) -> ZeroMaker | None:
-        if self._ops.zero_child() is None:
+        child = self._ops.zero_child()
+        if child is None:
             return ThreadZeros(self._ops.encrypt, self._record_zero)
         if values < CHILD_MIN_VALUES:
             return None  # too few to pay for starting a child: encrypt them in full when due
-        return self._child_maker()
+        return self._child_maker(child)
 
-    def _child_maker(self) -> ZeroMaker | None:
-        child = self._ops.zero_child()
-        assert child is not None
+    def _child_maker(self, child: tuple[str, bytes]) -> ZeroMaker | None:
         try:
             maker = ChildZeros(*child, self._ops.load_own, self._record_zero)
         except (OSError, CryptoError):

@@ -115,14 +115,19 @@ def _from_child(name: str, key_bits: int, scale_bits: int | None) -> HEScheme:
     return cls.from_key_pair(pk, sk, key_bits, **extra)
 
 
-def _child_key_pair(name: str, key_bits: int) -> tuple[bytes, bytes]:
+def child_env() -> dict[str, str]:
+    """The environment of a ``python -m vfl...`` child of ours: this one, with the folder holding
+    this vfl first on PYTHONPATH (so the child runs the same code, installed or not)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+
+
+def _child_key_pair(name: str, key_bits: int) -> tuple[bytes, bytes]:
     proc = subprocess.run(
         [sys.executable, "-m", "vfl.crypto.he.keygen", name, str(key_bits)],
         stdin=subprocess.DEVNULL,
         capture_output=True,
-        env=env,
+        env=child_env(),
         timeout=CHILD_TIMEOUT_S,
         check=False,
     )

@@ -31,6 +31,7 @@ from typing import IO, Any, Protocol
 
 from vfl.core.errors import CryptoError
 from vfl.crypto.he.base import ZeroSpan
+from vfl.crypto.he.keygen import child_env
 from vfl.crypto.he.params import MAX_PUBLIC_KEY_BYTES
 
 __all__ = ["CHILD_MIN_VALUES", "ChildZeros", "ThreadZeros", "ZeroMaker"]
@@ -96,14 +97,12 @@ class ChildZeros:
         self._load, self._record = load, record
         self._pending: list[tuple[int, Future[Any]]] = []
         self._lock = threading.Lock()
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "vfl.crypto.he.zeros"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": path},
+            env=child_env(),
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._to, self._from = self._proc.stdin, self._proc.stdout
