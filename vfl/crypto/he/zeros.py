@@ -7,9 +7,11 @@ does the peer waiting for it (measured: every level of every tree lost 0.1 s per
 way, one core per party). sf-heu's [[0]]s are therefore made by a child process of ours
 (``python -m vfl.crypto.he.zeros``) under the public key alone, at the idle scheduling class: it
 runs only where a core would otherwise idle (while this party waits for its peers), never ahead
-of this party's own work. Its arrays come back over a private pipe. A child costs about 0.3 s of
-CPU to start (at normal priority, so one started with the keys is ready when training starts),
-so it starts only for a batch of :data:`CHILD_MIN_VALUES` values or more.
+of this party's own work. Its arrays come back over a private pipe. A child takes 0.5 s (OU) or
+0.9 s (ZPaillier) from its start to its first [[0]] (imports and heu's key tables, at normal
+priority, so one started with the keys is ready when training starts), so it starts only for a
+batch of :data:`CHILD_MIN_VALUES` values or more: about where OU's [[0]]s (26 µs each on one
+core) cost as much as the start.
 
 The taker never waits for the child: a [[0]] not ready when its encryption comes is left for a
 later one of the same length, and that encryption is made in full here (so an idle child, or
@@ -196,7 +198,7 @@ def _idle_priority() -> None:
 
 def _child_main() -> int:
     """The child: read the scheme and public key, then answer each count k with [[0]] x k. Its
-    start (imports, heu's key tables: about 0.3 s) runs at normal priority, so that a child
+    start (imports, heu's key tables: 0.5 s OU, 0.9 s ZPaillier) runs at normal priority, so that a child
     started with the keys is ready by the time training starts; its [[0]]s at idle priority."""
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # heu prints its thread-pool notice on stdout
