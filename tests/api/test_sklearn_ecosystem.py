@@ -187,11 +187,15 @@ def test_fitted_attributes_follow_scikit_learn(breast: Any) -> None:
 
 def _in_memory_federation(frames: dict[str, pd.DataFrame], y: pd.Series, me: str) -> Federation:
     """The label holder's Federation over an in-memory hub (transport injection): each job the
-    label holder opens, its peers answer in threads, keeping their own parts for predict jobs."""
+    label holder opens, its peers answer in threads, keeping their own parts for predict jobs.
+    Like a serving party (``vfl serve`` runs one job at a time), a peer finishes its last job,
+    keeping its part, before it takes the next: the label holder's job ends at the commit, which
+    can be before its peers have kept theirs."""
     tables = {
         n: table_from_frame(df.rename_axis("id").reset_index(), name=n) for n, df in frames.items() if n != me
     }
     parts: dict[str, Any] = {}
+    running: list[threading.Thread] = []
 
     def connect(spec: JobSpec) -> Any:
         hub = MemoryHub(list(spec.order), spec.job_id, timeout=120)
@@ -208,9 +212,11 @@ def _in_memory_federation(frames: dict[str, pd.DataFrame], y: pd.Series, me: str
                     name, spec.job_id, spec.model, out.model, dict(out.parts)
                 )
 
-        for name in spec.order:
-            if name != me:
-                threading.Thread(target=peer, args=(name,), daemon=True).start()
+        for thread in running:
+            thread.join(120)
+        running[:] = [threading.Thread(target=peer, args=(n,), daemon=True) for n in spec.order if n != me]
+        for thread in running:
+            thread.start()
         return hub.channel(me)
 
     return Federation(me, [n for n in frames if n != me], connect=connect)
