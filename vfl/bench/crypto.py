@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from vfl.crypto.he import HEScheme, available_backends, make_scheme
+from vfl.crypto.he.wire import bins_carried
 
 __all__ = ["OPS", "run_crypto_bench"]
 
@@ -103,9 +104,10 @@ def sbt_crypto_rates(
     label holder and bucket-summed (row x feature) terms per second at a passive, on ``rows``
     rows of (g, h) like a logistic loss's and ``n_features`` features of ``n_bins`` bins. The
     bench divides a fit's counted work by these to get the fit's crypto floor. Also the rest of
-    its crypto, per unit: one histogram's packing and re-randomisation (its serialisation at the
-    passive) and decryption (at the label holder), and one load of the public key (a passive's,
-    heu's tables). ``scheme``: the key holder's scheme to measure with (default: new keys)."""
+    its crypto, per unit: a histogram's packing and re-randomisation (its serialisation at the
+    passive) and decryption (at the label holder), per bin it carries (every bin is occupied
+    here), and one load of the public key (a passive's, heu's tables). ``scheme``: the key
+    holder's scheme to measure with (default: new keys)."""
     from vfl.crypto.he import CipherVector, scheme_from_public_context
 
     rng = np.random.default_rng(seed)
@@ -130,6 +132,6 @@ def sbt_crypto_rates(
     return {
         "encrypt_per_s": rows / enc_s,
         "bucket_terms_per_s": rows * n_features / bucket_s,
-        "histograms_per_s": 1 / (pack_s + open_s),
+        "histogram_bins_per_s": bins_carried(wire) / (pack_s + open_s),
         "key_loads_per_s": 1 / key_s,
     }

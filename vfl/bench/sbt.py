@@ -97,16 +97,19 @@ def crypto_floor(models: dict[str, SBTPartyModel], active: str, rates: dict[str,
     encryptions plus every passive's bucket sums, one after another (parties sharing the
     cores); ``pinned_seconds`` is the larger of the two sides (a party per core, overlapped).
     ``all_seconds`` adds the rest of the fit's crypto at this run's rates: every histogram's
-    packing, re-randomisation and decryption, and each passive's load of the public key."""
+    packing, re-randomisation and decryption (per bin carried: only a node's occupied bins
+    travel), and each passive's load of the public key."""
     enc = models[active].fit_stats["ops"].get("encrypt", 0)
     passives = [n for n in models if n != active]
     terms = {n: models[n].fit_stats["ops"].get("bucket_terms", 0) for n in passives}
     hists = sum(models[n].fit_stats["ops"].get("histograms", 0) for n in passives)
+    hist_bins = sum(models[n].fit_stats["ops"].get("histogram_bins", 0) for n in passives)
     enc_s = enc / rates["encrypt_per_s"]
     bucket_s = {n: t / rates["bucket_terms_per_s"] for n, t in terms.items()}
-    other_s = hists / rates["histograms_per_s"] + len(passives) / rates["key_loads_per_s"]
+    other_s = hist_bins / rates["histogram_bins_per_s"] + len(passives) / rates["key_loads_per_s"]
     return {
         "histograms": hists,
+        "histogram_bins": hist_bins,
         "other_crypto_seconds": other_s,
         "all_seconds": enc_s + sum(bucket_s.values()) + other_s,
         "rates": rates,

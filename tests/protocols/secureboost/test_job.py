@@ -200,6 +200,8 @@ def test_bench_command_writes_bench_json(tmp_path) -> None:  # type: ignore[no-u
     )
     # the rest of its crypto: one histogram per node a passive built (2 trees, depth <= 3: 1 to 4)
     assert 2 <= floor["histograms"] <= 8 and floor["all_seconds"] > floor["seconds"]
+    dense = floor["histograms"] * 17 * rec["parties"]["host"]["features"]  # --bins 16: 17 bins each
+    assert floor["histograms"] <= floor["histogram_bins"] <= dense
     measured = floor["rates_measured"]  # before the fits and after them: the floor takes the faster
     for op, rate in floor["rates"].items():
         assert rate == max(measured["before"][op], measured["after"][op])

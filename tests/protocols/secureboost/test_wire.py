@@ -15,6 +15,7 @@ import pytest
 from google.protobuf.message import Message
 
 from tests.protocols.secureboost.conftest import fit_predict, load, split_rows
+from vfl.crypto.he.wire import bins_carried
 from vfl.data.table import PartyTable
 from vfl.runtime.models.sbt import SBTParams
 from vfl.transport import Channel, RecordedMessage, RecordingChannel
@@ -107,6 +108,8 @@ def test_no_plaintext_numbers_cross(recorded: dict[str, Any]) -> None:
                 assert (m.scheme, m.key_fingerprint, m.job_id) == ("ou", fingerprint, job)
                 assert m.bins_per_ciphertext > 1, "histograms travel packed"
                 assert m.g.n_ciphertexts < m.n_features * m.n_bins
+                per, carried = m.bins_per_ciphertext, bins_carried(m)  # only occupied bins travel
+                assert 1 <= carried <= m.n_features * m.n_bins and m.g.n_ciphertexts == -(-carried // per)
     assert n_cipher > 0
 
 

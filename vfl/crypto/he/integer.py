@@ -141,7 +141,11 @@ class IntVector(CipherVector):
 @dataclass
 class IntHistogram(EncryptedHistogram):
     """F * n_bins ciphertexts of packed (G, H) pairs (unpacked: one pair each; packed after the
-    wire: bins_per_ciphertext pairs each)."""
+    wire: bins_per_ciphertext pairs each). ``occupied``: which of the F * n_bins entries (flat,
+    row-major) hold rows, None for all; packing carries only those, so a feature with few
+    distinct values (a sex, a code, a count) costs the pack, the wire and the decryption of its
+    values, not of max_bin bins. An empty bin decrypts to (0, 0), so the flags tell the key
+    holder nothing its sums would not."""
 
     handle: Any
     n_features: int
@@ -149,6 +153,12 @@ class IntHistogram(EncryptedHistogram):
     slot_bits: int
     scale_bits: int
     bins_per_ciphertext: int = 1
+    occupied: np.ndarray | None = None
+
+    def carried(self) -> np.ndarray:
+        """Flat indices of the entries that travel (every one where ``occupied`` is None)."""
+        total = self.n_features * self.n_bins
+        return np.arange(total) if self.occupied is None else np.flatnonzero(self.occupied)
 
 
 class IntegerScheme(HEScheme):
@@ -442,17 +452,21 @@ class IntegerScheme(HEScheme):
         x = self._vec(enc_gh, "gh")
         b, r = check_bucket_args(x.n, bins, rows, n_bins)
         h = self._ops.bucket_sums(x.handle, r, b, int(n_bins))
-        return IntHistogram(h, b.shape[1], int(n_bins), x.slot_bits, x.scale_bits)
+        occupied = np.zeros(b.shape[1] * int(n_bins), dtype=bool)
+        occupied[(b[r] + np.arange(b.shape[1]) * int(n_bins)).ravel()] = True
+        return IntHistogram(h, b.shape[1], int(n_bins), x.slot_bits, x.scale_bits, occupied=occupied)
 
     def subtract_histograms(self, parent: EncryptedHistogram, child: EncryptedHistogram) -> IntHistogram:
         p, c = self._same_layout(parent, child)
         h = self._ops.sub(p.handle, c.handle)
-        return IntHistogram(h, p.n_features, p.n_bins, p.slot_bits, p.scale_bits)
+        # the parent's bins: a superset (a bin the child emptied is carried, and decrypts to 0)
+        return IntHistogram(h, p.n_features, p.n_bins, p.slot_bits, p.scale_bits, occupied=p.occupied)
 
     def add_histograms(self, a: EncryptedHistogram, b: EncryptedHistogram) -> IntHistogram:
         x, y = self._same_layout(a, b)
         h = self._ops.add(x.handle, y.handle)
-        return IntHistogram(h, x.n_features, x.n_bins, x.slot_bits, x.scale_bits)
+        both = None if x.occupied is None or y.occupied is None else x.occupied | y.occupied
+        return IntHistogram(h, x.n_features, x.n_bins, x.slot_bits, x.scale_bits, occupied=both)
 
     def _same_layout(self, a: EncryptedHistogram, b: EncryptedHistogram) -> tuple[IntHistogram, IntHistogram]:
         """Two unpacked histograms of one shape and slot width (combined before the wire)."""
@@ -476,45 +490,47 @@ class IntegerScheme(HEScheme):
         x = self._hist(hist)
         per = x.bins_per_ciphertext
         cols = SlotPacking(x.slot_bits, 2 * per).unpack(self._ops.decrypt(x.handle))
-        total = x.n_features * x.n_bins
-        g = [v for grp in zip(*cols[0::2], strict=True) for v in grp][:total]
-        h = [v for grp in zip(*cols[1::2], strict=True) for v in grp][:total]
+        where = x.carried()
+        g = [v for grp in zip(*cols[0::2], strict=True) for v in grp][: len(where)]
+        h = [v for grp in zip(*cols[1::2], strict=True) for v in grp][: len(where)]
+        G, H = np.zeros(x.n_features * x.n_bins), np.zeros(x.n_features * x.n_bins)
+        G[where], H[where] = self._fp.decode(g, x.scale_bits), self._fp.decode(h, x.scale_bits)
         shape = (x.n_features, x.n_bins)
-        return (
-            self._fp.decode(g, x.scale_bits).reshape(shape),
-            self._fp.decode(h, x.scale_bits).reshape(shape),
-        )
+        return G.reshape(shape), H.reshape(shape)
 
     def pack_histogram(self, hist: IntHistogram) -> IntHistogram:
-        """Horner-pack many (G, H) pairs per ciphertext: acc = acc * 2^(2S) + pair_j."""
+        """Horner-pack many (G, H) pairs per ciphertext: acc = acc * 2^(2S) + pair_j, over the
+        occupied entries only (the rest are encryptions of (0, 0))."""
         if hist.bins_per_ciphertext != 1:
             return hist
         width = 2 * hist.slot_bits
         per = max_slots(width, self._ops.capacity_bits)
-        total = hist.n_features * hist.n_bins
+        if hist.occupied is not None and not hist.occupied.any():
+            hist = replace(hist, occupied=None)  # no row at all: carry every (0, 0), not nothing
+        where = hist.carried()
+        total = len(where)
         groups = ceil_div(total, per)
         per = ceil_div(total, groups)  # balance groups; fewer padded steps
         acc = None
         for j in range(per - 1, -1, -1):
             idx = np.arange(groups) * per + j
             valid = idx < total
-            term = self._ops.take(hist.handle, np.minimum(idx, total - 1))
+            term = self._ops.take(hist.handle, where[np.minimum(idx, total - 1)])
             if not valid.all():
                 term = self._ops.mul_plain(term, [int(v) for v in valid])
             if acc is None:
                 acc = term
             else:
                 acc = self._ops.add(self._ops.mul_plain(acc, [1 << width] * groups), term)
-        return IntHistogram(acc, hist.n_features, hist.n_bins, hist.slot_bits, hist.scale_bits, per)
+        return replace(hist, handle=acc, bins_per_ciphertext=per)
 
     # -- wire ------------------------------------------------------------------------------------
     def serialize(self, c: CipherVector | EncryptedHistogram, job_id: str) -> Any:
         if isinstance(c, IntHistogram):
             packed = self.pack_histogram(c)
+            carried = len(packed.carried())
             batch = self._batch(
-                self._rerandomise(packed.handle),
-                ceil_div(c.n_features * c.n_bins, packed.bins_per_ciphertext),
-                job_id,
+                self._rerandomise(packed.handle), ceil_div(carried, packed.bins_per_ciphertext), job_id
             )
             batch.kind = "hist"
             msg = he_pb2.EncryptedHistogramMsg(
@@ -525,6 +541,9 @@ class IntegerScheme(HEScheme):
                 scale_bits=c.scale_bits,
                 g=batch,
             )
+            if carried < c.n_features * c.n_bins:
+                assert packed.occupied is not None
+                msg.occupied = np.packbits(packed.occupied).tobytes()
             return stamp(msg, self.name, self._fingerprint, job_id)
         x = self._vec(c, c.kind if isinstance(c, IntVector) else "real")
         batch = self._batch(x.handle if x.fresh else self._rerandomise(x.handle), x.n, job_id)
@@ -557,12 +576,15 @@ class IntegerScheme(HEScheme):
                     f"histogram layout ({msg.n_features}x{msg.n_bins}, {per} bins of "
                     f"2x{msg.slot_bits} bits per ciphertext) does not fit this key"
                 )
-            if msg.g.count != ceil_div(total, per):
+            occupied = _occupied_flags(msg.occupied, total) if msg.occupied else None
+            carried = total if occupied is None else int(occupied.sum())
+            if msg.g.count != ceil_div(carried, per):
                 raise WireError(
-                    f"histogram carries {msg.g.count} ciphertexts, expected {ceil_div(total, per)}"
+                    f"histogram carries {msg.g.count} ciphertexts for {carried} bins, "
+                    f"expected {ceil_div(carried, per)}"
                 )
             h = self._unbatch(msg.g, job_id)
-            return IntHistogram(h, msg.n_features, msg.n_bins, msg.slot_bits, msg.scale_bits, per)
+            return IntHistogram(h, msg.n_features, msg.n_bins, msg.slot_bits, msg.scale_bits, per, occupied)
         if not isinstance(msg, he_pb2.CipherBatch):
             raise WireError(f"expected a CipherBatch or EncryptedHistogramMsg, got {type(msg).__name__}")
         h = self._unbatch(msg, job_id)
@@ -594,6 +616,17 @@ class IntegerScheme(HEScheme):
                 "the message was truncated or altered; ask the sender to resend",
             )
         return h
+
+
+def _occupied_flags(data: bytes, total: int) -> np.ndarray:
+    """A histogram's occupied-bin flags from the wire: exactly ceil(total / 8) bytes, no flag
+    set past the last entry, at least one set."""
+    if len(data) != ceil_div(total, 8):
+        raise WireError(f"histogram's occupied-bin flags are {len(data)} bytes for {total} bins")
+    flags = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).astype(bool)
+    if flags[total:].any() or not flags[:total].any():
+        raise WireError("histogram's occupied-bin flags are malformed (none set, or set past the end)")
+    return flags[:total]
 
 
 def check_bucket_args(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from vfl.core.errors import CryptoError, WireError
 from vfl.core.jobs import check_job_id
 from vfl.crypto.fingerprints import short
 
-__all__ = ["MAX_CIPHERTEXTS", "MAX_SCALE_BITS", "check_binding", "stamp"]
+__all__ = ["MAX_CIPHERTEXTS", "MAX_SCALE_BITS", "bins_carried", "check_binding", "stamp"]
 
 MAX_CIPHERTEXTS = 1 << 24
 #: a product of two fixed-point values carries twice the 200-bit encoder limit at most
@@ -21,6 +23,15 @@ def stamp(msg: Any, scheme: str, fingerprint: str, job_id: str) -> Any:
     msg.key_fingerprint = fingerprint
     msg.job_id = check_job_id(job_id)
     return msg
+
+
+def bins_carried(msg: Any) -> int:
+    """How many of an EncryptedHistogramMsg's F x n_bins bins travel: those its ``occupied``
+    flags set (integer schemes), every one without flags. The unit of a histogram's cost."""
+    total = int(msg.n_features) * int(msg.n_bins)
+    if not msg.occupied:
+        return total
+    return int(np.unpackbits(np.frombuffer(msg.occupied, dtype=np.uint8))[:total].sum())
 
 
 def check_binding(msg: Any, scheme: str, fingerprint: str, job_id: str, what: str) -> None:

@@ -19,6 +19,7 @@ from vfl.compute import Backend, BinMapper, fit_bins, get_backend, to_numpy
 from vfl.core.errors import ProtocolError
 from vfl.core.progress import Progress
 from vfl.crypto.he.base import CipherVector, EncryptedHistogram, HEScheme
+from vfl.crypto.he.wire import bins_carried
 from vfl.executor.base import Executor
 from vfl.executor.he import HEWork
 from vfl.protocols.secureboost.model import PassiveSplit
@@ -228,6 +229,7 @@ class _PassiveRun:
                 for nd in build
             ]
         self.clock.count("histograms", len(out))
+        self.clock.count("histogram_bins", sum(bins_carried(nh.hist) for nh in out))
         self.ch.send(
             self.active, Topics.histograms(t, level), pb.SBTHistograms(tree=t, level=level, nodes=out)
         )

@@ -61,7 +61,7 @@ class CipherBatch(_message.Message):
     def __init__(self, scheme: _Optional[str] = ..., key_fingerprint: _Optional[str] = ..., job_id: _Optional[str] = ..., count: _Optional[int] = ..., ciphertexts: _Optional[_Iterable[bytes]] = ..., packed: _Optional[bytes] = ..., n_ciphertexts: _Optional[int] = ..., kind: _Optional[str] = ..., scale_bits: _Optional[int] = ..., bound_bits: _Optional[int] = ..., slot_bits: _Optional[int] = ..., per_ciphertext: _Optional[int] = ..., stride: _Optional[int] = ..., max_terms: _Optional[int] = ...) -> None: ...
 
 class EncryptedHistogramMsg(_message.Message):
-    __slots__ = ("scheme", "key_fingerprint", "job_id", "n_features", "n_bins", "slot_bits", "bins_per_ciphertext", "scale_bits", "g", "h")
+    __slots__ = ("scheme", "key_fingerprint", "job_id", "n_features", "n_bins", "slot_bits", "bins_per_ciphertext", "scale_bits", "g", "h", "occupied")
     SCHEME_FIELD_NUMBER: _ClassVar[int]
     KEY_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,7 @@ class EncryptedHistogramMsg(_message.Message):
     SCALE_BITS_FIELD_NUMBER: _ClassVar[int]
     G_FIELD_NUMBER: _ClassVar[int]
     H_FIELD_NUMBER: _ClassVar[int]
+    OCCUPIED_FIELD_NUMBER: _ClassVar[int]
     scheme: str
     key_fingerprint: str
     job_id: str
@@ -82,4 +83,5 @@ class EncryptedHistogramMsg(_message.Message):
     scale_bits: int
     g: CipherBatch
     h: CipherBatch
-    def __init__(self, scheme: _Optional[str] = ..., key_fingerprint: _Optional[str] = ..., job_id: _Optional[str] = ..., n_features: _Optional[int] = ..., n_bins: _Optional[int] = ..., slot_bits: _Optional[int] = ..., bins_per_ciphertext: _Optional[int] = ..., scale_bits: _Optional[int] = ..., g: _Optional[_Union[CipherBatch, _Mapping]] = ..., h: _Optional[_Union[CipherBatch, _Mapping]] = ...) -> None: ...
+    occupied: bytes
+    def __init__(self, scheme: _Optional[str] = ..., key_fingerprint: _Optional[str] = ..., job_id: _Optional[str] = ..., n_features: _Optional[int] = ..., n_bins: _Optional[int] = ..., slot_bits: _Optional[int] = ..., bins_per_ciphertext: _Optional[int] = ..., scale_bits: _Optional[int] = ..., g: _Optional[_Union[CipherBatch, _Mapping]] = ..., h: _Optional[_Union[CipherBatch, _Mapping]] = ..., occupied: _Optional[bytes] = ...) -> None: ...
