@@ -53,10 +53,10 @@ def log2_ceil(m: int) -> int:
 
 def bits_of(ints: np.ndarray | list[int]) -> int:
     """Smallest b with |v| < 2^b for every v (0 for an empty or all-zero input)."""
-    best = 0
-    for v in ints:
-        best = max(best, abs(int(v)).bit_length())
-    return best
+    vals = ints.tolist() if isinstance(ints, np.ndarray) else ints
+    if not len(vals):
+        return 0
+    return max(abs(int(max(vals))), abs(int(min(vals)))).bit_length()  # min/max loop in C
 
 
 def check_capacity(bound_bits: int, capacity_bits: int, what: str) -> None:
@@ -101,7 +101,7 @@ class FixedPoint:
                 "clip or standardise the inputs, or lower scale_bits",
             )
         if top < 2.0**62:
-            return [int(x) for x in scaled.astype(np.int64)]
+            return scaled.astype(np.int64).tolist()
         return [int(x) for x in scaled]
 
     def decode(self, ints: list[int], scale_bits: int | None = None) -> np.ndarray:
@@ -137,19 +137,16 @@ class SlotPacking:
         """columns[i][r] is slot i of packed value r; returns one packed integer per r."""
         if len(columns) != self.slots:
             raise CryptoError(f"expected {self.slots} slot columns, got {len(columns)}")
-        half = 1 << (self.slot_bits - 1)
+        s = self.slot_bits
         for col in columns:
-            if any(abs(int(x)) >= half for x in col):
+            if bits_of(col) >= s:  # |x| >= 2^(S-1)
                 raise CryptoError(
-                    f"a value does not fit a {self.slot_bits}-bit signed slot",
+                    f"a value does not fit a {s}-bit signed slot",
                     "widen the slots (fewer per ciphertext) or lower scale_bits",
                 )
-        out = []
-        for parts in zip(*columns, strict=True):
-            p = 0
-            for x in reversed(parts):
-                p = (p << self.slot_bits) + int(x)
-            out.append(p)
+        out = [int(x) for x in columns[-1]]  # Horner over the columns, one list pass each
+        for col in reversed(columns[:-1]):
+            out = [(p << s) + int(x) for p, x in zip(out, col, strict=True)]
         return out
 
     def unpack(self, packed: list[int]) -> list[list[int]]:
