@@ -408,6 +408,20 @@ def _heu_array(data: bytes) -> None:
     parse_heu_array(data, 1)
 
 
+def _heu_range(data: bytes) -> None:
+    """A public party's vectorised check: whatever it decides, the strict reader decides too."""
+    from vfl.crypto.he.sfheu import heu_array_in_range, parse_heu_array
+
+    modulus = _scheme("ou")._ops.ct_modulus
+    quick = heu_array_in_range(data, 1, modulus)
+    if quick is not None:
+        try:
+            ints, rows, _ = parse_heu_array(data, 1)
+        except WireError as exc:
+            raise AssertionError(f"the numpy check decided what the strict reader refuses: {exc}") from exc
+        assert quick == (rows, all(0 < c < modulus for c in ints)), "the two range checks disagree"
+
+
 def _heu_array_seeds() -> list[bytes]:
     s = _scheme("ou")
     batch = s.serialize(s.encrypt(np.array([0.5, -1.0, 2.0])), JOB)
@@ -558,6 +572,7 @@ def _targets() -> list[Target]:
     ]
     if _available("ou"):
         out.append(Target("heu_array", _heu_array, _heu_array_seeds, stored=False))
+        out.append(Target("heu_range", _heu_range, _heu_array_seeds, stored=False))
     for name in ("ou", "zpaillier", "paillier", "ckks"):
         if not _available(name):
             continue
