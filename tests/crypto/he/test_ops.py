@@ -146,3 +146,16 @@ def test_occupied_flags_are_checked(name: str, keyholders: dict[str, HEScheme], 
         bad.occupied = flags
         with pytest.raises(WireError, match=why):
             s.deserialize(bad, JOB)
+
+
+def test_ckks_histograms_carry_no_flags(keyholders: dict[str, HEScheme], rng: np.random.Generator):
+    """A CKKS histogram packs every bin into its slots: one that claims flags is refused."""
+    s = keyholders["ckks"]
+    bins = np.array([[0, 1], [0, 2], [0, 1], [0, 2]])
+    hist = s.bucket_sums(s.encrypt_gh(rng.normal(size=4), rng.random(4)), bins, np.arange(4), 9)
+    msg = s.serialize(hist, JOB)
+    assert not msg.occupied
+    s.deserialize(msg, JOB)
+    msg.occupied = b"\x80\x00\x00"
+    with pytest.raises(WireError, match="every bin"):
+        s.deserialize(msg, JOB)

@@ -533,9 +533,11 @@ class CkksScheme(HEScheme):
         if isinstance(msg, he_pb2.EncryptedHistogramMsg):
             check_binding(msg, self.name, self._fingerprint, job_id, "histogram")
             k = msg.n_features * msg.n_bins
-            if msg.HasField("h") or msg.g.kind != "complex" or msg.scale_bits != HIST_SCALE_BITS:
+            layout_ok = msg.g.kind == "complex" and msg.scale_bits == HIST_SCALE_BITS
+            if msg.HasField("h") or msg.occupied or not layout_ok:
                 raise WireError(
-                    f"a CKKS histogram must be one complex batch (G + iH) at scale 2^{HIST_SCALE_BITS}",
+                    f"a CKKS histogram must be one complex batch (G + iH) of every bin at scale "
+                    f"2^{HIST_SCALE_BITS}",
                     "both parties must run the same vfl version",
                 )
             z = self._unbatch(msg.g, job_id, "complex", HIST_SCALE_BITS)
