@@ -36,7 +36,7 @@ from vfl.crypto.he.encoding import (
     max_slots,
 )
 from vfl.crypto.he.params import MAX_PUBLIC_KEY_BYTES
-from vfl.crypto.he.wire import MAX_CIPHERTEXTS, MAX_SCALE_BITS, check_binding, stamp
+from vfl.crypto.he.wire import MAX_CIPHERTEXTS, MAX_SCALE_BITS, check_binding, occupied_flags, stamp
 from vfl.crypto.he.zeros import CHILD_MIN_VALUES, ChildZeros, ThreadZeros, ZeroMaker
 from vfl.wire.v1 import he_pb2
 
@@ -576,7 +576,7 @@ class IntegerScheme(HEScheme):
                     f"histogram layout ({msg.n_features}x{msg.n_bins}, {per} bins of "
                     f"2x{msg.slot_bits} bits per ciphertext) does not fit this key"
                 )
-            occupied = _occupied_flags(msg.occupied, total) if msg.occupied else None
+            occupied = occupied_flags(msg.occupied, total) if msg.occupied else None
             carried = total if occupied is None else int(occupied.sum())
             if msg.g.count != ceil_div(carried, per):
                 raise WireError(
@@ -616,17 +616,6 @@ class IntegerScheme(HEScheme):
                 "the message was truncated or altered; ask the sender to resend",
             )
         return h
-
-
-def _occupied_flags(data: bytes, total: int) -> np.ndarray:
-    """A histogram's occupied-bin flags from the wire: exactly ceil(total / 8) bytes, no flag
-    set past the last entry, at least one set."""
-    if len(data) != ceil_div(total, 8):
-        raise WireError(f"histogram's occupied-bin flags are {len(data)} bytes for {total} bins")
-    flags = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).astype(bool)
-    if flags[total:].any() or not flags[:total].any():
-        raise WireError("histogram's occupied-bin flags are malformed (none set, or set past the end)")
-    return flags[:total]
 
 
 def check_bucket_args(
